@@ -1,0 +1,147 @@
+"""Build the Telegram application: handlers registered in one place."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from telegram import BotCommand, LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    Defaults,
+    MessageHandler,
+    filters,
+)
+
+from bot.buttons import Signer
+from bot.config import Settings
+from bot.context import Clock, Deps, utcnow
+from bot.handlers import ballots, council, topics
+from bot.i18n import EN_US, ZH_CN, t
+from bot.processor import PerUserUpdateProcessor
+from bot.tally import TallyRefresher
+from storage.uow import Database
+
+log = logging.getLogger(__name__)
+
+# (command, catalogue key of its description); the order is the menu's order.
+COMMANDS = (
+    ("start", "cmd.start"),
+    ("help", "cmd.help"),
+    ("setup", "cmd.setup"),
+    ("join", "cmd.join"),
+    ("roll", "cmd.roll"),
+    ("rules", "cmd.rules"),
+    ("topic", "cmd.topic"),
+    ("propose", "cmd.propose"),
+    ("done", "cmd.done"),
+    ("cancel", "cmd.cancel"),
+    ("ballot", "cmd.ballot"),
+    ("close", "cmd.close"),
+    ("result", "cmd.result"),
+)
+
+
+def register(application: Application) -> None:  # type: ignore[type-arg]
+    handlers = {
+        "start": council.start,
+        "help": council.help_command,
+        "setup": council.setup,
+        "join": council.join,
+        "roll": council.roll,
+        "rules": council.rules,
+        "topic": topics.topic,
+        "propose": topics.propose,
+        "done": topics.done,
+        "cancel": topics.cancel,
+        "ballot": ballots.ballot,
+        "close": ballots.close,
+        "result": ballots.result,
+    }
+    for name, callback in handlers.items():
+        application.add_handler(CommandHandler(name, callback))
+    application.add_handler(CallbackQueryHandler(ballots.vote, pattern=r"^v:"))
+    application.add_handler(CallbackQueryHandler(topics.second, pattern=r"^s:"))
+    application.add_handler(CallbackQueryHandler(ballots.vote))  # anything else: refused as stale
+    application.add_handler(
+        MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, topics.draft_text)
+    )
+    application.add_error_handler(on_error)
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    log.error("update %s failed", getattr(update, "update_id", "?"), exc_info=context.error)
+    if isinstance(update, Update) and update.effective_message and not update.callback_query:
+        lang = ZH_CN
+        if update.effective_user and (update.effective_user.language_code or "").startswith("en"):
+            lang = EN_US
+        try:
+            await update.effective_message.reply_text(t(lang, "error.internal"))
+        except Exception:  # noqa: BLE001 — the original error is already logged
+            log.debug("could not report the failure", exc_info=True)
+
+
+def signer_for(settings: Settings, token: str) -> Signer:
+    secret = settings.secret.get_secret_value() if settings.secret else token
+    return Signer(hashlib.sha256(secret.encode()).digest())
+
+
+def build_application(
+    settings: Settings,
+    database: Database,
+    *,
+    token: str,
+    clock: Clock = utcnow,
+    rate_limiter: bool = True,
+) -> Application:  # type: ignore[type-arg]
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        )
+        .concurrent_updates(PerUserUpdateProcessor(64))
+        .post_init(startup)
+        .post_shutdown(shutdown)
+    )
+    if rate_limiter:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=5))
+    if settings.telegram_base_url:
+        # As PTB does with its default "https://api.telegram.org/bot": the token is appended.
+        base = settings.telegram_base_url
+        builder = builder.base_url(base)
+        if base.endswith("/bot"):
+            builder = builder.base_file_url(base.removesuffix("/bot") + "/file/bot")
+    application = builder.build()
+    signer = signer_for(settings, token)
+    refresher = TallyRefresher(
+        application.bot, database.uow, signer, settings.tally_edit_interval
+    )
+    application.bot_data["deps"] = Deps(settings, database, signer, refresher, clock)
+    register(application)
+    return application
+
+
+async def startup(application: Application) -> None:  # type: ignore[type-arg]
+    """After the bot is initialized: publish the command menu, catch up on ballots."""
+    bot = application.bot
+    for language, code in ((ZH_CN, "zh"), (EN_US, "en")):
+        commands = [BotCommand(name, t(language, key)) for name, key in COMMANDS]
+        await bot.set_my_commands(commands, language_code=code)
+    await bot.set_my_commands([BotCommand(n, t(ZH_CN, k)) for n, k in COMMANDS])
+    deps: Deps = application.bot_data["deps"]
+    await deps.refresher.catch_up()
+
+
+async def shutdown(application: Application) -> None:  # type: ignore[type-arg]
+    deps: Deps = application.bot_data["deps"]
+    await deps.refresher.drain()

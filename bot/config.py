@@ -1,0 +1,26 @@
+"""Settings from the environment and ``.env`` (pydantic-settings)."""
+
+from __future__ import annotations
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///yishi.sqlite3"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="YISHI_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    telegram_token: SecretStr | None = None
+    # Passed to PTB's ``base_url``; PTB appends the token, as for api.telegram.org.
+    telegram_base_url: str | None = None
+    database_url: str = DEFAULT_DATABASE_URL
+    timezone: str = "Asia/Shanghai"
+    language: str = "zh-CN"
+    # Seconds between two edits of one ballot message: a group may receive about
+    # 20 messages a minute, so a burst of votes is shown in a few coalesced edits.
+    tally_edit_interval: float = 3.0
+    # Signs button data so forged presses are refused; derived from the token if unset.
+    secret: SecretStr | None = None

@@ -1,0 +1,79 @@
+"""What handlers share: dependencies in ``bot_data`` and small update helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, cast
+
+from telegram import Message, Update
+from telegram.ext import ContextTypes
+
+from bot.buttons import Signer
+from bot.config import Settings
+from bot.i18n import language_of
+from domain.idempotency import IdempotentUnitOfWork
+from domain.ports import UnitOfWork
+
+if TYPE_CHECKING:
+    from bot.tally import TallyRefresher
+    from storage.uow import Database
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Deps:
+    settings: Settings
+    database: Database
+    signer: Signer
+    refresher: TallyRefresher
+    clock: Clock = utcnow
+
+
+def deps(context: ContextTypes.DEFAULT_TYPE) -> Deps:
+    return cast(Deps, context.bot_data["deps"])
+
+
+def now(context: ContextTypes.DEFAULT_TYPE) -> datetime:
+    return deps(context).clock()
+
+
+def uow(context: ContextTypes.DEFAULT_TYPE) -> UnitOfWork:
+    return deps(context).database.uow()
+
+
+def keyed_uow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> UnitOfWork:
+    """A unit of work whose commit takes effect once per update, however often delivered."""
+    return IdempotentUnitOfWork(uow(context), f"update:{update.update_id}")
+
+
+def user_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+    user = update.effective_user
+    return language_of(user.language_code if user else None, deps(context).settings.language)
+
+
+def thread_of(message: Message | None) -> int:
+    if message is not None and message.is_topic_message and message.message_thread_id:
+        return message.message_thread_id
+    return 0
+
+
+def is_private(update: Update) -> bool:
+    chat = update.effective_chat
+    return chat is not None and chat.type == chat.PRIVATE
+
+
+def command_text(message: Message) -> str:
+    """What follows the command, keeping line breaks (``context.args`` splits them away)."""
+    text = message.text or ""
+    head, _, rest = text.partition(" ")
+    if "\n" in head:
+        head, _, more = head.partition("\n")
+        rest = f"{more} {rest}" if rest else more
+    return rest.strip()

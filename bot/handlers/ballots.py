@@ -1,0 +1,171 @@
+"""Ballots: /ballot, vote buttons, /close, /result."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from bot import render
+from bot.context import deps, keyed_uow, now, thread_of, uow, user_language
+from bot.handlers.common import group_only, refusals
+from bot.i18n import t
+from domain import errors, services
+from domain.model import BallotKind
+from domain.rules import PRESETS
+
+KIND_WORDS = {
+    "motion": BallotKind.MOTION,
+    "动议": BallotKind.MOTION,
+    "options": BallotKind.OPTIONS,
+    "选项": BallotKind.OPTIONS,
+    "choice": BallotKind.OPTIONS,
+}
+SECRET_WORDS = {"secret": True, "无记名": True, "不记名": True, "open": False, "记名": False}
+RULE_WORDS = {
+    "简单多数": "simple",
+    "三分之二": "two-thirds",
+    "居民会议": "residents-meeting",
+    "业主一般": "owners-ordinary",
+    "业主重大": "owners-major",
+    "一致": "consensus",
+}
+
+
+@dataclass
+class BallotArgs:
+    kind: BallotKind = BallotKind.MOTION
+    rule_name: str | None = None
+    secret: bool = False
+    proposal_ids: list[int] = field(default_factory=list)
+
+
+def parse_ballot_args(args: Sequence[str]) -> BallotArgs:
+    """Read "/ballot [motion|options] [rule] [secret|open] [#id …]" in any order."""
+    parsed = BallotArgs()
+    for raw in args:
+        word = raw.strip().lower()
+        if word in KIND_WORDS:
+            parsed.kind = KIND_WORDS[word]
+        elif word in SECRET_WORDS:
+            parsed.secret = SECRET_WORDS[word]
+        elif word in PRESETS or word in RULE_WORDS:
+            parsed.rule_name = RULE_WORDS.get(word, word)
+        elif word.lstrip("#").isdigit():
+            parsed.proposal_ids.append(int(word.lstrip("#")))
+            parsed.kind = BallotKind.OPTIONS
+        else:
+            raise errors.InvalidInput(field="ballot_usage", value=raw[:30])
+    return parsed
+
+
+@refusals
+@group_only
+async def ballot(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message, user = update.effective_message, update.effective_user
+    assert message is not None and user is not None
+    args = parse_ballot_args(context.args or [])
+    council = await services.find_council(
+        uow(context), chat_id=message.chat_id, thread_id=thread_of(message)
+    )
+    assert council.id is not None
+    put = await services.put_ballot(
+        keyed_uow(update, context),
+        council_id=council.id,
+        user_id=user.id,
+        kind=args.kind,
+        proposal_ids=args.proposal_ids,
+        rule_name=args.rule_name,
+        secret=args.secret,
+        now=now(context),
+    )
+    assert put.id is not None
+    view = await services.ballot_view(uow(context), ballot_id=put.id)
+    text, markup = render.ballot_message(council.language, view, deps(context).signer)
+    sent = await message.reply_text(text, reply_markup=markup)
+    await services.set_ballot_message(uow(context), ballot_id=put.id, message_ref=sent.message_id)
+    from bot.handlers.topics import refresh_card
+
+    await refresh_card(context, put.topic_id)
+
+
+@refusals
+async def vote(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    assert query is not None
+    press = deps(context).signer.parse(query.data)
+    if press is None or press.action != "v":
+        raise errors.StaleButton()
+    receipt = await services.cast_vote(
+        keyed_uow(update, context),
+        ballot_id=press.target,
+        user_id=query.from_user.id,
+        choice=press.arg,
+        now=now(context),
+        message_ref=query.message.message_id if query.message else None,
+    )
+    lang = user_language(update, context)
+    label = render.plain(render.choice_label(lang, receipt.ballot, receipt.choice))
+    if receipt.repeated:
+        answer = t(lang, "vote.same", choice=label)
+    elif receipt.changed:
+        previous = render.plain(render.choice_label(lang, receipt.ballot, receipt.previous or ""))
+        answer = t(lang, "vote.changed", choice=label, previous=previous)
+    else:
+        answer = t(lang, "vote.recorded", choice=label)
+    await query.answer(render.plain(answer))
+    if not receipt.repeated:
+        assert receipt.ballot.id is not None
+        deps(context).refresher.request(receipt.ballot.id)
+
+
+@refusals
+@group_only
+async def close(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message, user = update.effective_message, update.effective_user
+    assert message is not None and user is not None
+    council = await services.find_council(
+        uow(context), chat_id=message.chat_id, thread_id=thread_of(message)
+    )
+    assert council.id is not None
+    closed = await services.close_ballot(
+        keyed_uow(update, context), council_id=council.id, user_id=user.id, now=now(context)
+    )
+    await announce_outcome(context, closed)
+
+
+async def announce_outcome(context: ContextTypes.DEFAULT_TYPE, closed: services.Closed) -> None:
+    """Freeze the ballot message and post the outcome with the figures that decided it."""
+    assert closed.ballot.id is not None
+    refresher = deps(context).refresher
+    await refresher.refresh(closed.ballot.id, force=True)
+    view = await services.ballot_view(uow(context), ballot_id=closed.ballot.id)
+    await context.bot.send_message(
+        view.council.chat_id,
+        render.outcome_message(view.council.language, view),
+        message_thread_id=view.council.thread_id or None,
+        reply_to_message_id=view.ballot.message_ref,
+    )
+    from bot.handlers.topics import refresh_card
+
+    await refresh_card(context, closed.ballot.topic_id)
+
+
+@refusals
+@group_only
+async def result(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message = update.effective_message
+    assert message is not None
+    council = await services.find_council(
+        uow(context), chat_id=message.chat_id, thread_id=thread_of(message)
+    )
+    assert council.id is not None
+    view = await services.latest_result(uow(context), council_id=council.id)
+    lang = user_language(update, context)
+    if view.ballot.is_open:
+        text, _ = render.ballot_message(lang, view, deps(context).signer)
+        await message.reply_text(t(lang, "result.provisional") + "\n\n" + text)
+    else:
+        await message.reply_text(render.outcome_message(lang, view))

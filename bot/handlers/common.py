@@ -1,0 +1,88 @@
+"""Refusals: every ``DomainError`` becomes a clear, localized answer."""
+
+from __future__ import annotations
+
+import functools
+import html
+import re
+from collections.abc import Awaitable, Callable
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from bot.context import is_private, user_language
+from bot.i18n import CATALOGUES, t
+from domain import errors
+
+Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
+TAG = re.compile(r"<[^>]+>")
+ALERT_LIMIT = 200  # Telegram's limit on a callback answer
+
+
+def refusal_text(lang: str, error: errors.DomainError) -> str:
+    field = error.params.get("field")
+    catalogue = CATALOGUES[lang]
+    key = f"error.{error.code}.{field}" if field else f"error.{error.code}"
+    if key not in catalogue:
+        key = f"error.{error.code}" if f"error.{error.code}" in catalogue else "error.error"
+    return "⛔ " + t(lang, key, **error.params)
+
+
+def plain(text: str, limit: int = ALERT_LIMIT) -> str:
+    text = html.unescape(TAG.sub("", text))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+async def refuse(update: Update, context: ContextTypes.DEFAULT_TYPE, error: errors.DomainError) -> None:
+    text = refusal_text(user_language(update, context), error)
+    if update.callback_query is not None:
+        await update.callback_query.answer(plain(text), show_alert=True)
+    elif update.effective_message is not None:
+        await update.effective_message.reply_text(text)
+
+
+def refusals(handler: Handler) -> Handler:
+    """Answer a refused use case instead of failing; stay silent on a redelivery."""
+
+    @functools.wraps(handler)
+    async def wrapper(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        try:
+            await handler(update, context)
+        except errors.Redelivered:
+            if update.callback_query is not None:
+                # Telegram may still wait for an answer; answering twice is harmless.
+                await _quiet_answer(update)
+        except errors.DomainError as error:
+            await refuse(update, context, error)
+
+    return wrapper
+
+
+async def _quiet_answer(update: Update) -> None:
+    from telegram.error import BadRequest
+
+    assert update.callback_query is not None
+    try:
+        await update.callback_query.answer()
+    except BadRequest:
+        pass
+
+
+def group_only(handler: Handler) -> Handler:
+    @functools.wraps(handler)
+    async def wrapper(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if is_private(update):
+            raise errors.InvalidInput(field="group_only")
+        await handler(update, context)
+
+    return wrapper
+
+
+def private_only(handler: Handler) -> Handler:
+    @functools.wraps(handler)
+    async def wrapper(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if not is_private(update):
+            raise errors.InvalidInput(field="private_only")
+        await handler(update, context)
+
+    return wrapper

@@ -1,0 +1,114 @@
+"""Refusals the domain can give.
+
+Each refusal carries a stable ``code`` and the values a message needs, so the
+front end can say *why* in the member's language; the domain never words
+messages itself.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A use case refused: nothing was changed."""
+
+    code = "error"
+
+    def __init__(self, **params: object) -> None:
+        super().__init__(self.code, params)
+        self.params: dict[str, object] = params
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class CouncilNotSetUp(DomainError):
+    code = "council_not_set_up"
+
+
+class CouncilAlreadySetUp(DomainError):
+    code = "council_already_set_up"
+
+
+class NotGroupAdmin(DomainError):
+    code = "not_group_admin"
+
+
+class NotChair(DomainError):
+    code = "not_chair"
+
+
+class NotMember(DomainError):
+    code = "not_member"
+
+
+class MembershipPending(DomainError):
+    code = "membership_pending"
+
+
+class AlreadyMember(DomainError):
+    code = "already_member"
+
+
+class InvalidInput(DomainError):
+    """Bad text typed by a user; ``params['field']`` names what was wrong."""
+
+    code = "invalid_input"
+
+
+class TextTooLong(DomainError):
+    code = "text_too_long"
+
+
+class TopicNotFound(DomainError):
+    code = "topic_not_found"
+
+
+class NoOpenTopic(DomainError):
+    code = "no_open_topic"
+
+
+class WrongPhase(DomainError):
+    """The topic is not in the phase this action needs."""
+
+    code = "wrong_phase"
+
+
+class ProposalNotFound(DomainError):
+    code = "proposal_not_found"
+
+
+class OwnProposal(DomainError):
+    code = "own_proposal"
+
+
+class BallotNotFound(DomainError):
+    code = "ballot_not_found"
+
+
+class BallotClosed(DomainError):
+    code = "ballot_closed"
+
+
+class InvalidChoice(DomainError):
+    code = "invalid_choice"
+
+
+class TooFewOptions(DomainError):
+    code = "too_few_options"
+
+
+class UnknownRule(DomainError):
+    code = "unknown_rule"
+
+
+class Redelivered(DomainError):
+    """The same update arrived again; its first delivery already took effect."""
+
+    code = "redelivered"
+
+
+class StaleButton(DomainError):
+    """Button data that does not belong to the message it was pressed on."""
+
+    code = "stale_button"

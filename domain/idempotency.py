@@ -1,0 +1,83 @@
+"""Exactly-once effects for redelivered updates.
+
+A messenger may deliver the same update twice (a retry after a timeout, a
+restart before the offset was confirmed). A unit of work opened for an update
+claims the update's key in the same transaction as the change it makes, so the
+change and the record that it was made commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from domain import errors
+from domain import ports
+from domain.ports import UnitOfWork
+
+
+class IdempotentUnitOfWork:
+    """Wraps a unit of work so that its commit happens at most once per ``key``."""
+
+    def __init__(self, inner: UnitOfWork, key: str) -> None:
+        self._inner = inner
+        self.key = key
+
+    # Repositories are looked up on each use: the inner unit of work makes
+    # them when it is entered.
+    @property
+    def councils(self) -> ports.CouncilRepository:
+        return self._inner.councils
+
+    @property
+    def members(self) -> ports.MemberRepository:
+        return self._inner.members
+
+    @property
+    def topics(self) -> ports.TopicRepository:
+        return self._inner.topics
+
+    @property
+    def proposals(self) -> ports.ProposalRepository:
+        return self._inner.proposals
+
+    @property
+    def ballots(self) -> ports.BallotRepository:
+        return self._inner.ballots
+
+    @property
+    def votes(self) -> ports.VoteRepository:
+        return self._inner.votes
+
+    @property
+    def resolutions(self) -> ports.ResolutionRepository:
+        return self._inner.resolutions
+
+    @property
+    def drafts(self) -> ports.DraftRepository:
+        return self._inner.drafts
+
+    @property
+    def updates(self) -> ports.UpdateLog:
+        return self._inner.updates
+
+    async def __aenter__(self) -> Self:
+        await self._inner.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._inner.__aexit__(exc_type, exc, tb)
+
+    async def commit(self) -> None:
+        if not await self._inner.updates.claim(self.key):
+            await self._inner.rollback()
+            raise errors.Redelivered()
+        await self._inner.commit()
+
+    async def rollback(self) -> None:
+        await self._inner.rollback()

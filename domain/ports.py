@@ -1,0 +1,161 @@
+"""What the use cases need from storage, stated as protocols.
+
+``storage/`` implements these with SQLAlchemy; ``tests/fakes.py`` with dicts.
+Operations that must be race-free under concurrent presses (a vote, a second,
+claiming an update) are single repository calls, so storage can make each one
+atomic with a uniqueness constraint instead of a read-then-write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from enum import StrEnum
+from types import TracebackType
+from typing import Protocol, Self
+
+from domain.model import (
+    Ballot,
+    Council,
+    Draft,
+    Member,
+    MemberStatus,
+    Proposal,
+    Resolution,
+    Topic,
+    Vote,
+    VoteEvent,
+)
+
+
+class Lock(StrEnum):
+    NONE = "none"
+    SHARE = "share"  # a vote: many at once, but not while the ballot closes
+    UPDATE = "update"  # closing: waits for votes in flight, then excludes them
+
+
+class CouncilRepository(Protocol):
+    async def get(self, council_id: int) -> Council | None: ...
+    async def by_chat(self, chat_id: int, thread_id: int) -> Council | None: ...
+    async def add(self, council: Council) -> Council: ...
+    async def update(self, council: Council) -> None: ...
+
+
+class MemberRepository(Protocol):
+    async def get(self, member_id: int) -> Member | None: ...
+    async def by_user(self, council_id: int, user_id: int) -> Member | None: ...
+    async def add(self, member: Member) -> Member:
+        """Raises ``errors.AlreadyMember`` if the account is already on this roll."""
+        ...
+
+    async def update(self, member: Member) -> None: ...
+    async def list(
+        self, council_id: int, statuses: Sequence[MemberStatus] = (MemberStatus.ACTIVE,)
+    ) -> list[Member]: ...
+
+
+class TopicRepository(Protocol):
+    async def get(self, topic_id: int) -> Topic | None: ...
+    async def add(self, topic: Topic) -> Topic: ...
+    async def update(self, topic: Topic) -> None: ...
+    async def active(self, council_id: int) -> list[Topic]:
+        """Topics collecting opinions or voting, newest first."""
+        ...
+
+
+class ProposalRepository(Protocol):
+    async def get(self, proposal_id: int) -> Proposal | None: ...
+    async def add(self, proposal: Proposal) -> Proposal: ...
+    async def for_topic(self, topic_id: int) -> list[Proposal]:
+        """Oldest first, seconds filled in."""
+        ...
+
+    async def add_second(self, proposal_id: int, member_id: int, at: datetime) -> bool:
+        """Atomic; False if this member had already seconded."""
+        ...
+
+
+class BallotRepository(Protocol):
+    async def get(self, ballot_id: int, lock: Lock = Lock.NONE) -> Ballot | None: ...
+    async def add(self, ballot: Ballot) -> Ballot: ...
+    async def update(self, ballot: Ballot) -> None: ...
+    async def for_topic(self, topic_id: int) -> list[Ballot]:
+        """Newest first."""
+        ...
+
+    async def latest(self, council_id: int) -> Ballot | None: ...
+    async def open(self, council_id: int) -> list[Ballot]:
+        """Open ballots of one council, newest first."""
+        ...
+
+    async def all_open(self) -> list[int]:
+        """Ids of open ballots in every council."""
+        ...
+    async def set_rendered(self, ballot_id: int, seq: int) -> None:
+        """Raise ``rendered_seq`` to ``seq`` (never lowers it)."""
+        ...
+
+
+class VoteRepository(Protocol):
+    async def put(self, vote: Vote) -> str | None:
+        """Make ``vote`` the member's current one and append it to the audit trail.
+
+        Atomic per (ballot, member): returns the previous choice, or None for a
+        first vote. Returns the same choice again when nothing changed, and then
+        appends nothing.
+        """
+        ...
+
+    async def current(self, ballot_id: int) -> dict[int, str]:
+        """member id -> current choice."""
+        ...
+
+    async def choice_of(self, ballot_id: int, member_id: int) -> str | None: ...
+    async def events(self, ballot_id: int) -> list[VoteEvent]: ...
+    async def last_seq(self, ballot_id: int) -> int: ...
+
+
+class ResolutionRepository(Protocol):
+    async def add(self, resolution: Resolution) -> Resolution: ...
+    async def for_topic(self, topic_id: int) -> list[Resolution]: ...
+
+
+class DraftRepository(Protocol):
+    async def get(self, user_id: int) -> Draft | None: ...
+    async def put(self, draft: Draft) -> None: ...
+    async def delete(self, user_id: int) -> None: ...
+
+
+class UpdateLog(Protocol):
+    async def claim(self, key: str) -> bool:
+        """Atomic; True the first time ``key`` is seen, False for a redelivery."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    councils: CouncilRepository
+    members: MemberRepository
+    topics: TopicRepository
+    proposals: ProposalRepository
+    ballots: BallotRepository
+    votes: VoteRepository
+    resolutions: ResolutionRepository
+    drafts: DraftRepository
+    updates: UpdateLog
+
+    async def __aenter__(self) -> Self: ...
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Rolls back whatever was not committed."""
+        ...
+
+    async def commit(self) -> None: ...
+    async def rollback(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...

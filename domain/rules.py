@@ -1,0 +1,565 @@
+"""Decision rules: quorum and pass conditions evaluated with exact arithmetic.
+
+A rule is data: a tuple of quorum conditions and a tuple of pass conditions, all of
+which must hold. Each condition says what is counted (participants or votes for), in
+which quantity (headcount, households or floor area), against which base (the roll,
+those taking part, or the votes cast), the fraction and whether reaching it exactly
+is enough. Thresholds are compared by integer cross-multiplication of
+``fractions.Fraction`` values, never floats, so 6 of 9 is exactly two thirds.
+
+Choices made here, because the result of a council vote must not depend on them
+being guessed:
+
+* Households. A household takes part when any of its members voted; abstaining
+  counts as taking part. Its choice is its voting members' choice when they agree.
+  When they disagree it is a *split household*: it takes part and counts as
+  abstaining. Picking "the first vote" or "the majority of the household" would make
+  the result depend on vote order or on how many relatives are on the roll.
+* Consensus ("nobody votes against") is written as FOR / CAST >= 1. When nobody
+  casts a vote for or against (everyone abstains), the cast base is zero and the
+  condition is not met: a council that only abstained has not agreed to anything.
+* Ties. When every failed pass condition has for == against > 0 in its quantity the
+  result is TIED, never silently REJECTED, so the chair knows a casting decision or
+  a second round is needed.
+* Options ballots. The leader is the option with the most votes in the quantity of
+  the first pass condition. For the pass conditions the leader's votes count as
+  "for" and the votes for all other options as "against"; abstentions as usual. A
+  shared top total (> 0) with quorum met is TIED; a leader that misses a threshold is
+  REJECTED (no option adopted). A household whose voting members chose different
+  options is split, as above.
+* Votes by member ids that are not on the roll are excluded from every count and
+  reported, sorted, in ``Outcome.invalid_votes``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from fractions import Fraction
+from types import MappingProxyType
+from typing import TypeVar
+
+__all__ = [
+    "PRESETS",
+    "Base",
+    "Choice",
+    "Condition",
+    "ConditionCheck",
+    "Counted",
+    "Outcome",
+    "Quantity",
+    "Result",
+    "Rule",
+    "RuleError",
+    "Tally",
+    "UnknownRule",
+    "Voter",
+    "decide",
+    "preset",
+]
+
+
+_E = TypeVar("_E", bound=StrEnum)
+
+
+class RuleError(ValueError):
+    """A rule, roll or set of votes that cannot be evaluated as given."""
+
+
+class UnknownRule(RuleError):
+    """A preset name that does not exist."""
+
+
+class Choice(StrEnum):
+    FOR = "for"
+    AGAINST = "against"
+    ABSTAIN = "abstain"
+
+
+class Quantity(StrEnum):
+    HEADCOUNT = "headcount"
+    HOUSEHOLDS = "households"
+    AREA = "area"
+
+
+class Counted(StrEnum):
+    PARTICIPANTS = "participants"
+    FOR = "for"
+
+
+class Base(StrEnum):
+    ROLL = "roll"
+    PARTICIPANTS = "participants"
+    CAST = "cast"
+
+
+class Result(StrEnum):
+    PASSED = "passed"
+    REJECTED = "rejected"
+    NO_QUORUM = "no_quorum"
+    TIED = "tied"
+
+
+def _exact(value: object, what: str) -> Fraction:
+    # Floats are refused: 0.1 + 0.2 style errors are exactly what this module avoids.
+    if isinstance(value, bool | float):
+        raise RuleError(f"{what} must be exact (int, Fraction, Decimal or 'p/q'), got {value!r}")
+    if isinstance(value, Fraction | int | Decimal):
+        try:
+            return Fraction(value)
+        except (ValueError, OverflowError):
+            raise RuleError(f"{what} must be finite, got {value!r}") from None
+    if isinstance(value, str):
+        try:
+            return Fraction(value.strip())
+        except (ValueError, ZeroDivisionError):
+            raise RuleError(f"{what} is not a number: {value!r}") from None
+    raise RuleError(f"{what} must be a number, got {type(value).__name__}")
+
+
+def _enum(kind: type[_E], value: object, what: str) -> _E:
+    if isinstance(value, str):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    valid = ", ".join(m.value for m in kind)
+    raise RuleError(f"{what} must be one of {valid}; got {value!r}")
+
+
+def _json_number(value: Fraction) -> int | dict[str, str]:
+    """Integers as ints; anything else exact plus a 2-place decimal for humans."""
+    if value.denominator == 1:
+        return value.numerator
+    # Round half away from zero on integers so huge values never hit Decimal precision.
+    sign = -1 if value < 0 else 1
+    quotient, remainder = divmod(abs(value.numerator) * 100, value.denominator)
+    if 2 * remainder >= value.denominator:
+        quotient += 1
+    shown = Decimal(sign * quotient).scaleb(-2)
+    return {"exact": f"{value.numerator}/{value.denominator}", "decimal": str(shown)}
+
+
+@dataclass(frozen=True)
+class Tally:
+    """One quantity's figures; participants = for_ + against + abstain."""
+
+    roll: Fraction
+    participants: Fraction
+    for_: Fraction
+    against: Fraction
+    abstain: Fraction
+
+    @property
+    def cast(self) -> Fraction:
+        return self.for_ + self.against
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "roll": _json_number(self.roll),
+            "participants": _json_number(self.participants),
+            "for": _json_number(self.for_),
+            "against": _json_number(self.against),
+            "abstain": _json_number(self.abstain),
+            "cast": _json_number(self.cast),
+        }
+
+
+@dataclass(frozen=True)
+class Condition:
+    quantity: Quantity
+    counted: Counted
+    base: Base
+    fraction: Fraction
+    inclusive: bool
+
+    def __post_init__(self) -> None:
+        # Normalise so that Condition("area", ...) built from loose data is still typed.
+        object.__setattr__(self, "quantity", _enum(Quantity, self.quantity, "quantity"))
+        object.__setattr__(self, "counted", _enum(Counted, self.counted, "counted"))
+        object.__setattr__(self, "base", _enum(Base, self.base, "base"))
+        fraction = _exact(self.fraction, "fraction")
+        object.__setattr__(self, "fraction", fraction)
+        if not isinstance(self.inclusive, bool):
+            raise RuleError(f"inclusive must be true or false, got {self.inclusive!r}")
+        if not 0 < fraction <= 1:
+            raise RuleError(f"fraction must be in (0, 1], got {fraction}")
+        if self.counted is Counted.PARTICIPANTS and self.base is not Base.ROLL:
+            # Participants over participants is always 1 and participants over cast >= 1:
+            # such a condition is a mistake, not a rule.
+            raise RuleError("counted=participants is only meaningful with base=roll")
+
+    def check(self, tallies: Mapping[Quantity, Tally]) -> ConditionCheck:
+        try:
+            tally = tallies[self.quantity]
+        except KeyError:
+            raise RuleError(f"no tally for quantity {self.quantity.value}") from None
+        value = tally.participants if self.counted is Counted.PARTICIPANTS else tally.for_
+        if self.base is Base.ROLL:
+            base = tally.roll
+        elif self.base is Base.PARTICIPANTS:
+            base = tally.participants
+        else:
+            base = tally.cast
+        return ConditionCheck(self, value, base, self._met(value, base))
+
+    def _met(self, value: Fraction, base: Fraction) -> bool:
+        if base <= 0:
+            return False
+        # value/base vs p/q  <=>  value*q vs base*p, both sides exact rationals.
+        lhs = value * self.fraction.denominator
+        rhs = base * self.fraction.numerator
+        return lhs >= rhs if self.inclusive else lhs > rhs
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "quantity": self.quantity.value,
+            "counted": self.counted.value,
+            "base": self.base.value,
+            "fraction": str(self.fraction),
+            "inclusive": self.inclusive,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> Condition:
+        if not isinstance(data, Mapping):
+            raise RuleError(f"a condition must be an object, got {type(data).__name__}")
+        keys = {"quantity", "counted", "base", "fraction", "inclusive"}
+        missing = sorted(keys - set(data))
+        if missing:
+            raise RuleError(f"condition is missing {', '.join(missing)}")
+        extra = sorted(str(k) for k in set(data) - keys)
+        if extra:
+            raise RuleError(f"condition has unknown field(s) {', '.join(extra)}")
+        return cls(
+            quantity=_enum(Quantity, data["quantity"], "quantity"),
+            counted=_enum(Counted, data["counted"], "counted"),
+            base=_enum(Base, data["base"], "base"),
+            fraction=_exact(data["fraction"], "fraction"),
+            inclusive=data["inclusive"],  # type: ignore[arg-type]  # checked in __post_init__
+        )
+
+
+@dataclass(frozen=True)
+class ConditionCheck:
+    condition: Condition
+    value: Fraction
+    base: Fraction
+    met: bool
+
+    def to_dict(self) -> dict[str, object]:
+        ratio = _json_number(self.value / self.base) if self.base > 0 else None
+        return {
+            "condition": self.condition.to_dict(),
+            "value": _json_number(self.value),
+            "base": _json_number(self.base),
+            "ratio": ratio,
+            "met": self.met,
+        }
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    quorum: tuple[Condition, ...]
+    passing: tuple[Condition, ...]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise RuleError("a rule needs a non-empty name")
+        object.__setattr__(self, "quorum", tuple(self.quorum))
+        object.__setattr__(self, "passing", tuple(self.passing))
+        for condition in (*self.quorum, *self.passing):
+            if not isinstance(condition, Condition):
+                raise RuleError(f"conditions must be Condition, got {type(condition).__name__}")
+        if not self.passing:
+            raise RuleError("a rule needs at least one passing condition")
+
+    @property
+    def quantities(self) -> tuple[Quantity, ...]:
+        """Every quantity the rule uses, plus headcount, in a fixed order."""
+        used = {c.quantity for c in (*self.quorum, *self.passing)} | {Quantity.HEADCOUNT}
+        return tuple(q for q in Quantity if q in used)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "quorum": [c.to_dict() for c in self.quorum],
+            "passing": [c.to_dict() for c in self.passing],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> Rule:
+        if not isinstance(data, Mapping):
+            raise RuleError(f"a rule must be an object, got {type(data).__name__}")
+        extra = sorted(str(k) for k in set(data) - {"name", "quorum", "passing"})
+        if extra:
+            raise RuleError(f"rule has unknown field(s) {', '.join(extra)}")
+        name = data.get("name", "custom")
+        if not isinstance(name, str):
+            raise RuleError(f"rule name must be a string, got {name!r}")
+        if "passing" not in data:
+            raise RuleError("rule is missing 'passing' (at least one condition)")
+        return cls(
+            name=name,
+            quorum=cls._conditions(data.get("quorum", []), "quorum"),
+            passing=cls._conditions(data["passing"], "passing"),
+        )
+
+    @staticmethod
+    def _conditions(raw: object, where: str) -> tuple[Condition, ...]:
+        if not isinstance(raw, list | tuple):
+            raise RuleError(f"'{where}' must be a list of conditions")
+        conditions = []
+        for index, item in enumerate(raw):
+            try:
+                conditions.append(Condition.from_dict(item))
+            except RuleError as error:
+                raise RuleError(f"{where}[{index}]: {error}") from None
+        return tuple(conditions)
+
+
+def _c(
+    quantity: Quantity, counted: Counted, base: Base, fraction: Fraction, inclusive: bool
+) -> Condition:
+    return Condition(quantity, counted, base, fraction, inclusive)
+
+
+_H, _A = Quantity.HEADCOUNT, Quantity.AREA
+_HALF, _TWO_THIRDS, _THREE_QUARTERS = Fraction(1, 2), Fraction(2, 3), Fraction(3, 4)
+# Article 278: "以上" includes the number itself; "过半数" is strictly more than half.
+_OWNERS_QUORUM = (
+    _c(_A, Counted.PARTICIPANTS, Base.ROLL, _TWO_THIRDS, True),
+    _c(_H, Counted.PARTICIPANTS, Base.ROLL, _TWO_THIRDS, True),
+)
+_MAJORITY_OF_ROLL = (_c(_H, Counted.PARTICIPANTS, Base.ROLL, _HALF, False),)
+
+PRESETS: Mapping[str, Rule] = MappingProxyType(
+    {
+        "simple": Rule("simple", (), (_c(_H, Counted.FOR, Base.CAST, _HALF, False),)),
+        "two-thirds": Rule("two-thirds", (), (_c(_H, Counted.FOR, Base.CAST, _TWO_THIRDS, True),)),
+        "residents-meeting": Rule(
+            "residents-meeting",
+            _MAJORITY_OF_ROLL,
+            (_c(_H, Counted.FOR, Base.PARTICIPANTS, _HALF, False),),
+        ),
+        "owners-ordinary": Rule(
+            "owners-ordinary",
+            _OWNERS_QUORUM,
+            (
+                _c(_A, Counted.FOR, Base.PARTICIPANTS, _HALF, False),
+                _c(_H, Counted.FOR, Base.PARTICIPANTS, _HALF, False),
+            ),
+        ),
+        "owners-major": Rule(
+            "owners-major",
+            _OWNERS_QUORUM,
+            (
+                _c(_A, Counted.FOR, Base.PARTICIPANTS, _THREE_QUARTERS, True),
+                _c(_H, Counted.FOR, Base.PARTICIPANTS, _THREE_QUARTERS, True),
+            ),
+        ),
+        "consensus": Rule(
+            "consensus",
+            _MAJORITY_OF_ROLL,
+            (_c(_H, Counted.FOR, Base.CAST, Fraction(1), True),),
+        ),
+    }
+)
+
+
+def preset(name: str) -> Rule:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        valid = ", ".join(PRESETS)
+        raise UnknownRule(f"unknown rule {name!r}; valid presets: {valid}") from None
+
+
+@dataclass(frozen=True)
+class Voter:
+    member_id: str
+    household: str
+    area: Fraction = Fraction(0)
+
+    def __post_init__(self) -> None:
+        area = _exact(self.area, f"area of member {self.member_id!r}")
+        if area < 0:
+            raise RuleError(f"area of member {self.member_id!r} is negative: {area}")
+        object.__setattr__(self, "area", area)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    result: Result
+    quorum_met: bool
+    quorum_checks: tuple[ConditionCheck, ...]
+    pass_checks: tuple[ConditionCheck, ...]
+    tallies: Mapping[Quantity, Tally]
+    option_totals: Mapping[str, Mapping[Quantity, Fraction]]
+    winner: str | None
+    invalid_votes: tuple[str, ...]
+    rule: Rule
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "outcome": self.result.value,
+            "quorum_met": self.quorum_met,
+            "rule": self.rule.to_dict(),
+            "tallies": {q.value: t.to_dict() for q, t in self.tallies.items()},
+            "quorum_checks": [c.to_dict() for c in self.quorum_checks],
+            "pass_checks": [c.to_dict() for c in self.pass_checks],
+            "option_totals": {
+                option: {q.value: _json_number(v) for q, v in totals.items()}
+                for option, totals in self.option_totals.items()
+            },
+            "winner": self.winner,
+            "invalid_votes": list(self.invalid_votes),
+        }
+
+
+# A unit is one thing that is weighed in a quantity: a member (headcount, area) or a
+# household. Its label is a vote value ("for", an option key, "abstain") or None.
+_Unit = tuple[Fraction, str | None]
+_ONE = Fraction(1)
+
+
+def _units(quantity: Quantity, roll: Sequence[Voter], labels: Mapping[str, str]) -> list[_Unit]:
+    if quantity is Quantity.HEADCOUNT:
+        return [(_ONE, labels.get(v.member_id)) for v in roll]
+    if quantity is Quantity.AREA:
+        return [(v.area, labels.get(v.member_id)) for v in roll]
+    households: dict[str, set[str]] = {}
+    for voter in roll:
+        chosen = households.setdefault(voter.household, set())
+        if voter.member_id in labels:
+            chosen.add(labels[voter.member_id])
+    units: list[_Unit] = []
+    for chosen in households.values():
+        if not chosen:
+            units.append((_ONE, None))
+        elif len(chosen) == 1:
+            units.append((_ONE, next(iter(chosen))))
+        else:
+            units.append((_ONE, Choice.ABSTAIN.value))  # split household
+    return units
+
+
+def _tally(units: Iterable[_Unit], as_choice: Mapping[str, Choice]) -> Tally:
+    sums = {choice: Fraction(0) for choice in Choice}
+    roll = Fraction(0)
+    for weight, label in units:
+        roll += weight
+        if label is not None:
+            sums[as_choice.get(label, Choice.AGAINST)] += weight
+    return Tally(
+        roll=roll,
+        participants=sums[Choice.FOR] + sums[Choice.AGAINST] + sums[Choice.ABSTAIN],
+        for_=sums[Choice.FOR],
+        against=sums[Choice.AGAINST],
+        abstain=sums[Choice.ABSTAIN],
+    )
+
+
+def _check_options(options: Sequence[str]) -> tuple[str, ...]:
+    keys = tuple(options)
+    for key in keys:
+        if not isinstance(key, str) or not key:
+            raise RuleError(f"option keys must be non-empty strings, got {key!r}")
+        if key == Choice.ABSTAIN.value:
+            raise RuleError("'abstain' cannot be an option key; it is always available")
+    duplicated = sorted({k for k in keys if keys.count(k) > 1})
+    if duplicated:
+        raise RuleError(f"duplicated option key(s): {', '.join(duplicated)}")
+    if len(keys) < 2:
+        raise RuleError("an options ballot needs at least two options")
+    return keys
+
+
+def decide(
+    rule: Rule,
+    roll: Sequence[Voter],
+    votes: Mapping[str, str],
+    options: Sequence[str] | None = None,
+) -> Outcome:
+    option_keys = None if options is None else _check_options(options)
+    allowed = (
+        {c.value for c in Choice} if option_keys is None else {*option_keys, Choice.ABSTAIN.value}
+    )
+
+    on_roll: set[str] = set()
+    for voter in roll:
+        if voter.member_id in on_roll:
+            raise RuleError(f"member {voter.member_id!r} appears twice on the roll")
+        on_roll.add(voter.member_id)
+
+    for member_id, value in votes.items():
+        if not isinstance(value, str) or value not in allowed:
+            expected = ", ".join(sorted(allowed))
+            raise RuleError(f"member {member_id!r} voted {value!r}; expected one of {expected}")
+    labels = {m: str(v) for m, v in votes.items() if m in on_roll}
+    invalid = tuple(sorted(m for m in votes if m not in on_roll))
+
+    quantities = rule.quantities
+    units = {q: _units(q, roll, labels) for q in quantities}
+
+    option_totals: dict[str, Mapping[Quantity, Fraction]] = {}
+    top_tied = False
+    leader: str | None = None
+    if option_keys is None:
+        as_choice = {c.value: c for c in Choice}
+    else:
+        for key in option_keys:
+            option_totals[key] = MappingProxyType(
+                {q: sum((w for w, lab in units[q] if lab == key), Fraction(0)) for q in quantities}
+            )
+        lead_quantity = rule.passing[0].quantity
+        top = max(totals[lead_quantity] for totals in option_totals.values())
+        at_top = [k for k, totals in option_totals.items() if totals[lead_quantity] == top]
+        if top > 0:
+            top_tied = len(at_top) > 1
+            leader = None if top_tied else at_top[0]
+        # Unmapped labels (the other options) count as against the leader in _tally.
+        as_choice = {Choice.ABSTAIN.value: Choice.ABSTAIN}
+        if leader is not None:
+            as_choice[leader] = Choice.FOR
+
+    tallies = MappingProxyType({q: _tally(units[q], as_choice) for q in quantities})
+    quorum_checks = tuple(c.check(tallies) for c in rule.quorum)
+    pass_checks = tuple(c.check(tallies) for c in rule.passing)
+    quorum_met = all(c.met for c in quorum_checks)
+
+    winner: str | None = None
+    if not quorum_met:
+        result = Result.NO_QUORUM
+    elif option_keys is not None:
+        if top_tied:
+            result = Result.TIED
+        elif leader is not None and all(c.met for c in pass_checks):
+            result, winner = Result.PASSED, leader
+        else:
+            result = Result.REJECTED
+    elif all(c.met for c in pass_checks):
+        result = Result.PASSED
+    elif all(
+        tallies[c.condition.quantity].for_ == tallies[c.condition.quantity].against > 0
+        for c in pass_checks
+        if not c.met
+    ):
+        result = Result.TIED
+    else:
+        result = Result.REJECTED
+
+    return Outcome(
+        result=result,
+        quorum_met=quorum_met,
+        quorum_checks=quorum_checks,
+        pass_checks=pass_checks,
+        tallies=tallies,
+        option_totals=MappingProxyType(option_totals),
+        winner=winner,
+        invalid_votes=invalid,
+        rule=rule,
+    )

@@ -1,0 +1,712 @@
+"""Use cases of the deliberation loop.
+
+Each use case is one async function: plain values and a unit of work in, a
+plain result out. It commits on success; on a refusal it raises a
+``DomainError`` and nothing is written. Time is an argument, never read here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from domain import errors
+from domain.model import (
+    MAX_DESCRIPTION,
+    MAX_NAME,
+    MAX_PROPOSAL,
+    MAX_TITLE,
+    Ballot,
+    BallotKind,
+    BallotOption,
+    Council,
+    Draft,
+    Member,
+    MemberStatus,
+    Phase,
+    Proposal,
+    Resolution,
+    Topic,
+    Vote,
+)
+from domain.ports import Lock, UnitOfWork
+from domain.rules import PRESETS, Outcome, Rule, decide
+
+DEFAULT_RULE = "simple"
+MAX_OPTIONS = 8
+
+
+# --- reading helpers -------------------------------------------------------
+
+
+async def council_of_chat(uow: UnitOfWork, chat_id: int, thread_id: int) -> Council:
+    council = await uow.councils.by_chat(chat_id, thread_id)
+    if council is None and thread_id:
+        # A council set up for the whole forum serves every topic thread in it.
+        council = await uow.councils.by_chat(chat_id, 0)
+    if council is None:
+        raise errors.CouncilNotSetUp()
+    return council
+
+
+async def find_council(uow: UnitOfWork, *, chat_id: int, thread_id: int) -> Council:
+    """The council a chat (or forum topic) is linked to."""
+    async with uow:
+        return await council_of_chat(uow, chat_id, thread_id)
+
+
+async def council_by_id(uow: UnitOfWork, *, council_id: int) -> Council:
+    async with uow:
+        return await _council(uow, council_id)
+
+
+async def _council(uow: UnitOfWork, council_id: int) -> Council:
+    council = await uow.councils.get(council_id)
+    if council is None:
+        raise errors.CouncilNotSetUp()
+    return council
+
+
+async def _voting_member(uow: UnitOfWork, council_id: int, user_id: int) -> Member:
+    member = await uow.members.by_user(council_id, user_id)
+    if member is None or member.status is MemberStatus.REMOVED:
+        raise errors.NotMember()
+    if member.status is MemberStatus.PENDING:
+        raise errors.MembershipPending()
+    assert member.id is not None
+    return member
+
+
+async def _topic(uow: UnitOfWork, topic_id: int) -> Topic:
+    topic = await uow.topics.get(topic_id)
+    if topic is None:
+        raise errors.TopicNotFound()
+    return topic
+
+
+async def _topic_of(uow: UnitOfWork, council_id: int, topic_id: int | None) -> Topic:
+    """The topic a command names, or for a bare command the newest one still open."""
+    if topic_id is not None:
+        topic = await _topic(uow, topic_id)
+        if topic.council_id != council_id:
+            raise errors.TopicNotFound()
+        return topic
+    active = await uow.topics.active(council_id)
+    if not active:
+        raise errors.NoOpenTopic()
+    return active[0]
+
+
+def rule_named(name: str) -> Rule:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise errors.UnknownRule(name=name, presets=", ".join(PRESETS)) from None
+
+
+def _clean(text: str, *, field: str, limit: int, required: bool = True) -> str:
+    text = text.strip()
+    if required and not text:
+        raise errors.InvalidInput(field=field)
+    if len(text) > limit:
+        raise errors.TextTooLong(field=field, limit=limit, length=len(text))
+    return text
+
+
+# --- council and roll ------------------------------------------------------
+
+
+async def set_up_council(
+    uow: UnitOfWork,
+    *,
+    chat_id: int,
+    thread_id: int,
+    title: str,
+    user_id: int,
+    is_group_admin: bool,
+    rule_name: str,
+    timezone: str,
+    language: str,
+    now: datetime,
+) -> Council:
+    """Link a chat to a council; run again by a chair it changes the default rule."""
+    rule = rule_named(rule_name)
+    async with uow:
+        council = await uow.councils.by_chat(chat_id, thread_id)
+        if council is not None:
+            if not (council.is_chair(user_id) or is_group_admin):
+                raise errors.NotChair()
+            council.rule = rule
+            council.chairs.add(user_id)
+            await uow.councils.update(council)
+        else:
+            if not is_group_admin:
+                raise errors.NotGroupAdmin()
+            council = await uow.councils.add(
+                Council(
+                    chat_id=chat_id,
+                    thread_id=thread_id,
+                    title=_clean(title, field="title", limit=MAX_TITLE) or str(chat_id),
+                    rule=rule,
+                    timezone=timezone,
+                    language=language,
+                    created_at=now,
+                    chairs={user_id},
+                )
+            )
+        await uow.commit()
+        return council
+
+
+ADDRESS = re.compile(r"^\s*([0-9A-Za-z一-鿿]+)\s*[-－—/栋号楼幢]\s*([0-9A-Za-z]+)\s*[-－—/单元]*\s*([0-9A-Za-z]+)\s*室?\s*$")
+
+
+@dataclass(frozen=True)
+class Address:
+    building: str
+    unit: str
+    room: str
+
+
+def parse_address(text: str) -> Address:
+    """Read "3-2-301", "3/2/301" or "3栋2单元301" as building, unit and room."""
+    match = ADDRESS.match(text)
+    if match is None:
+        raise errors.InvalidInput(field="address", value=text[:40])
+    return Address(*match.groups())
+
+
+def parse_area(text: str) -> Decimal:
+    try:
+        area = Decimal(text.strip().removesuffix("㎡").removesuffix("m2").removesuffix("m²"))
+    except InvalidOperation:
+        raise errors.InvalidInput(field="area", value=text[:20]) from None
+    if not area.is_finite() or area < 0 or area > Decimal(100000):
+        raise errors.InvalidInput(field="area", value=text[:20])
+    return area.quantize(Decimal("0.01"))
+
+
+async def join(
+    uow: UnitOfWork,
+    *,
+    council_id: int,
+    user_id: int,
+    name: str,
+    address: Address,
+    area: Decimal | None,
+    language: str | None,
+    now: datetime,
+) -> Member:
+    async with uow:
+        council = await _council(uow, council_id)
+        existing = await uow.members.by_user(council_id, user_id)
+        if existing is not None and existing.status is not MemberStatus.REMOVED:
+            raise errors.AlreadyMember(status=existing.status.value)
+        status = MemberStatus.PENDING if council.require_approval else MemberStatus.ACTIVE
+        member = Member(
+            council_id=council_id,
+            user_id=user_id,
+            name=_clean(name, field="name", limit=MAX_NAME) if name.strip() else str(user_id),
+            building=address.building,
+            unit=address.unit,
+            room=address.room,
+            joined_at=now,
+            area=area if area is not None else Decimal(0),
+            status=status,
+            language=language,
+        )
+        if existing is not None:
+            member.id = existing.id
+            await uow.members.update(member)
+        else:
+            member = await uow.members.add(member)
+        await uow.commit()
+        return member
+
+
+@dataclass(frozen=True)
+class RollView:
+    council: Council
+    members: list[Member]
+    pending: list[Member]
+
+    @property
+    def households(self) -> int:
+        return len({m.household for m in self.members})
+
+    @property
+    def area(self) -> Decimal:
+        return sum((m.area for m in self.members), Decimal(0))
+
+
+async def roll(uow: UnitOfWork, *, council_id: int) -> RollView:
+    async with uow:
+        council = await _council(uow, council_id)
+        members = await uow.members.list(council_id, (MemberStatus.ACTIVE,))
+        pending = await uow.members.list(council_id, (MemberStatus.PENDING,))
+        return RollView(council, members, pending)
+
+
+# --- topics and proposals --------------------------------------------------
+
+
+async def open_topic(
+    uow: UnitOfWork,
+    *,
+    council_id: int,
+    user_id: int,
+    title: str,
+    description: str,
+    deadline: datetime | None,
+    now: datetime,
+) -> Topic:
+    async with uow:
+        council = await _council(uow, council_id)
+        council.require_chair(user_id)
+        if deadline is not None and deadline <= now:
+            raise errors.InvalidInput(field="deadline")
+        topic = await uow.topics.add(
+            Topic(
+                council_id=council_id,
+                title=_clean(title, field="title", limit=MAX_TITLE),
+                description=_clean(
+                    description, field="description", limit=MAX_DESCRIPTION, required=False
+                ),
+                opened_by=user_id,
+                opened_at=now,
+                deadline=deadline,
+            )
+        )
+        await uow.commit()
+        return topic
+
+
+async def set_card(uow: UnitOfWork, *, topic_id: int, card_ref: int) -> None:
+    """Remember which message shows the topic card, so it can be edited later."""
+    async with uow:
+        topic = await _topic(uow, topic_id)
+        topic.card_ref = card_ref
+        await uow.topics.update(topic)
+        await uow.commit()
+
+
+@dataclass(frozen=True)
+class Submitted:
+    proposal: Proposal
+    topic: Topic
+    council: Council
+    author: Member
+
+
+async def submit_proposal(
+    uow: UnitOfWork,
+    *,
+    council_id: int,
+    topic_id: int | None,
+    user_id: int,
+    text: str,
+    now: datetime,
+) -> Submitted:
+    async with uow:
+        topic = await _topic_of(uow, council_id, topic_id)
+        submitted = await _submit(uow, topic=topic, user_id=user_id, text=text, now=now)
+        await uow.commit()
+        return submitted
+
+
+async def _submit(
+    uow: UnitOfWork, *, topic: Topic, user_id: int, text: str, now: datetime
+) -> Submitted:
+    topic.require_phase(Phase.COLLECTING)
+    council = await _council(uow, topic.council_id)
+    member = await _voting_member(uow, topic.council_id, user_id)
+    assert member.id is not None and topic.id is not None
+    proposal = await uow.proposals.add(
+        Proposal(
+            topic_id=topic.id,
+            author_id=member.id,
+            text=_clean(text, field="proposal", limit=MAX_PROPOSAL),
+            created_at=now,
+        )
+    )
+    return Submitted(proposal, topic, council, member)
+
+
+@dataclass(frozen=True)
+class Seconded:
+    proposal: Proposal
+    topic: Topic
+    added: bool  # False: this member had already seconded
+
+
+async def second_proposal(
+    uow: UnitOfWork, *, proposal_id: int, user_id: int, now: datetime
+) -> Seconded:
+    async with uow:
+        proposal = await uow.proposals.get(proposal_id)
+        if proposal is None:
+            raise errors.ProposalNotFound()
+        topic = await _topic(uow, proposal.topic_id)
+        topic.require_phase(Phase.COLLECTING)
+        member = await _voting_member(uow, topic.council_id, user_id)
+        assert member.id is not None and proposal.id is not None
+        proposal.second(member.id)  # refuses one's own proposal
+        added = await uow.proposals.add_second(proposal.id, member.id, now)
+        await uow.commit()
+        return Seconded(proposal, topic, added)
+
+
+@dataclass(frozen=True)
+class TopicView:
+    topic: Topic
+    proposals: list[Proposal]
+    authors: dict[int, Member]
+    ballots: list[Ballot]
+
+
+async def topic_view(uow: UnitOfWork, *, topic_id: int) -> TopicView:
+    async with uow:
+        topic = await _topic(uow, topic_id)
+        assert topic.id is not None
+        proposals = await uow.proposals.for_topic(topic.id)
+        authors: dict[int, Member] = {}
+        for proposal in proposals:
+            if proposal.author_id not in authors:
+                author = await uow.members.get(proposal.author_id)
+                if author is not None:
+                    authors[proposal.author_id] = author
+        return TopicView(topic, proposals, authors, await uow.ballots.for_topic(topic.id))
+
+
+async def proposal_with_author(uow: UnitOfWork, *, proposal_id: int) -> tuple[Proposal, Member]:
+    async with uow:
+        proposal = await uow.proposals.get(proposal_id)
+        if proposal is None:
+            raise errors.ProposalNotFound()
+        author = await uow.members.get(proposal.author_id)
+        if author is None:
+            raise errors.NotMember()
+        return proposal, author
+
+
+# --- drafts (long proposals written in a private chat) ---------------------
+
+
+async def start_draft(uow: UnitOfWork, *, topic_id: int, user_id: int, now: datetime) -> Topic:
+    async with uow:
+        topic = await _topic(uow, topic_id)
+        topic.require_phase(Phase.COLLECTING)
+        await _voting_member(uow, topic.council_id, user_id)
+        await uow.drafts.put(Draft(user_id=user_id, topic_id=topic_id, text="", updated_at=now))
+        await uow.commit()
+        return topic
+
+
+async def add_to_draft(uow: UnitOfWork, *, user_id: int, text: str, now: datetime) -> Draft | None:
+    """Append a private message to the member's draft; None when no draft is open."""
+    async with uow:
+        draft = await uow.drafts.get(user_id)
+        if draft is None:
+            return None
+        draft.text = f"{draft.text}\n{text}".strip() if draft.text else text.strip()
+        if len(draft.text) > MAX_PROPOSAL:
+            raise errors.TextTooLong(field="proposal", limit=MAX_PROPOSAL, length=len(draft.text))
+        draft.updated_at = now
+        await uow.drafts.put(draft)
+        await uow.commit()
+        return draft
+
+
+async def submit_draft(uow: UnitOfWork, *, user_id: int, now: datetime) -> Submitted:
+    async with uow:
+        draft = await uow.drafts.get(user_id)
+        if draft is None:
+            raise errors.NotFound(what="draft")
+        topic = await _topic(uow, draft.topic_id)
+        submitted = await _submit(uow, topic=topic, user_id=user_id, text=draft.text, now=now)
+        await uow.drafts.delete(user_id)
+        await uow.commit()
+        return submitted
+
+
+async def discard_draft(uow: UnitOfWork, *, user_id: int) -> bool:
+    async with uow:
+        had = await uow.drafts.get(user_id) is not None
+        await uow.drafts.delete(user_id)
+        await uow.commit()
+        return had
+
+
+# --- ballots and votes -----------------------------------------------------
+
+
+async def put_ballot(
+    uow: UnitOfWork,
+    *,
+    council_id: int,
+    topic_id: int | None = None,
+    user_id: int,
+    kind: BallotKind,
+    proposal_ids: Sequence[int] = (),
+    rule_name: str | None = None,
+    secret: bool = False,
+    deadline: datetime | None = None,
+    now: datetime,
+) -> Ballot:
+    """Put a topic to the vote: a motion, or a choice among its proposals."""
+    async with uow:
+        council = await _council(uow, council_id)
+        council.require_chair(user_id)
+        topic = await _topic_of(uow, council_id, topic_id)
+        topic.start_voting()
+        if deadline is not None and deadline <= now:
+            raise errors.InvalidInput(field="deadline")
+        assert topic.id is not None and council.id is not None
+        options: tuple[BallotOption, ...] = ()
+        if kind is BallotKind.OPTIONS:
+            options = await _options(uow, topic.id, proposal_ids)
+        ballot = await uow.ballots.add(
+            Ballot(
+                topic_id=topic.id,
+                council_id=council.id,
+                kind=kind,
+                question=topic.title,
+                rule=rule_named(rule_name) if rule_name else council.rule,
+                secret=secret,
+                opened_by=user_id,
+                opened_at=now,
+                options=options,
+                deadline=deadline,
+            )
+        )
+        await uow.topics.update(topic)
+        await uow.commit()
+        return ballot
+
+
+async def _options(
+    uow: UnitOfWork, topic_id: int, proposal_ids: Sequence[int]
+) -> tuple[BallotOption, ...]:
+    proposals = {p.id: p for p in await uow.proposals.for_topic(topic_id)}
+    chosen = list(dict.fromkeys(proposal_ids)) or list(proposals)
+    unknown = [pid for pid in chosen if pid not in proposals]
+    if unknown:
+        raise errors.ProposalNotFound(ids=unknown)
+    if len(chosen) < 2:
+        raise errors.TooFewOptions(count=len(chosen))
+    if len(chosen) > MAX_OPTIONS:
+        raise errors.InvalidInput(field="options", limit=MAX_OPTIONS)
+    return tuple(
+        BallotOption(key=f"p{pid}", label=proposals[pid].text, proposal_id=pid) for pid in chosen
+    )
+
+
+async def _ballot_of(
+    uow: UnitOfWork, council_id: int, ballot_id: int | None, lock: Lock = Lock.NONE
+) -> Ballot:
+    """The ballot a command names, or for a bare command the newest one still open."""
+    if ballot_id is None:
+        ballots = await uow.ballots.open(council_id)
+        if not ballots:
+            raise errors.BallotNotFound()
+        ballot_id = ballots[0].id
+        assert ballot_id is not None
+    ballot = await uow.ballots.get(ballot_id, lock=lock)
+    if ballot is None or ballot.council_id != council_id:
+        raise errors.BallotNotFound()
+    return ballot
+
+
+async def set_ballot_message(uow: UnitOfWork, *, ballot_id: int, message_ref: int) -> None:
+    async with uow:
+        ballot = await uow.ballots.get(ballot_id)
+        if ballot is None:
+            raise errors.BallotNotFound()
+        ballot.message_ref = message_ref
+        await uow.ballots.update(ballot)
+        await uow.commit()
+
+
+@dataclass(frozen=True)
+class VoteReceipt:
+    ballot: Ballot
+    member: Member
+    choice: str
+    previous: str | None
+
+    @property
+    def changed(self) -> bool:
+        return self.previous is not None and self.previous != self.choice
+
+    @property
+    def repeated(self) -> bool:
+        return self.previous == self.choice
+
+
+async def cast_vote(
+    uow: UnitOfWork,
+    *,
+    ballot_id: int,
+    user_id: int,
+    choice: str,
+    now: datetime,
+    message_ref: int | None = None,
+) -> VoteReceipt:
+    """One member's show of hands: one transaction, counted exactly once.
+
+    ``message_ref`` is the message whose button was pressed; a button copied
+    onto another message is refused.
+    """
+    async with uow:
+        ballot = await uow.ballots.get(ballot_id, lock=Lock.SHARE)
+        if ballot is None:
+            raise errors.BallotNotFound()
+        if message_ref is not None and ballot.message_ref not in (None, message_ref):
+            raise errors.StaleButton()
+        ballot.require_open()
+        ballot.require_choice(choice)
+        member = await _voting_member(uow, ballot.council_id, user_id)
+        assert member.id is not None
+        previous = await uow.votes.put(Vote(ballot_id, member.id, choice, now))
+        await uow.commit()
+        return VoteReceipt(ballot, member, choice, previous)
+
+
+@dataclass(frozen=True)
+class BallotView:
+    """What the ballot message shows: the live (or final) count."""
+
+    ballot: Ballot
+    topic: Topic
+    council: Council
+    outcome: Outcome  # provisional while open; the recorded one once closed
+    roll_size: int
+    voters: dict[str, list[str]]  # choice -> member names; empty for secret ballots
+    seq: int  # last vote event included
+
+
+async def ballot_view(uow: UnitOfWork, *, ballot_id: int) -> BallotView:
+    async with uow:
+        ballot = await uow.ballots.get(ballot_id)
+        if ballot is None:
+            raise errors.BallotNotFound()
+        return await _view(uow, ballot)
+
+
+async def _view(uow: UnitOfWork, ballot: Ballot) -> BallotView:
+    assert ballot.id is not None
+    topic = await _topic(uow, ballot.topic_id)
+    seq = await uow.votes.last_seq(ballot.id)
+    members = await uow.members.list(ballot.council_id)
+    votes = await uow.votes.current(ballot.id)
+    outcome = ballot.outcome or _decide(ballot, members, votes)
+    voters: dict[str, list[str]] = {}
+    if not ballot.secret:
+        names = {m.id: m.name for m in members}
+        for member_id, choice in sorted(votes.items()):
+            if member_id in names:
+                voters.setdefault(choice, []).append(names[member_id])
+    council = await _council(uow, ballot.council_id)
+    return BallotView(ballot, topic, council, outcome, len(members), voters, seq)
+
+
+def _decide(ballot: Ballot, members: Sequence[Member], votes: dict[int, str]) -> Outcome:
+    return decide(
+        ballot.rule,
+        [m.voter() for m in members],
+        {str(member_id): choice for member_id, choice in votes.items()},
+        options=ballot.option_keys(),
+    )
+
+
+async def mark_rendered(uow: UnitOfWork, *, ballot_id: int, seq: int) -> None:
+    async with uow:
+        await uow.ballots.set_rendered(ballot_id, seq)
+        await uow.commit()
+
+
+@dataclass(frozen=True)
+class Closed:
+    ballot: Ballot
+    topic: Topic
+    outcome: Outcome
+    resolution: Resolution
+
+
+async def close_ballot(
+    uow: UnitOfWork,
+    *,
+    council_id: int,
+    ballot_id: int | None = None,
+    user_id: int | None,
+    now: datetime,
+) -> Closed:
+    """Close a ballot and record the resolution. ``user_id`` None: the deadline did it."""
+    async with uow:
+        if user_id is not None:
+            council = await _council(uow, council_id)
+            council.require_chair(user_id)
+        ballot = await _ballot_of(uow, council_id, ballot_id, Lock.UPDATE)
+        ballot.require_open()
+        topic = await _topic(uow, ballot.topic_id)
+        members = await uow.members.list(ballot.council_id)
+        outcome = _decide(ballot, members, await uow.votes.current(ballot_id))
+        ballot.closed_at = now
+        ballot.outcome = outcome
+        topic.decide(outcome.result, now)
+        assert ballot.id is not None and topic.id is not None
+        resolution = await uow.resolutions.add(
+            Resolution(
+                council_id=ballot.council_id,
+                topic_id=topic.id,
+                ballot_id=ballot.id,
+                result=outcome.result,
+                summary=ballot.label_of(outcome.winner) if outcome.winner else ballot.question,
+                recorded_at=now,
+                winner=outcome.winner,
+            )
+        )
+        await uow.ballots.update(ballot)
+        await uow.topics.update(topic)
+        await uow.commit()
+        return Closed(ballot, topic, outcome, resolution)
+
+
+async def cancel_topic(
+    uow: UnitOfWork, *, council_id: int, topic_id: int | None, user_id: int, now: datetime
+) -> Topic:
+    async with uow:
+        council = await _council(uow, council_id)
+        council.require_chair(user_id)
+        topic = await _topic_of(uow, council_id, topic_id)
+        topic.cancel(now)
+        assert topic.id is not None
+        for ballot in await uow.ballots.for_topic(topic.id):
+            if ballot.is_open:
+                ballot.closed_at = now
+                await uow.ballots.update(ballot)
+        await uow.topics.update(topic)
+        await uow.commit()
+        return topic
+
+
+async def open_ballot_ids(uow: UnitOfWork) -> list[int]:
+    """Every ballot still taking votes, in every council."""
+    async with uow:
+        return await uow.ballots.all_open()
+
+
+async def ballot_ids(uow: UnitOfWork, *, topic_id: int) -> list[int]:
+    async with uow:
+        return [b.id for b in await uow.ballots.for_topic(topic_id) if b.id is not None]
+
+
+async def latest_result(uow: UnitOfWork, *, council_id: int) -> BallotView:
+    async with uow:
+        ballot = await uow.ballots.latest(council_id)
+        if ballot is None:
+            raise errors.BallotNotFound()
+        return await _view(uow, ballot)

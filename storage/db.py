@@ -1,0 +1,121 @@
+"""Engines: one URL in, an async engine configured for its database out.
+
+SQLite (the default deployment) runs in WAL mode with a busy timeout, foreign
+keys on, and every transaction opened with ``BEGIN IMMEDIATE``: SQLAlchemy takes
+over BEGIN from the driver (the documented pysqlite/aiosqlite recipe), so
+concurrent writers queue for the write lock at the start of their transaction
+instead of failing with "database is locked" when a reader upgrades to a writer.
+
+PostgreSQL uses psycopg 3's async driver with a pool.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+#: Seconds a SQLite connection waits for the write lock before giving up.
+SQLITE_BUSY_TIMEOUT = 30.0
+
+_POSTGRES_NAMES = ("postgresql", "postgres")
+
+
+def _url(url: str | URL) -> URL:
+    return make_url(url) if isinstance(url, str) else url
+
+
+def _render(url: URL) -> str:
+    return url.render_as_string(hide_password=False)
+
+
+def normalize_url(url: str) -> str:
+    """The async driver URL for ``url``; an explicit driver is left alone.
+
+    ``sqlite:///x`` -> ``sqlite+aiosqlite:///x``;
+    ``postgresql://`` and ``postgres://`` -> ``postgresql+psycopg://``.
+    """
+    parsed = _url(url)
+    backend, _, driver = parsed.drivername.partition("+")
+    if driver:
+        return url
+    if backend == "sqlite":
+        return _render(parsed.set(drivername="sqlite+aiosqlite"))
+    if backend in _POSTGRES_NAMES:
+        return _render(parsed.set(drivername="postgresql+psycopg"))
+    return url
+
+
+def sync_url(url: str) -> str:
+    """A synchronous driver URL for the same database (for APScheduler's job store).
+
+    SQLite -> ``sqlite:///…`` (pysqlite); PostgreSQL -> ``postgresql+psycopg://…``
+    (psycopg 3 serves both sync and async).
+    """
+    parsed = _url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return _render(parsed.set(drivername="sqlite"))
+    if backend in _POSTGRES_NAMES:
+        return _render(parsed.set(drivername="postgresql+psycopg"))
+    return url
+
+
+def is_sqlite(url: str | URL) -> bool:
+    return _url(url).get_backend_name() == "sqlite"
+
+
+def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """An async engine for ``url`` (normalized first); ``kwargs`` go to SQLAlchemy."""
+    parsed = make_url(normalize_url(url))
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed, **kwargs)
+    if parsed.get_backend_name() == "postgresql":
+        options: dict[str, Any] = {"pool_pre_ping": True}
+        if "poolclass" not in kwargs:
+            options.update(pool_size=10, max_overflow=20, pool_timeout=60)
+        options.update(kwargs)
+        return create_async_engine(parsed, **options)
+    return create_async_engine(parsed, **kwargs)
+
+
+def _sqlite_engine(url: URL, **kwargs: Any) -> AsyncEngine:
+    connect_args: dict[str, Any] = {"timeout": SQLITE_BUSY_TIMEOUT}
+    connect_args.update(kwargs.pop("connect_args", {}))
+    if url.database in (None, "", ":memory:") or "poolclass" in kwargs:
+        options: dict[str, Any] = {}
+    else:
+        # Every transaction takes the write lock, so a few connections are all
+        # that help; the rest of a burst waits in the pool, not in SQLite's
+        # sleeping busy handler.
+        options = {"pool_size": 4, "max_overflow": 4, "pool_timeout": 120}
+    options.update(kwargs)
+    engine = create_async_engine(url, connect_args=connect_args, **options)
+    _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    timeout_ms = int(SQLITE_BUSY_TIMEOUT * 1000)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        # Let SQLAlchemy, not the driver, decide when a transaction begins.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={timeout_ms}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        # Take the write lock up front: transactions queue (busy_timeout) rather
+        # than failing with SQLITE_BUSY when a read lock would need upgrading.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

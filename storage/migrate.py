@@ -1,0 +1,89 @@
+"""Apply Alembic migrations from code: no alembic.ini, no working-directory magic.
+
+``await upgrade(url)`` brings the database at ``url`` to the newest schema; the
+bot does this at start-up and ``yishi db upgrade`` on deploy. On PostgreSQL the
+upgrade holds an advisory lock, so several processes starting at once take
+turns instead of racing to create the same tables; on SQLite the write lock
+taken by ``BEGIN IMMEDIATE`` does the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.pool import NullPool
+
+from storage.db import create_engine, normalize_url
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+_Action = Callable[[Config], None]
+
+# Any constant will do; it only has to be the same in every process.
+_ADVISORY_LOCK = 0x796973686921  # "yishi!"
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """An Alembic config built in code, pointing at the packaged migrations."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("path_separator", "os")
+    if url is not None:
+        config.set_main_option("sqlalchemy.url", normalize_url(url).replace("%", "%%"))
+    return config
+
+
+def head() -> str:
+    """The newest revision shipped with this code."""
+    revision = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert revision is not None
+    return revision
+
+
+async def upgrade(url: str, revision: str = "head") -> None:
+    """Migrate the database at ``url`` up to ``revision`` (default: the newest)."""
+    await _run(url, lambda config: command.upgrade(config, revision))
+
+
+async def downgrade(url: str, revision: str) -> None:
+    """Migrate the database at ``url`` down to ``revision`` (``"base"``: empty)."""
+    await _run(url, lambda config: command.downgrade(config, revision))
+
+
+async def current(url: str) -> str | None:
+    """The revision the database at ``url`` is at; None when never migrated."""
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(_current_revision)
+    finally:
+        await engine.dispose()
+
+
+def _current_revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+async def _run(url: str, action: _Action) -> None:
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(_locked, url, action)
+    finally:
+        await engine.dispose()
+
+
+def _locked(connection: Connection, url: str, action: _Action) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK})
+    config = alembic_config(url)
+    config.attributes["connection"] = connection
+    action(config)
+

@@ -1,0 +1,1 @@
+"""Alembic migrations of Yishi's schema; run them with :mod:`storage.migrate`."""

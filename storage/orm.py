@@ -1,0 +1,256 @@
+"""Tables, as SQLAlchemy 2 declarative models.
+
+Rows are a storage detail: repositories translate them to and from the domain's
+dataclasses explicitly. Enumerations are stored as their string values, rules
+and outcomes as JSON, times as timezone-aware UTC (see :class:`UTCDateTime`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out.
+
+    PostgreSQL keeps ``timestamptz``; SQLite has no time zones, so values are
+    stored as naive UTC and made aware again on load. Naive values are refused
+    on the way in: a naive time is a bug upstream, not something to guess.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: pass a timezone-aware time")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# Surrogate keys: 64-bit on PostgreSQL; SQLite autoincrements only INTEGER PRIMARY KEY.
+IdType = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: dict[Any, Any] = {  # noqa: RUF012
+        datetime: UTCDateTime(),
+        Decimal: Numeric(12, 2),
+    }
+
+
+def _id() -> Mapped[int]:
+    return mapped_column(IdType, primary_key=True, autoincrement=True)
+
+
+class CouncilRow(Base):
+    __tablename__ = "councils"
+    __table_args__ = (UniqueConstraint("chat_id", "thread_id"),)
+
+    id: Mapped[int] = _id()
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    thread_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    title: Mapped[str] = mapped_column(String(255))
+    rule: Mapped[dict[str, Any]] = mapped_column(JSON)
+    timezone: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(16))
+    require_approval: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+
+
+class CouncilChairRow(Base):
+    __tablename__ = "council_chairs"
+
+    council_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("councils.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+
+
+class MemberRow(Base):
+    __tablename__ = "members"
+    # Several roster rows may have no account yet: NULLs never collide in a
+    # unique constraint, on SQLite and PostgreSQL alike.
+    __table_args__ = (UniqueConstraint("council_id", "user_id"),)
+
+    id: Mapped[int] = _id()
+    # (council_id, user_id) is indexed by the unique constraint.
+    council_id: Mapped[int] = mapped_column(IdType, ForeignKey("councils.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(String(255))
+    building: Mapped[str] = mapped_column(String(64))
+    unit: Mapped[str] = mapped_column(String(64))
+    room: Mapped[str] = mapped_column(String(64))
+    household: Mapped[str] = mapped_column(String(255))
+    area: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal(0))
+    status: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str | None] = mapped_column(String(16))
+    joined_at: Mapped[datetime]
+
+
+class TopicRow(Base):
+    __tablename__ = "topics"
+    __table_args__ = (Index("ix_topics_council_id_phase", "council_id", "phase"),)
+
+    id: Mapped[int] = _id()
+    council_id: Mapped[int] = mapped_column(IdType, ForeignKey("councils.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text)
+    opened_by: Mapped[int] = mapped_column(BigInteger)
+    opened_at: Mapped[datetime]
+    phase: Mapped[str] = mapped_column(String(16))
+    deadline: Mapped[datetime | None]
+    decided_at: Mapped[datetime | None]
+    result: Mapped[str | None] = mapped_column(String(16))
+    card_ref: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class ProposalRow(Base):
+    __tablename__ = "proposals"
+
+    id: Mapped[int] = _id()
+    topic_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("topics.id", ondelete="CASCADE"), index=True
+    )
+    author_id: Mapped[int] = mapped_column(IdType, ForeignKey("members.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class SecondRow(Base):
+    __tablename__ = "seconds"
+
+    proposal_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("proposals.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[int] = mapped_column(IdType, ForeignKey("members.id"), primary_key=True)
+    at: Mapped[datetime]
+
+
+class BallotRow(Base):
+    __tablename__ = "ballots"
+    __table_args__ = (Index("ix_ballots_council_id_closed_at", "council_id", "closed_at"),)
+
+    id: Mapped[int] = _id()
+    topic_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("topics.id", ondelete="CASCADE"), index=True
+    )
+    council_id: Mapped[int] = mapped_column(IdType, ForeignKey("councils.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    question: Mapped[str] = mapped_column(Text)
+    options: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    rule: Mapped[dict[str, Any]] = mapped_column(JSON)
+    secret: Mapped[bool] = mapped_column(Boolean)
+    opened_by: Mapped[int] = mapped_column(BigInteger)
+    opened_at: Mapped[datetime]
+    deadline: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    outcome: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    message_ref: Mapped[int | None] = mapped_column(BigInteger)
+    rendered_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class VoteRow(Base):
+    """A member's current choice: the primary key is what makes a press count once."""
+
+    __tablename__ = "votes"
+
+    ballot_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("ballots.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[int] = mapped_column(IdType, ForeignKey("members.id"), primary_key=True)
+    choice: Mapped[str] = mapped_column(String(64))
+    cast_at: Mapped[datetime]
+
+
+class VoteEventRow(Base):
+    """The audit trail: every vote and change, never updated or deleted."""
+
+    __tablename__ = "vote_events"
+
+    id: Mapped[int] = _id()
+    ballot_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("ballots.id", ondelete="CASCADE"), index=True
+    )
+    member_id: Mapped[int] = mapped_column(IdType, ForeignKey("members.id"))
+    choice: Mapped[str] = mapped_column(String(64))
+    previous: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime]
+
+
+class ResolutionRow(Base):
+    __tablename__ = "resolutions"
+
+    id: Mapped[int] = _id()
+    council_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("councils.id", ondelete="CASCADE"), index=True
+    )
+    topic_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("topics.id", ondelete="CASCADE"), index=True
+    )
+    ballot_id: Mapped[int] = mapped_column(IdType, ForeignKey("ballots.id", ondelete="CASCADE"))
+    result: Mapped[str] = mapped_column(String(16))
+    summary: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime]
+    winner: Mapped[str | None] = mapped_column(String(64))
+
+
+class DraftRow(Base):
+    __tablename__ = "drafts"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    topic_id: Mapped[int] = mapped_column(IdType, ForeignKey("topics.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+
+class ProcessedUpdateRow(Base):
+    """Keys of updates already handled, so a redelivery changes nothing."""
+
+    __tablename__ = "processed_updates"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(index=True)
+
+
+metadata = Base.metadata

@@ -1,0 +1,144 @@
+"""Units of work over an ``async_sessionmaker``, and the ``Database`` that makes them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Self
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from domain import ports
+from storage.db import create_engine
+from storage.repositories import (
+    SqlBallotRepository,
+    SqlCouncilRepository,
+    SqlDraftRepository,
+    SqlMemberRepository,
+    SqlProposalRepository,
+    SqlResolutionRepository,
+    SqlTopicRepository,
+    SqlUpdateLog,
+    SqlVoteRepository,
+)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class SqlUnitOfWork:
+    """One transaction: ``async with uow: …; await uow.commit()``.
+
+    Whatever was not committed when the block ends is rolled back. After a
+    commit the same unit of work may go on (a new transaction begins on first
+    use), and again only a second commit keeps that work.
+    """
+
+    councils: ports.CouncilRepository
+    members: ports.MemberRepository
+    topics: ports.TopicRepository
+    proposals: ports.ProposalRepository
+    ballots: ports.BallotRepository
+    votes: ports.VoteRepository
+    resolutions: ports.ResolutionRepository
+    drafts: ports.DraftRepository
+    updates: ports.UpdateLog
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._session: AsyncSession | None = None
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("unit of work used outside 'async with'")
+        return self._session
+
+    async def __aenter__(self) -> Self:
+        if self._session is not None:
+            raise RuntimeError("unit of work is already open")
+        session = self._sessions()
+        self._session = session
+        self.councils = SqlCouncilRepository(session)
+        self.members = SqlMemberRepository(session)
+        self.topics = SqlTopicRepository(session)
+        self.proposals = SqlProposalRepository(session)
+        self.ballots = SqlBallotRepository(session)
+        self.votes = SqlVoteRepository(session)
+        self.resolutions = SqlResolutionRepository(session)
+        self.drafts = SqlDraftRepository(session)
+        self.updates = SqlUpdateLog(session, self._clock)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Rolls back whatever was not committed."""
+        session, self._session = self._session, None
+        if session is None:
+            return
+        try:
+            await session.rollback()
+        finally:
+            await session.close()
+
+    async def commit(self) -> None:
+        await self.session.commit()
+
+    async def rollback(self) -> None:
+        await self.session.rollback()
+
+
+class Database:
+    """The engine and session factory of one database; makes units of work.
+
+    ``db.uow`` is a ``domain.ports.UnitOfWorkFactory``.
+    """
+
+    def __init__(self, engine: AsyncEngine, *, clock: Callable[[], datetime] = _utcnow) -> None:
+        self.engine = engine
+        self.sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        self._clock = clock
+
+    @classmethod
+    async def open(
+        cls,
+        url: str,
+        *,
+        migrate: bool = True,
+        clock: Callable[[], datetime] = _utcnow,
+        **engine_options: Any,
+    ) -> Database:
+        """Connect to ``url``; with ``migrate`` first bring the schema to head."""
+        if migrate:
+            from storage.migrate import upgrade
+
+            await upgrade(url)
+        return cls(create_engine(url, **engine_options), clock=clock)
+
+    @property
+    def url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=False)
+
+    def uow(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.sessions, clock=self._clock)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.dispose()

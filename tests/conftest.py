@@ -1,0 +1,98 @@
+"""Shared fixtures: a database per test, on SQLite and (when available) PostgreSQL.
+
+``database_url`` is parametrized over ``sqlite`` (a file in ``tmp_path``) and
+``postgresql`` (``TEST_DATABASE_URL``, e.g.
+``postgresql://postgres@127.0.0.1:5432/test``; skipped when unset or
+unreachable). On PostgreSQL each test gets a fresh schema of its own, first in
+``search_path`` through the URL's ``options=-csearch_path=…`` (which psycopg
+hands to libpq), dropped with CASCADE afterwards: tests never see each other's
+rows and may run against any database they are allowed to create schemas in.
+
+``database`` is an opened, migrated :class:`storage.uow.Database` on that URL.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from functools import cache
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
+from storage.uow import Database
+
+TEST_DATABASE_URL = "TEST_DATABASE_URL"
+
+
+def _libpq_url(url: str) -> str:
+    """The same URL without SQLAlchemy's ``+driver``, for psycopg itself."""
+    parsed = make_url(url)
+    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@cache
+def _postgres_unavailable() -> str | None:
+    """Why PostgreSQL tests cannot run, or None when they can."""
+    url = os.environ.get(TEST_DATABASE_URL)
+    if not url:
+        return f"{TEST_DATABASE_URL} is not set"
+    try:
+        with psycopg.connect(_libpq_url(url), connect_timeout=5) as connection:
+            connection.execute("SELECT 1")
+    except psycopg.Error as error:
+        return f"PostgreSQL at {TEST_DATABASE_URL} is unreachable: {error}".strip()
+    return None
+
+
+def _with_search_path(url: str, schema: str) -> str:
+    parsed = make_url(url)
+    options = parsed.query.get("options")
+    existing = options if isinstance(options, str) else " ".join(options or ())
+    merged = f"{existing} -csearch_path={schema}".strip()
+    return parsed.update_query_dict({"options": merged}).render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A URL whose connections use a fresh, empty schema of their own."""
+    reason = _postgres_unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+    base = os.environ[TEST_DATABASE_URL]
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(_libpq_url(base), autocommit=True) as connection:
+        connection.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield _with_search_path(base, schema)
+    finally:
+        with psycopg.connect(_libpq_url(base), autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'yishi.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """An empty database, once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        url: str = request.getfixturevalue("sqlite_url")
+    else:
+        url = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    """An opened database, migrated to head; disposed after the test."""
+    db = await Database.open(database_url)
+    try:
+        yield db
+    finally:
+        await db.dispose()

@@ -1,0 +1,420 @@
+"""In-memory fakes of the storage ports, for fast service-layer tests.
+
+Every protocol in ``domain/ports.py`` is implemented with dicts, honouring its
+documented semantics. The unit of work behaves like a database transaction:
+it works on a private copy of the committed state taken when it is entered,
+publishes that copy on ``commit`` and discards it on ``rollback`` or on exit
+without a commit, so a test can check that a refusal changed nothing.
+Repositories hand out copies of the stored entities, so mutating an entity
+without ``update()`` is not persisted, as with a real database.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+from typing import Self, TypeVar
+
+from domain import errors, ports
+from domain.model import (
+    Ballot,
+    Council,
+    Draft,
+    Member,
+    MemberStatus,
+    Phase,
+    Proposal,
+    Resolution,
+    Topic,
+    Vote,
+    VoteEvent,
+)
+from domain.ports import Lock
+
+_T = TypeVar("_T")
+
+
+def _clone(entity: _T) -> _T:
+    """A copy that shares nothing mutable with ``entity``.
+
+    Frozen dataclasses (rules, outcomes, votes, options) are immutable and are
+    shared; the mutable containers of an entity (chairs, seconds) are copied.
+    ``copy.deepcopy`` is not used because outcomes hold ``MappingProxyType``.
+    """
+    clone = copy.copy(entity)
+    if dataclasses.is_dataclass(clone):
+        for f in dataclasses.fields(clone):
+            value = getattr(clone, f.name)
+            if isinstance(value, set | list | dict):
+                object.__setattr__(clone, f.name, copy.copy(value))
+    return clone
+
+
+@dataclass
+class Tables:
+    """One consistent state of the whole store: what a transaction sees."""
+
+    councils: dict[int, Council] = field(default_factory=dict)
+    members: dict[int, Member] = field(default_factory=dict)
+    topics: dict[int, Topic] = field(default_factory=dict)
+    proposals: dict[int, Proposal] = field(default_factory=dict)
+    seconds: dict[tuple[int, int], datetime] = field(default_factory=dict)
+    ballots: dict[int, Ballot] = field(default_factory=dict)
+    votes: dict[tuple[int, int], Vote] = field(default_factory=dict)
+    events: list[VoteEvent] = field(default_factory=list)
+    resolutions: dict[int, Resolution] = field(default_factory=dict)
+    drafts: dict[int, Draft] = field(default_factory=dict)
+    updates: set[str] = field(default_factory=set)
+    last_id: dict[str, int] = field(default_factory=dict)
+    last_seq: int = 0
+
+    def copy(self) -> Tables:
+        return Tables(
+            councils={k: _clone(v) for k, v in self.councils.items()},
+            members={k: _clone(v) for k, v in self.members.items()},
+            topics={k: _clone(v) for k, v in self.topics.items()},
+            proposals={k: _clone(v) for k, v in self.proposals.items()},
+            seconds=dict(self.seconds),
+            ballots={k: _clone(v) for k, v in self.ballots.items()},
+            votes=dict(self.votes),  # Vote is frozen
+            events=list(self.events),  # VoteEvent is frozen
+            resolutions=dict(self.resolutions),  # Resolution is frozen
+            drafts={k: _clone(v) for k, v in self.drafts.items()},
+            updates=set(self.updates),
+            last_id=dict(self.last_id),
+            last_seq=self.last_seq,
+        )
+
+    def next_id(self, table: str) -> int:
+        self.last_id[table] = self.last_id.get(table, 0) + 1
+        return self.last_id[table]
+
+
+class FakeStore:
+    """The 'database': committed state shared by every unit of work."""
+
+    def __init__(self) -> None:
+        self.committed = Tables()
+        self.commits = 0
+
+    def snapshot(self) -> Tables:
+        return self.committed.copy()
+
+
+class _Repository:
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self._uow = uow
+
+    @property
+    def _t(self) -> Tables:
+        return self._uow.tables
+
+
+class FakeCouncilRepository(_Repository):
+    async def get(self, council_id: int) -> Council | None:
+        council = self._t.councils.get(council_id)
+        return None if council is None else _clone(council)
+
+    async def by_chat(self, chat_id: int, thread_id: int) -> Council | None:
+        for council in self._t.councils.values():
+            if council.chat_id == chat_id and council.thread_id == thread_id:
+                return _clone(council)
+        return None
+
+    async def add(self, council: Council) -> Council:
+        if await self.by_chat(council.chat_id, council.thread_id) is not None:
+            raise AssertionError("unique constraint: one council per chat and thread")
+        council.id = self._t.next_id("councils")
+        self._t.councils[council.id] = _clone(council)
+        return council
+
+    async def update(self, council: Council) -> None:
+        assert council.id in self._t.councils, "update of a council never added"
+        self._t.councils[council.id] = _clone(council)
+
+
+class FakeMemberRepository(_Repository):
+    async def get(self, member_id: int) -> Member | None:
+        member = self._t.members.get(member_id)
+        return None if member is None else _clone(member)
+
+    async def by_user(self, council_id: int, user_id: int) -> Member | None:
+        for member in self._t.members.values():
+            if member.council_id == council_id and member.user_id == user_id:
+                return _clone(member)
+        return None
+
+    async def add(self, member: Member) -> Member:
+        if member.user_id is not None:
+            existing = await self.by_user(member.council_id, member.user_id)
+            if existing is not None:
+                raise errors.AlreadyMember(status=existing.status.value)
+        member.id = self._t.next_id("members")
+        self._t.members[member.id] = _clone(member)
+        return member
+
+    async def update(self, member: Member) -> None:
+        assert member.id in self._t.members, "update of a member never added"
+        self._t.members[member.id] = _clone(member)
+
+    async def list(
+        self, council_id: int, statuses: Sequence[MemberStatus] = (MemberStatus.ACTIVE,)
+    ) -> list[Member]:
+        return [
+            _clone(m)
+            for _, m in sorted(self._t.members.items())
+            if m.council_id == council_id and m.status in statuses
+        ]
+
+
+class FakeTopicRepository(_Repository):
+    async def get(self, topic_id: int) -> Topic | None:
+        topic = self._t.topics.get(topic_id)
+        return None if topic is None else _clone(topic)
+
+    async def add(self, topic: Topic) -> Topic:
+        topic.id = self._t.next_id("topics")
+        self._t.topics[topic.id] = _clone(topic)
+        return topic
+
+    async def update(self, topic: Topic) -> None:
+        assert topic.id in self._t.topics, "update of a topic never added"
+        self._t.topics[topic.id] = _clone(topic)
+
+    async def active(self, council_id: int) -> list[Topic]:
+        found = [
+            t
+            for t in self._t.topics.values()
+            if t.council_id == council_id and t.phase in (Phase.COLLECTING, Phase.VOTING)
+        ]
+        found.sort(key=lambda t: (t.opened_at, t.id or 0), reverse=True)
+        return [_clone(t) for t in found]
+
+
+class FakeProposalRepository(_Repository):
+    def _filled(self, proposal: Proposal) -> Proposal:
+        clone = _clone(proposal)
+        clone.seconds = {m for (p, m) in self._t.seconds if p == proposal.id}
+        return clone
+
+    async def get(self, proposal_id: int) -> Proposal | None:
+        proposal = self._t.proposals.get(proposal_id)
+        return None if proposal is None else self._filled(proposal)
+
+    async def add(self, proposal: Proposal) -> Proposal:
+        proposal.id = self._t.next_id("proposals")
+        self._t.proposals[proposal.id] = _clone(proposal)
+        for member_id in proposal.seconds:
+            self._t.seconds[(proposal.id, member_id)] = proposal.created_at
+        return proposal
+
+    async def for_topic(self, topic_id: int) -> list[Proposal]:
+        found = [p for p in self._t.proposals.values() if p.topic_id == topic_id]
+        found.sort(key=lambda p: (p.created_at, p.id or 0))
+        return [self._filled(p) for p in found]
+
+    async def add_second(self, proposal_id: int, member_id: int, at: datetime) -> bool:
+        assert proposal_id in self._t.proposals, "foreign key: no such proposal"
+        if (proposal_id, member_id) in self._t.seconds:
+            return False
+        self._t.seconds[(proposal_id, member_id)] = at
+        return True
+
+
+class FakeBallotRepository(_Repository):
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        super().__init__(uow)
+        self.locks: list[tuple[int, Lock]] = []  # what the use cases asked for
+
+    async def get(self, ballot_id: int, lock: Lock = Lock.NONE) -> Ballot | None:
+        self.locks.append((ballot_id, lock))
+        ballot = self._t.ballots.get(ballot_id)
+        return None if ballot is None else _clone(ballot)
+
+    async def add(self, ballot: Ballot) -> Ballot:
+        ballot.id = self._t.next_id("ballots")
+        self._t.ballots[ballot.id] = _clone(ballot)
+        return ballot
+
+    async def update(self, ballot: Ballot) -> None:
+        assert ballot.id in self._t.ballots, "update of a ballot never added"
+        stored = self._t.ballots[ballot.id]
+        clone = _clone(ballot)
+        # rendered_seq moves only through set_rendered, and never down.
+        clone.rendered_seq = max(stored.rendered_seq, ballot.rendered_seq)
+        self._t.ballots[ballot.id] = clone
+
+    def _newest_first(self, ballots: list[Ballot]) -> list[Ballot]:
+        ballots.sort(key=lambda b: (b.opened_at, b.id or 0), reverse=True)
+        return [_clone(b) for b in ballots]
+
+    async def for_topic(self, topic_id: int) -> list[Ballot]:
+        return self._newest_first([b for b in self._t.ballots.values() if b.topic_id == topic_id])
+
+    async def latest(self, council_id: int) -> Ballot | None:
+        found = self._newest_first(
+            [b for b in self._t.ballots.values() if b.council_id == council_id]
+        )
+        return found[0] if found else None
+
+    async def open(self, council_id: int) -> list[Ballot]:
+        return self._newest_first(
+            [b for b in self._t.ballots.values() if b.council_id == council_id and b.is_open]
+        )
+
+    async def set_rendered(self, ballot_id: int, seq: int) -> None:
+        ballot = self._t.ballots.get(ballot_id)
+        if ballot is not None and seq > ballot.rendered_seq:
+            ballot.rendered_seq = seq
+
+
+class FakeVoteRepository(_Repository):
+    async def put(self, vote: Vote) -> str | None:
+        key = (vote.ballot_id, vote.member_id)
+        current = self._t.votes.get(key)
+        previous = None if current is None else current.choice
+        if previous == vote.choice:
+            return previous
+        self._t.votes[key] = vote
+        self._t.last_seq += 1
+        self._t.events.append(
+            VoteEvent(
+                ballot_id=vote.ballot_id,
+                member_id=vote.member_id,
+                choice=vote.choice,
+                previous=previous,
+                at=vote.cast_at,
+                seq=self._t.last_seq,
+            )
+        )
+        return previous
+
+    async def current(self, ballot_id: int) -> dict[int, str]:
+        return {m: v.choice for (b, m), v in sorted(self._t.votes.items()) if b == ballot_id}
+
+    async def choice_of(self, ballot_id: int, member_id: int) -> str | None:
+        vote = self._t.votes.get((ballot_id, member_id))
+        return None if vote is None else vote.choice
+
+    async def events(self, ballot_id: int) -> list[VoteEvent]:
+        return [e for e in self._t.events if e.ballot_id == ballot_id]
+
+    async def last_seq(self, ballot_id: int) -> int:
+        return max((e.seq for e in self._t.events if e.ballot_id == ballot_id), default=0)
+
+
+class FakeResolutionRepository(_Repository):
+    async def add(self, resolution: Resolution) -> Resolution:
+        stored = dataclasses.replace(resolution, id=self._t.next_id("resolutions"))
+        assert stored.id is not None
+        self._t.resolutions[stored.id] = stored
+        return stored
+
+    async def for_topic(self, topic_id: int) -> list[Resolution]:
+        return [r for _, r in sorted(self._t.resolutions.items()) if r.topic_id == topic_id]
+
+
+class FakeDraftRepository(_Repository):
+    async def get(self, user_id: int) -> Draft | None:
+        draft = self._t.drafts.get(user_id)
+        return None if draft is None else _clone(draft)
+
+    async def put(self, draft: Draft) -> None:
+        self._t.drafts[draft.user_id] = _clone(draft)
+
+    async def delete(self, user_id: int) -> None:
+        self._t.drafts.pop(user_id, None)
+
+
+class FakeUpdateLog(_Repository):
+    async def claim(self, key: str) -> bool:
+        if key in self._t.updates:
+            return False
+        self._t.updates.add(key)
+        return True
+
+
+class FakeUnitOfWork:
+    """A transaction on a :class:`FakeStore`; may be entered again after it exits."""
+
+    councils: ports.CouncilRepository
+    members: ports.MemberRepository
+    topics: ports.TopicRepository
+    proposals: ports.ProposalRepository
+    ballots: ports.BallotRepository
+    votes: ports.VoteRepository
+    resolutions: ports.ResolutionRepository
+    drafts: ports.DraftRepository
+    updates: ports.UpdateLog
+
+    def __init__(self, store: FakeStore | None = None) -> None:
+        self.store = store if store is not None else FakeStore()
+        self.committed = 0  # commits made through this unit of work
+        self.rolled_back = 0
+        self._tables: Tables | None = None
+        self.councils = FakeCouncilRepository(self)
+        self.members = FakeMemberRepository(self)
+        self.topics = FakeTopicRepository(self)
+        self.proposals = FakeProposalRepository(self)
+        self.ballot_repo = FakeBallotRepository(self)
+        self.ballots = self.ballot_repo
+        self.votes = FakeVoteRepository(self)
+        self.resolutions = FakeResolutionRepository(self)
+        self.drafts = FakeDraftRepository(self)
+        self.updates = FakeUpdateLog(self)
+
+    @property
+    def tables(self) -> Tables:
+        if self._tables is None:
+            raise AssertionError("repository used outside 'async with uow'")
+        return self._tables
+
+    async def __aenter__(self) -> Self:
+        if self._tables is not None:
+            raise AssertionError("unit of work entered twice")
+        self._tables = self.store.snapshot()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._tables = None  # whatever was not committed is lost
+
+    async def commit(self) -> None:
+        self.store.committed = self.tables.copy()
+        self.store.commits += 1
+        self.committed += 1
+
+    async def rollback(self) -> None:
+        self._tables = self.store.snapshot()
+        self.rolled_back += 1
+
+
+class FakeUnitOfWorkFactory:
+    """Makes units of work that share one store, as connections share a database."""
+
+    def __init__(self, store: FakeStore | None = None) -> None:
+        self.store = store if store is not None else FakeStore()
+        self.made: list[FakeUnitOfWork] = []
+
+    def __call__(self) -> FakeUnitOfWork:
+        uow = FakeUnitOfWork(self.store)
+        self.made.append(uow)
+        return uow
+
+    @property
+    def committed(self) -> int:
+        return self.store.commits
+
+
+def _typecheck(factory: FakeUnitOfWorkFactory) -> None:
+    """mypy checks here that the fakes satisfy the ports."""
+    _uow: ports.UnitOfWork = factory()
+    _factory: ports.UnitOfWorkFactory = factory
