@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
+from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -23,7 +26,8 @@ from bot.buttons import Signer
 from bot.config import Settings
 from bot.context import Clock, Deps, utcnow
 from bot.handlers import ballots, council, topics
-from bot.i18n import EN_US, ZH_CN, t
+from bot.i18n import EN_US, ZH_CN, language_of, t
+from bot.render import plain
 from bot.processor import PerUserUpdateProcessor
 from bot.tally import TallyRefresher
 from storage.uow import Database
@@ -76,15 +80,20 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log the failure and tell the person, so no button is left spinning."""
     log.error("update %s failed", getattr(update, "update_id", "?"), exc_info=context.error)
-    if isinstance(update, Update) and update.effective_message and not update.callback_query:
-        lang = ZH_CN
-        if update.effective_user and (update.effective_user.language_code or "").startswith("en"):
-            lang = EN_US
-        try:
-            await update.effective_message.reply_text(t(lang, "error.internal"))
-        except Exception:  # noqa: BLE001 — the original error is already logged
-            log.debug("could not report the failure", exc_info=True)
+    if not isinstance(update, Update):
+        return
+    user = update.effective_user
+    lang = language_of(user.language_code if user else None)
+    text = t(lang, "error.internal")
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(plain(text), show_alert=True)
+        elif update.effective_message is not None:
+            await update.effective_message.reply_text(text)
+    except TelegramError:
+        log.debug("could not report the failure", exc_info=True)
 
 
 def signer_for(settings: Settings, token: str) -> Signer:
@@ -110,11 +119,15 @@ def build_application(
             )
         )
         .concurrent_updates(PerUserUpdateProcessor(64))
-        .post_init(startup)
-        .post_shutdown(shutdown)
     )
     if rate_limiter:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=5))
+        builder = builder.rate_limiter(
+            AIORateLimiter(
+                overall_max_rate=settings.messages_per_second,
+                group_max_rate=settings.group_messages_per_minute,
+                max_retries=5,
+            )
+        )
     if settings.telegram_base_url:
         # As PTB does with its default "https://api.telegram.org/bot": the token is appended.
         base = settings.telegram_base_url
@@ -129,6 +142,28 @@ def build_application(
     application.bot_data["deps"] = Deps(settings, database, signer, refresher, clock)
     register(application)
     return application
+
+
+@asynccontextmanager
+async def running(
+    application: Application,  # type: ignore[type-arg]
+    *,
+    poll_timeout: int = 10,
+) -> AsyncIterator[Application]:  # type: ignore[type-arg]
+    """Initialize, poll for updates and handle them until the block ends, then stop cleanly."""
+    async with application:
+        await startup(application)
+        assert application.updater is not None
+        await application.updater.start_polling(
+            allowed_updates=Update.ALL_TYPES, timeout=poll_timeout
+        )
+        await application.start()
+        try:
+            yield application
+        finally:
+            await application.updater.stop()
+            await application.stop()
+            await shutdown(application)
 
 
 async def startup(application: Application) -> None:  # type: ignore[type-arg]

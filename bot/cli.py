@@ -14,8 +14,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    from bot import tally_cli
+    from bot import demo, runner, tally_cli
 
+    runner.register(sub)
+    demo.register(sub)
     tally_cli.register(sub)
     return parser
 

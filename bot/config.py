@@ -22,5 +22,8 @@ class Settings(BaseSettings):
     # Seconds between two edits of one ballot message: a group may receive about
     # 20 messages a minute, so a burst of votes is shown in a few coalesced edits.
     tally_edit_interval: float = 3.0
+    # Flood limits the bot keeps to (PTB's AIORateLimiter): Telegram's published ones.
+    group_messages_per_minute: int = 20
+    messages_per_second: int = 30
     # Signs button data so forged presses are refused; derived from the token if unset.
     secret: SecretStr | None = None

@@ -39,7 +39,7 @@ def escape(value: object) -> str:
     return html.escape(str(value), quote=False)
 
 
-def t(language: str, key: str, **params: object) -> str:
+def t(language: str, key: str, /, **params: object) -> str:
     catalogue = CATALOGUES.get(language, ZH)
     template = catalogue.get(key) or ZH.get(key) or key
     return template.format(**{name: escape(value) for name, value in params.items()})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
@@ -24,6 +26,8 @@ from domain.rules import (
 from domain.services import BallotView, RollView, TopicView
 
 MAX_TEXT = 4000  # below Telegram's 4096, leaving room for a footer
+ALERT_LIMIT = 200  # Telegram's limit on a callback answer
+TAG = re.compile(r"<[^>]+>")
 PREVIEW = 60  # characters of a proposal shown on a card or button
 
 RESULT_MARK = {
@@ -45,6 +49,12 @@ def number(value: Fraction, quantity: Quantity) -> str:
 
 def fraction(value: Fraction) -> str:
     return f"{value.numerator}/{value.denominator}" if value.denominator != 1 else "1"
+
+
+def plain(text: str, limit: int = ALERT_LIMIT) -> str:
+    """HTML made plain text, for callback answers (which Telegram does not parse)."""
+    text = html.unescape(TAG.sub("", text))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def short(text: str, limit: int = PREVIEW) -> str:
@@ -139,7 +149,14 @@ def _paginate(head: str, lines: Sequence[str]) -> list[str]:
 # --- topics and proposals --------------------------------------------------
 
 
-def topic_card(lang: str, view: TopicView, bot_username: str) -> tuple[str, InlineKeyboardMarkup]:
+def keyboard(rows: list[list[InlineKeyboardButton]]) -> InlineKeyboardMarkup | None:
+    # No markup at all (not an empty one): on an edit that removes the old buttons.
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+def topic_card(
+    lang: str, view: TopicView, bot_username: str
+) -> tuple[str, InlineKeyboardMarkup | None]:
     topic = view.topic
     assert topic.id is not None
     lines = [
@@ -178,12 +195,12 @@ def topic_card(lang: str, view: TopicView, bot_username: str) -> tuple[str, Inli
                 )
             ]
         )
-    return "\n".join(lines), InlineKeyboardMarkup(buttons)
+    return "\n".join(lines), keyboard(buttons)
 
 
 def proposal_message(
     lang: str, proposal: Proposal, author: Member, signer: Signer, *, open_for_seconds: bool
-) -> tuple[str, InlineKeyboardMarkup]:
+) -> tuple[str, InlineKeyboardMarkup | None]:
     assert proposal.id is not None
     text = t(
         lang,
@@ -203,7 +220,7 @@ def proposal_message(
                 )
             ]
         )
-    return text, InlineKeyboardMarkup(buttons)
+    return text, keyboard(buttons)
 
 
 # --- ballots and outcomes --------------------------------------------------
@@ -238,7 +255,6 @@ def _counts(lang: str, ballot: Ballot, outcome: Outcome) -> list[str]:
                 lang,
                 "ballot.option_count",
                 n=i,
-                text=short(option.label),
                 count=number(votes, Quantity.HEADCOUNT),
             )
         )
@@ -263,7 +279,7 @@ def check_line(lang: str, check: ConditionCheck) -> str:
 
 def ballot_message(
     lang: str, view: BallotView, signer: Signer
-) -> tuple[str, InlineKeyboardMarkup]:
+) -> tuple[str, InlineKeyboardMarkup | None]:
     ballot, outcome = view.ballot, view.outcome
     assert ballot.id is not None
     lines = [
@@ -301,10 +317,10 @@ def ballot_message(
         )
     if ballot.is_open:
         lines.append(t(lang, "ballot.how_to_vote"))
-        markup = InlineKeyboardMarkup(_vote_buttons(lang, ballot, signer))
+        markup = keyboard(_vote_buttons(lang, ballot, signer))
     else:
-        lines.append(t(lang, "ballot.closed"))
-        markup = InlineKeyboardMarkup([])
+        lines.append(t(lang, "ballot.cancelled" if ballot.cancelled else "ballot.closed"))
+        markup = None
     return _fit("\n".join(lines)), markup
 
 

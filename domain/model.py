@@ -178,9 +178,16 @@ class Ballot:
             return (Choice.FOR.value, Choice.AGAINST.value, Choice.ABSTAIN.value)
         return (*(o.key for o in self.options), Choice.ABSTAIN.value)
 
-    def require_open(self) -> None:
-        if not self.is_open:
+    def require_open(self, now: datetime | None = None) -> None:
+        """Refuse once closed, or once the deadline has passed even if not yet closed."""
+        if not self.is_open or (
+            now is not None and self.deadline is not None and now >= self.deadline
+        ):
             raise errors.BallotClosed(question=self.question)
+
+    @property
+    def cancelled(self) -> bool:
+        return self.closed_at is not None and self.outcome is None
 
     def require_choice(self, choice: str) -> None:
         if choice not in self.valid_choices():

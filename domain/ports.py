@@ -133,15 +133,25 @@ class UpdateLog(Protocol):
 
 
 class UnitOfWork(Protocol):
-    councils: CouncilRepository
-    members: MemberRepository
-    topics: TopicRepository
-    proposals: ProposalRepository
-    ballots: BallotRepository
-    votes: VoteRepository
-    resolutions: ResolutionRepository
-    drafts: DraftRepository
-    updates: UpdateLog
+    # Read-only: a unit of work hands out its repositories, nobody replaces them.
+    @property
+    def councils(self) -> CouncilRepository: ...
+    @property
+    def members(self) -> MemberRepository: ...
+    @property
+    def topics(self) -> TopicRepository: ...
+    @property
+    def proposals(self) -> ProposalRepository: ...
+    @property
+    def ballots(self) -> BallotRepository: ...
+    @property
+    def votes(self) -> VoteRepository: ...
+    @property
+    def resolutions(self) -> ResolutionRepository: ...
+    @property
+    def drafts(self) -> DraftRepository: ...
+    @property
+    def updates(self) -> UpdateLog: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

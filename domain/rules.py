@@ -39,7 +39,7 @@ from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 from types import MappingProxyType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 __all__ = [
     "PRESETS",
@@ -142,6 +142,13 @@ def _json_number(value: Fraction) -> int | dict[str, str]:
     return {"exact": f"{value.numerator}/{value.denominator}", "decimal": str(shown)}
 
 
+def _from_json_number(value: object, what: str) -> Fraction:
+    """Inverse of ``_json_number``: the exact value, never the rounded decimal."""
+    if isinstance(value, Mapping):
+        return _exact(value.get("exact"), what)
+    return _exact(value, what)
+
+
 @dataclass(frozen=True)
 class Tally:
     """One quantity's figures; participants = for_ + against + abstain."""
@@ -165,6 +172,15 @@ class Tally:
             "abstain": _json_number(self.abstain),
             "cast": _json_number(self.cast),
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> Tally:
+        return cls(
+            *(
+                _from_json_number(data[key], key)
+                for key in ("roll", "participants", "for", "against", "abstain")
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -258,6 +274,18 @@ class ConditionCheck:
             "ratio": ratio,
             "met": self.met,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> ConditionCheck:
+        condition = data["condition"]
+        if not isinstance(condition, Mapping):
+            raise RuleError("check.condition must be an object")
+        return cls(
+            Condition.from_dict(condition),
+            _from_json_number(data["value"], "value"),
+            _from_json_number(data["base"], "base"),
+            bool(data["met"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -418,6 +446,33 @@ class Outcome:
             "winner": self.winner,
             "invalid_votes": list(self.invalid_votes),
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Outcome:
+        """Read back what ``to_dict`` wrote (a recorded outcome stored as JSON)."""
+        try:
+            return cls(
+                result=Result(data["outcome"]),
+                quorum_met=bool(data["quorum_met"]),
+                quorum_checks=tuple(ConditionCheck.from_dict(c) for c in data["quorum_checks"]),
+                pass_checks=tuple(ConditionCheck.from_dict(c) for c in data["pass_checks"]),
+                tallies=MappingProxyType(
+                    {Quantity(q): Tally.from_dict(t) for q, t in data["tallies"].items()}
+                ),
+                option_totals=MappingProxyType(
+                    {
+                        option: MappingProxyType(
+                            {Quantity(q): _from_json_number(v, q) for q, v in totals.items()}
+                        )
+                        for option, totals in data["option_totals"].items()
+                    }
+                ),
+                winner=data["winner"],
+                invalid_votes=tuple(data["invalid_votes"]),
+                rule=Rule.from_dict(data["rule"]),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise RuleError(f"not a recorded outcome: {error}") from None
 
 
 # A unit is one thing that is weighed in a quantity: a member (headcount, area) or a

@@ -8,6 +8,7 @@ plain result out. It commits on success; on a refusal it raises a
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,7 +34,7 @@ from domain.model import (
     Vote,
 )
 from domain.ports import Lock, UnitOfWork
-from domain.rules import PRESETS, Outcome, Rule, decide
+from domain.rules import PRESETS, Outcome, Quantity, Rule, decide
 
 DEFAULT_RULE = "simple"
 MAX_OPTIONS = 8
@@ -149,7 +150,8 @@ async def set_up_council(
                 Council(
                     chat_id=chat_id,
                     thread_id=thread_id,
-                    title=_clean(title, field="title", limit=MAX_TITLE) or str(chat_id),
+                    # The chat's own title, not typed by the user: shorten, never refuse.
+                    title=" ".join(title.split())[:MAX_TITLE] or str(chat_id),
                     rule=rule,
                     timezone=timezone,
                     language=language,
@@ -161,7 +163,13 @@ async def set_up_council(
         return council
 
 
-ADDRESS = re.compile(r"^\s*([0-9A-Za-z一-鿿]+)\s*[-－—/栋号楼幢]\s*([0-9A-Za-z]+)\s*[-－—/单元]*\s*([0-9A-Za-z]+)\s*室?\s*$")
+# Building, optional unit, room: "3-2-301", "3/2/301", "3栋2单元301", "10号楼2单元301室",
+# "3-301". Separators are explicit so that "3-2301" is never read as unit 230, room 1.
+ADDRESS = re.compile(
+    r"(?P<building>[0-9A-Za-z]+)\s*(?:号楼|栋|幢|座|号|楼|[-－—–/]|\s)\s*"
+    r"(?:(?P<unit>[0-9A-Za-z]+)\s*(?:单元|[-－—–/]|\s)\s*)?"
+    r"(?P<room>[0-9A-Za-z]+)\s*(?:室|号)?"
+)
 
 
 @dataclass(frozen=True)
@@ -173,13 +181,15 @@ class Address:
 
 def parse_address(text: str) -> Address:
     """Read "3-2-301", "3/2/301" or "3栋2单元301" as building, unit and room."""
-    match = ADDRESS.match(text)
+    # NFKC folds full-width digits and dashes ("３－２－３０１") into ASCII.
+    match = ADDRESS.fullmatch(unicodedata.normalize("NFKC", text).strip())
     if match is None:
         raise errors.InvalidInput(field="address", value=text[:40])
-    return Address(*match.groups())
+    return Address(match["building"], match["unit"] or "", match["room"])
 
 
 def parse_area(text: str) -> Decimal:
+    text = unicodedata.normalize("NFKC", text)
     try:
         area = Decimal(text.strip().removesuffix("㎡").removesuffix("m2").removesuffix("m²"))
     except InvalidOperation:
@@ -209,7 +219,8 @@ async def join(
         member = Member(
             council_id=council_id,
             user_id=user_id,
-            name=_clean(name, field="name", limit=MAX_NAME) if name.strip() else str(user_id),
+            # Taken from the messenger profile, so shortened rather than refused.
+            name=" ".join(name.split())[:MAX_NAME] or str(user_id),
             building=address.building,
             unit=address.unit,
             room=address.room,
@@ -490,7 +501,7 @@ async def put_ballot(
 async def _options(
     uow: UnitOfWork, topic_id: int, proposal_ids: Sequence[int]
 ) -> tuple[BallotOption, ...]:
-    proposals = {p.id: p for p in await uow.proposals.for_topic(topic_id)}
+    proposals = {p.id: p for p in await uow.proposals.for_topic(topic_id) if p.id is not None}
     chosen = list(dict.fromkeys(proposal_ids)) or list(proposals)
     unknown = [pid for pid in chosen if pid not in proposals]
     if unknown:
@@ -566,7 +577,7 @@ async def cast_vote(
             raise errors.BallotNotFound()
         if message_ref is not None and ballot.message_ref not in (None, message_ref):
             raise errors.StaleButton()
-        ballot.require_open()
+        ballot.require_open(now)
         ballot.require_choice(choice)
         member = await _voting_member(uow, ballot.council_id, user_id)
         assert member.id is not None
@@ -603,6 +614,8 @@ async def _view(uow: UnitOfWork, ballot: Ballot) -> BallotView:
     members = await uow.members.list(ballot.council_id)
     votes = await uow.votes.current(ballot.id)
     outcome = ballot.outcome or _decide(ballot, members, votes)
+    # Once closed, the roll that counted is the one recorded in the outcome.
+    roll_size = int(outcome.tallies[Quantity.HEADCOUNT].roll) if ballot.outcome else len(members)
     voters: dict[str, list[str]] = {}
     if not ballot.secret:
         names = {m.id: m.name for m in members}
@@ -610,7 +623,7 @@ async def _view(uow: UnitOfWork, ballot: Ballot) -> BallotView:
             if member_id in names:
                 voters.setdefault(choice, []).append(names[member_id])
     council = await _council(uow, ballot.council_id)
-    return BallotView(ballot, topic, council, outcome, len(members), voters, seq)
+    return BallotView(ballot, topic, council, outcome, roll_size, voters, seq)
 
 
 def _decide(ballot: Ballot, members: Sequence[Member], votes: dict[int, str]) -> Outcome:
@@ -651,9 +664,10 @@ async def close_ballot(
             council.require_chair(user_id)
         ballot = await _ballot_of(uow, council_id, ballot_id, Lock.UPDATE)
         ballot.require_open()
+        assert ballot.id is not None
         topic = await _topic(uow, ballot.topic_id)
         members = await uow.members.list(ballot.council_id)
-        outcome = _decide(ballot, members, await uow.votes.current(ballot_id))
+        outcome = _decide(ballot, members, await uow.votes.current(ballot.id))
         ballot.closed_at = now
         ballot.outcome = outcome
         topic.decide(outcome.result, now)

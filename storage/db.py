@@ -91,7 +91,7 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> AsyncEngine:
         # Every transaction takes the write lock, so a few connections are all
         # that help; the rest of a burst waits in the pool, not in SQLite's
         # sleeping busy handler.
-        options = {"pool_size": 4, "max_overflow": 4, "pool_timeout": 120}
+        options = {"pool_size": 2, "max_overflow": 0, "pool_timeout": 120}
     options.update(kwargs)
     engine = create_async_engine(url, connect_args=connect_args, **options)
     _configure_sqlite(engine)
@@ -99,16 +99,14 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> AsyncEngine:
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
-    timeout_ms = int(SQLITE_BUSY_TIMEOUT * 1000)
-
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        # busy_timeout comes from sqlite3's ``timeout`` connect argument.
         # Let SQLAlchemy, not the driver, decide when a transaction begins.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute(f"PRAGMA busy_timeout={timeout_ms}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
         finally:

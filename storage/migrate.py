@@ -86,4 +86,3 @@ def _locked(connection: Connection, url: str, action: _Action) -> None:
     config = alembic_config(url)
     config.attributes["connection"] = connection
     action(config)
-

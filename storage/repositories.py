@@ -117,14 +117,7 @@ def _outcome_to_json(outcome: Outcome | None) -> dict[str, Any] | None:
 
 
 def _outcome_from_json(data: Mapping[str, Any] | None) -> Outcome | None:
-    if data is None:
-        return None
-    from_dict: Callable[[Mapping[str, Any]], Outcome] | None = getattr(
-        Outcome, "from_dict", None
-    )
-    if from_dict is None:  # pragma: no cover - until domain.rules grows Outcome.from_dict
-        return None
-    return from_dict(data)
+    return None if data is None else Outcome.from_dict(data)
 
 
 # --- councils -----------------------------------------------------------------
@@ -137,7 +130,9 @@ class SqlCouncilRepository(_Repository):
 
     async def by_chat(self, chat_id: int, thread_id: int) -> Council | None:
         row = await self.session.scalar(
-            select(CouncilRow).where(CouncilRow.chat_id == chat_id, CouncilRow.thread_id == thread_id)
+            select(CouncilRow).where(
+                CouncilRow.chat_id == chat_id, CouncilRow.thread_id == thread_id
+            )
         )
         return None if row is None else await self._load(row)
 
@@ -239,7 +234,9 @@ class SqlMemberRepository(_Repository):
 
     async def by_user(self, council_id: int, user_id: int) -> Member | None:
         row = await self.session.scalar(
-            select(MemberRow).where(MemberRow.council_id == council_id, MemberRow.user_id == user_id)
+            select(MemberRow).where(
+                MemberRow.council_id == council_id, MemberRow.user_id == user_id
+            )
         )
         return None if row is None else _member(row)
 
@@ -512,9 +509,15 @@ class SqlBallotRepository(_Repository):
         rows = await self.session.scalars(
             select(BallotRow)
             .where(BallotRow.council_id == council_id, BallotRow.closed_at.is_(None))
-            .order_by(BallotRow.opened_at, BallotRow.id)
+            .order_by(BallotRow.opened_at.desc(), BallotRow.id.desc())
         )
         return [_ballot(row) for row in rows]
+
+    async def all_open(self) -> list[int]:
+        rows = await self.session.scalars(
+            select(BallotRow.id).where(BallotRow.closed_at.is_(None)).order_by(BallotRow.id)
+        )
+        return list(rows)
 
     async def set_rendered(self, ballot_id: int, seq: int) -> None:
         """Raise ``rendered_seq`` to ``seq`` (never lowers it)."""
@@ -599,7 +602,9 @@ class SqlVoteRepository(_Repository):
 
     async def events(self, ballot_id: int) -> list[VoteEvent]:
         rows = await self.session.scalars(
-            select(VoteEventRow).where(VoteEventRow.ballot_id == ballot_id).order_by(VoteEventRow.id)
+            select(VoteEventRow)
+            .where(VoteEventRow.ballot_id == ballot_id)
+            .order_by(VoteEventRow.id)
         )
         return [
             VoteEvent(
@@ -615,7 +620,9 @@ class SqlVoteRepository(_Repository):
 
     async def last_seq(self, ballot_id: int) -> int:
         count = await self.session.scalar(
-            select(func.count()).select_from(VoteEventRow).where(VoteEventRow.ballot_id == ballot_id)
+            select(func.count())
+            .select_from(VoteEventRow)
+            .where(VoteEventRow.ballot_id == ballot_id)
         )
         return int(count or 0)
 

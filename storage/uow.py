@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -142,3 +142,9 @@ class Database:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.dispose()
+
+
+if TYPE_CHECKING:
+    # Checked by mypy: these classes satisfy the domain's protocols.
+    def _conforms(db: Database) -> ports.UnitOfWorkFactory:
+        return db.uow

@@ -266,6 +266,9 @@ class FakeBallotRepository(_Repository):
             [b for b in self._t.ballots.values() if b.council_id == council_id and b.is_open]
         )
 
+    async def all_open(self) -> list[int]:
+        return [ballot_id for ballot_id, b in sorted(self._t.ballots.items()) if b.is_open]
+
     async def set_rendered(self, ballot_id: int, seq: int) -> None:
         ballot = self._t.ballots.get(ballot_id)
         if ballot is not None and seq > ballot.rendered_seq:

@@ -68,11 +68,13 @@ class BotApiEmulator(UserSimulation):
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_get("/file/bot{token}/{path:.+}", self._serve_file)
         # No access log: benchmarks make thousands of calls per second.
-        runner = web.AppRunner(app, access_log=None)
+        # Short shutdown_timeout: long polls are released explicitly in stop().
+        runner = web.AppRunner(
+            app, access_log=None, shutdown_timeout=1.0, handler_cancellation=True
+        )
         await runner.setup()
         sock = socket.create_server((host, port), reuse_port=False)
-        # Short shutdown: long polls are released explicitly in stop().
-        await web.SockSite(runner, sock, shutdown_timeout=1.0).start()
+        await web.SockSite(runner, sock).start()
         self._runner, self._host, self._port = runner, host, sock.getsockname()[1]
         self._engine.closing = False
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import functools
-import html
-import re
 from collections.abc import Awaitable, Callable
 
 from telegram import Update
@@ -12,11 +10,10 @@ from telegram.ext import ContextTypes
 
 from bot.context import is_private, user_language
 from bot.i18n import CATALOGUES, t
+from bot.render import plain
 from domain import errors
 
 Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
-TAG = re.compile(r"<[^>]+>")
-ALERT_LIMIT = 200  # Telegram's limit on a callback answer
 
 
 def refusal_text(lang: str, error: errors.DomainError) -> str:
@@ -26,11 +23,6 @@ def refusal_text(lang: str, error: errors.DomainError) -> str:
     if key not in catalogue:
         key = f"error.{error.code}" if f"error.{error.code}" in catalogue else "error.error"
     return "⛔ " + t(lang, key, **error.params)
-
-
-def plain(text: str, limit: int = ALERT_LIMIT) -> str:
-    text = html.unescape(TAG.sub("", text))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 async def refuse(update: Update, context: ContextTypes.DEFAULT_TYPE, error: errors.DomainError) -> None:

@@ -552,3 +552,14 @@ def test_outcome_is_frozen() -> None:
         outcome.result = Result.PASSED  # type: ignore[misc]
     with pytest.raises(TypeError):
         outcome.tallies[Quantity.AREA] = outcome.tallies[Quantity.HEADCOUNT]  # type: ignore[index]
+
+
+def test_recorded_outcome_reads_back_exactly() -> None:
+    from domain.rules import Outcome, Voter, decide, preset
+
+    roll = [Voter(str(i), f"h{i // 2}", Fraction(8530 + i, 100)) for i in range(9)]
+    votes = {"0": "for", "1": "for", "2": "against", "3": "abstain", "4": "for", "5": "for"}
+    outcome = decide(preset("owners-ordinary"), roll, votes)
+    assert Outcome.from_dict(outcome.to_dict()) == outcome
+    options = decide(preset("simple"), roll, {"0": "a", "1": "b", "2": "a"}, options=["a", "b"])
+    assert Outcome.from_dict(options.to_dict()) == options
