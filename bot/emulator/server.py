@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TOKEN = "123456789:TEST-yishi-emulator-token"
 _TOKEN = re.compile(r"[0-9]+:[A-Za-z0-9_-]+")
+# Thousands of simulated clients may connect at once; the default 128 drops SYNs
+# and delays requests by whole seconds (TCP retransmits), which bunches them up.
+_BACKLOG = 4096
 _dumps = functools.partial(json.dumps, ensure_ascii=False)
 
 
@@ -73,8 +76,8 @@ class BotApiEmulator(UserSimulation):
             app, access_log=None, shutdown_timeout=1.0, handler_cancellation=True
         )
         await runner.setup()
-        sock = socket.create_server((host, port), reuse_port=False)
-        await web.SockSite(runner, sock).start()
+        sock = socket.create_server((host, port), backlog=_BACKLOG)
+        await web.SockSite(runner, sock, backlog=_BACKLOG).start()
         self._runner, self._host, self._port = runner, host, sock.getsockname()[1]
         self._engine.closing = False
 

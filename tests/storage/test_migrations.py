@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
@@ -87,3 +89,17 @@ async def test_open_migrates_unless_told_not_to(database_url: str) -> None:
             assert await uow.councils.by_chat(1, 0) is None
     finally:
         await db.dispose()
+
+
+def test_alembic_runs_env_py_without_a_connection(database_url: str) -> None:
+    """As the ``alembic`` command would: env.py makes its own async engine."""
+    config = migrate.alembic_config(database_url)
+    command.upgrade(config, "head")
+    assert asyncio.run(migrate.current(database_url)) == migrate.head()
+
+
+def test_offline_sql(capsys: pytest.CaptureFixture[str]) -> None:
+    command.upgrade(migrate.alembic_config("postgresql://u@db/yishi"), "head", sql=True)
+    sql = capsys.readouterr().out
+    assert "CREATE TABLE votes" in sql
+    assert "PRIMARY KEY (ballot_id, member_id)" in sql
