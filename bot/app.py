@@ -27,8 +27,8 @@ from bot.config import Settings
 from bot.context import Clock, Deps, utcnow
 from bot.handlers import ballots, council, topics
 from bot.i18n import EN_US, ZH_CN, language_of, t
-from bot.render import plain
 from bot.processor import PerUserUpdateProcessor
+from bot.render import plain
 from bot.tally import TallyRefresher
 from storage.uow import Database
 
@@ -74,7 +74,9 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CallbackQueryHandler(topics.second, pattern=r"^s:"))
     application.add_handler(CallbackQueryHandler(ballots.vote))  # anything else: refused as stale
     application.add_handler(
-        MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, topics.draft_text)
+        MessageHandler(
+            filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, topics.draft_text
+        )
     )
     application.add_error_handler(on_error)
 
@@ -121,13 +123,12 @@ def build_application(
         .concurrent_updates(PerUserUpdateProcessor(64))
     )
     if rate_limiter:
-        builder = builder.rate_limiter(
-            AIORateLimiter(
-                overall_max_rate=settings.messages_per_second,
-                group_max_rate=settings.group_messages_per_minute,
-                max_retries=5,
-            )
+        limiter = AIORateLimiter(
+            overall_max_rate=settings.messages_per_second,
+            group_max_rate=settings.group_messages_per_minute,
+            max_retries=5,
         )
+        builder = builder.rate_limiter(limiter)  # type: ignore[arg-type]  # typed for None
     if settings.telegram_base_url:
         # As PTB does with its default "https://api.telegram.org/bot": the token is appended.
         base = settings.telegram_base_url
@@ -136,9 +137,7 @@ def build_application(
             builder = builder.base_file_url(base.removesuffix("/bot") + "/file/bot")
     application = builder.build()
     signer = signer_for(settings, token)
-    refresher = TallyRefresher(
-        application.bot, database.uow, signer, settings.tally_edit_interval
-    )
+    refresher = TallyRefresher(application.bot, database.uow, signer, settings.tally_edit_interval)
     application.bot_data["deps"] = Deps(settings, database, signer, refresher, clock)
     register(application)
     return application

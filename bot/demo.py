@@ -71,11 +71,19 @@ class Printer:
 async def play(language: str = "zh-CN") -> None:
     with tempfile.TemporaryDirectory(prefix="yishi-demo-") as tmp:
         url = f"sqlite:///{Path(tmp) / 'demo.sqlite3'}"
-        print("议事 Yishi demo: the real bot, a local Bot API emulator, a temporary SQLite database.")
+        print(
+            "议事 Yishi demo: the real bot, a local Bot API emulator, a temporary SQLite database."
+        )
         async with local_bot(url, tally_edit_interval=0.3, language=language) as local:
             await _script(local.emulator, Printer(local.emulator))
         print("\n——— end of demo ———")
         print("Try it with a real Telegram bot: set YISHI_TELEGRAM_TOKEN and run `yishi run`.")
+
+
+def _data(message: Message, row: int, column: int = 0) -> str:
+    data = message.buttons[row][column][1]
+    assert data is not None, "a URL button has no callback data"
+    return data
 
 
 async def _say(emu: BotApiEmulator, user: User, chat: Chat | User, text: str) -> Message:
@@ -94,9 +102,7 @@ async def _script(emu: BotApiEmulator, out: Printer) -> None:
     chair = emu.add_user("杨静", language_code="zh-hans")
     people = [emu.add_user(name) for name, _, _ in RESIDENTS]
     passer_by = emu.add_user("路人甲")
-    group = emu.add_group(
-        "杨家园社区小院议事会", creator=chair, members=[*people, passer_by]
-    )
+    group = emu.add_group("杨家园社区小院议事会", creator=chair, members=[*people, passer_by])
 
     out.step("1. 设立议事会 · set-up (the rule: a residents' meeting)")
     await _say(emu, chair, group, "/setup residents-meeting")
@@ -110,9 +116,14 @@ async def _script(emu: BotApiEmulator, out: Printer) -> None:
     card = await _say(emu, chair, group, TOPIC)
 
     out.step("4. 提案 · proposals (one written in a private chat)")
-    garden = await _say(emu, people[0], group, "/propose 建口袋花园：种花草树木，设座椅和凉亭，给老人孩子一个休憩的地方。")
+    garden = await _say(
+        emu,
+        people[0],
+        group,
+        "/propose 建口袋花园：种花草树木，设座椅和凉亭，给老人孩子一个休憩的地方。",
+    )
     parking = await _say(emu, people[1], group, "/propose 改成停车场，缓解小区停车难。")
-    topic_id = card.text.split("#", 1)[1].split("：", 1)[0].split(":", 1)[0].strip()
+    topic_id = (card.text or "").split("#", 1)[1].split("：", 1)[0].split(":", 1)[0].strip()
     emu.start_bot(people[2])
     await _say(emu, people[2], people[2], f"/start p{topic_id}")
     await _say(emu, people[2], people[2], "建儿童游乐区：铺塑胶地面，")
@@ -122,15 +133,15 @@ async def _script(emu: BotApiEmulator, out: Printer) -> None:
 
     out.step("5. 附议 · seconds")
     for user in (people[3], people[4], people[5]):
-        await emu.press(user, garden, garden.buttons[0][0][1])
-    await emu.press(people[5], parking, parking.buttons[0][0][1])
-    refused = await emu.press(people[0], garden, garden.buttons[0][0][1])
+        await emu.press(user, garden, _data(garden, 0))
+    await emu.press(people[5], parking, _data(parking, 0))
+    refused = await emu.press(people[0], garden, _data(garden, 0))
     await emu.wait_idle(quiet=0.3)
     assert refused.show_alert  # one's own proposal cannot be seconded
 
     out.step("6. 表决 · the chair puts the proposals to a vote (open: a show of hands)")
     ballot = await _say(emu, chair, group, "/ballot options")
-    options = [row[0][1] for row in ballot.buttons[:-1]]  # the last row is 弃权
+    options = [_data(ballot, row) for row in range(len(ballot.buttons) - 1)]  # last: 弃权
 
     out.step("7. 举手表决 · votes, a changed vote, and a refused non-member")
     choices = [0, 1, 0, 0, 2, 0]  # garden, parking, garden, garden, playground, garden

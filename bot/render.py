@@ -258,9 +258,7 @@ def _counts(lang: str, ballot: Ballot, outcome: Outcome) -> list[str]:
                 count=number(votes, Quantity.HEADCOUNT),
             )
         )
-    lines.append(
-        t(lang, "ballot.abstain_count", count=number(head.abstain, Quantity.HEADCOUNT))
-    )
+    lines.append(t(lang, "ballot.abstain_count", count=number(head.abstain, Quantity.HEADCOUNT)))
     return lines
 
 

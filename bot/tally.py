@@ -24,9 +24,7 @@ log = logging.getLogger(__name__)
 
 
 class TallyRefresher:
-    def __init__(
-        self, bot: Bot, uow: UnitOfWorkFactory, signer: Signer, interval: float
-    ) -> None:
+    def __init__(self, bot: Bot, uow: UnitOfWorkFactory, signer: Signer, interval: float) -> None:
         self._bot = bot
         self._uow = uow
         self._signer = signer

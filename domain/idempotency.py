@@ -11,8 +11,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
-from domain import errors
-from domain import ports
+from domain import errors, ports
 from domain.ports import UnitOfWork
 
 

@@ -91,6 +91,7 @@ class BallotRepository(Protocol):
     async def all_open(self) -> list[int]:
         """Ids of open ballots in every council."""
         ...
+
     async def set_rendered(self, ballot_id: int, seq: int) -> None:
         """Raise ``rendered_seq`` to ``seq`` (never lowers it)."""
         ...

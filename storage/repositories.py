@@ -452,13 +452,21 @@ def _ballot_values(ballot: Ballot) -> dict[str, Any]:
 
 class SqlBallotRepository(_Repository):
     async def get(self, ballot_id: int, lock: Lock = Lock.NONE) -> Ballot | None:
-        """``Lock.SHARE``: ``FOR SHARE`` (votes run side by side, not during a close);
-        ``Lock.UPDATE``: ``FOR UPDATE`` (a close waits for votes in flight, then
-        excludes new ones). On SQLite every transaction already holds the write
-        lock (``BEGIN IMMEDIATE``), so the lock is implied."""
+        """Read a ballot, optionally locking its row until the transaction ends.
+
+        PostgreSQL: ``Lock.SHARE`` is ``FOR KEY SHARE``: votes run side by side,
+        and not while a close holds ``Lock.UPDATE`` (``FOR UPDATE``), which waits
+        for the votes in flight and then excludes new ones until it commits.
+        ``KEY SHARE`` rather than ``SHARE`` lets ``set_rendered`` (a plain
+        update of a non-key column) proceed during a burst of votes instead of
+        queueing behind them; every other change of a ballot goes through
+        ``update``, which takes ``FOR UPDATE`` first and so still excludes votes.
+        SQLite: every transaction already holds the database's write lock
+        (``BEGIN IMMEDIATE``), so the lock is implied.
+        """
         statement = select(BallotRow).where(BallotRow.id == ballot_id)
         if lock is Lock.SHARE:
-            statement = statement.with_for_update(read=True)
+            statement = statement.with_for_update(read=True, key_share=True)
         elif lock is Lock.UPDATE:
             statement = statement.with_for_update()
         row = await self.session.scalar(statement)
@@ -473,7 +481,13 @@ class SqlBallotRepository(_Repository):
         return ballot
 
     async def update(self, ballot: Ballot) -> None:
+        """Write ``ballot`` back; waits for votes in flight and excludes new ones
+        until the transaction ends (a close or cancel must not interleave with a
+        vote, even when the caller read the ballot without ``Lock.UPDATE``)."""
         ballot_id = _required(ballot.id, "ballot")
+        await self.session.execute(
+            select(BallotRow.id).where(BallotRow.id == ballot_id).with_for_update()
+        )
         await self.session.execute(
             update(BallotRow)
             .where(BallotRow.id == ballot_id)

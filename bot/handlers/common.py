@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from telegram import Update
+from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot.context import is_private, user_language
@@ -13,7 +16,7 @@ from bot.i18n import CATALOGUES, t
 from bot.render import plain
 from domain import errors
 
-Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
+Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
 
 
 def refusal_text(lang: str, error: errors.DomainError) -> str:
@@ -25,7 +28,9 @@ def refusal_text(lang: str, error: errors.DomainError) -> str:
     return "⛔ " + t(lang, key, **error.params)
 
 
-async def refuse(update: Update, context: ContextTypes.DEFAULT_TYPE, error: errors.DomainError) -> None:
+async def refuse(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, error: errors.DomainError
+) -> None:
     text = refusal_text(user_language(update, context), error)
     if update.callback_query is not None:
         await update.callback_query.answer(plain(text), show_alert=True)
@@ -51,13 +56,9 @@ def refusals(handler: Handler) -> Handler:
 
 
 async def _quiet_answer(update: Update) -> None:
-    from telegram.error import BadRequest
-
     assert update.callback_query is not None
-    try:
+    with contextlib.suppress(BadRequest):
         await update.callback_query.answer()
-    except BadRequest:
-        pass
 
 
 def group_only(handler: Handler) -> Handler:

@@ -17,7 +17,7 @@ from bot.context import (
 )
 from bot.handlers.common import group_only, refusals
 from bot.handlers.topics import begin_draft
-from bot.i18n import language_of, t
+from bot.i18n import Markup, language_of, t
 from domain import errors, services
 from domain.model import MemberStatus
 from domain.services import DEFAULT_RULE
@@ -67,7 +67,7 @@ async def setup(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             lang,
             "setup.done",
             council=council.title,
-            rule=render.Markup(render.rule_text(lang, council.rule)),
+            rule=Markup(render.rule_text(lang, council.rule)),
         )
     )
 
@@ -131,4 +131,3 @@ async def rules(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         except errors.CouncilNotSetUp:
             pass
     await message.reply_text(render.rules_message(lang, default))
-

@@ -210,9 +210,7 @@ async def second(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await query.answer(t(lang, "second.done" if seconded.added else "second.already"))
     if not seconded.added:
         return
-    proposal, author = await services.proposal_with_author(
-        uow(context), proposal_id=press.target
-    )
+    proposal, author = await services.proposal_with_author(uow(context), proposal_id=press.target)
     council = await services.council_by_id(uow(context), council_id=seconded.topic.council_id)
     text, markup = render.proposal_message(
         council.language,

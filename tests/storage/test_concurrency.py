@@ -13,6 +13,8 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 
+import pytest
+
 from domain.model import Vote, VoteEvent
 from domain.ports import Lock
 from storage.uow import Database
@@ -199,3 +201,40 @@ async def test_concurrent_claims_and_seconds(database: Database) -> None:
     async with database.uow() as uow:
         loaded = await uow.proposals.get(proposal_id)
     assert loaded is not None and loaded.seconds == {seconder}
+
+
+async def test_locks_on_postgresql(database: Database) -> None:
+    """While a vote holds its lock: marking the ballot rendered goes ahead, a close waits."""
+    if database.engine.dialect.name != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite serializes whole transactions")
+    council_id = await make_council(database)
+    (member_id,) = await make_members(database, council_id, 1)
+    ballot_id = await make_ballot(database, council_id, await make_topic(database, council_id))
+
+    async def set_rendered() -> None:
+        async with database.uow() as uow:
+            await uow.ballots.set_rendered(ballot_id, 1)
+            await uow.commit()
+
+    async def close() -> None:
+        async with database.uow() as uow:
+            ballot = await uow.ballots.get(ballot_id, lock=Lock.UPDATE)
+            assert ballot is not None
+            ballot.closed_at = at(20)
+            await uow.ballots.update(ballot)
+            await uow.commit()
+
+    async with database.uow() as vote:
+        assert await vote.ballots.get(ballot_id, lock=Lock.SHARE) is not None
+        await vote.votes.put(Vote(ballot_id, member_id, "a", at(10)))
+        await asyncio.wait_for(set_rendered(), timeout=5)
+        closing = asyncio.create_task(close())
+        await asyncio.sleep(0.3)
+        assert not closing.done()  # waits for the vote in flight
+        await vote.commit()
+    await asyncio.wait_for(closing, timeout=5)
+    async with database.uow() as uow:
+        ballot = await uow.ballots.get(ballot_id)
+        assert ballot is not None
+        assert (ballot.rendered_seq, ballot.closed_at) == (1, at(20))
+        assert await uow.votes.current(ballot_id) == {member_id: "a"}
