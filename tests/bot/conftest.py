@@ -1,0 +1,271 @@
+"""End-to-end helpers: the real bot, the local Bot API emulator, simulated residents.
+
+Every step follows the pattern of ``bot.demo._say``: wait until the bot is idle,
+act, wait for the bot's reaction, wait until it is idle again, then look at the
+chat. Nothing sleeps; all waiting is the emulator's.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import pytest
+
+from bot.emulator import BotApiEmulator, CallbackAnswer, Chat, Message, User
+from bot.local import LocalBot, local_bot
+from domain import services
+
+QUIET = 0.12  # seconds without a bot call that count as "the bot is done"
+TIMEOUT = 15.0
+
+# What the bot says when a handler crashed (bot.app.on_error): never expected.
+INTERNAL_ERRORS = ("处理时出了问题", "something went wrong")
+
+
+@pytest.fixture
+async def local(database_url: str) -> AsyncIterator[LocalBot]:
+    """The real bot on the emulator and a fresh database (SQLite, then PostgreSQL)."""
+    async with local_bot(database_url) as running:
+        yield running
+
+
+# --- acting ------------------------------------------------------------------
+
+
+async def send(
+    emu: BotApiEmulator,
+    user: User,
+    chat: Chat | User,
+    text: str,
+    *,
+    thread_id: int | None = None,
+    expect_reply: bool = True,
+) -> list[Message]:
+    """``user`` writes ``text``; returns the bot messages posted in ``chat`` in reaction.
+
+    With ``expect_reply`` it first waits for some bot message or edit in ``chat``.
+    """
+    await emu.wait_idle(quiet=QUIET)
+    after = emu.event_seq
+    sent = await emu.send_text(user, chat, text, thread_id=thread_id)
+    if expect_reply:
+        await emu.wait_for_bot_message(chat, after=after, timeout=TIMEOUT)
+    await emu.wait_idle(quiet=QUIET)
+    return [m for m in emu.messages(chat) if m.from_bot and m.message_id > sent.message_id]
+
+
+async def say(
+    emu: BotApiEmulator,
+    user: User,
+    chat: Chat | User,
+    text: str,
+    *,
+    thread_id: int | None = None,
+) -> Message:
+    """``user`` writes ``text``; returns the last message the bot posted in reaction."""
+    replies = await send(emu, user, chat, text, thread_id=thread_id)
+    assert replies, f"the bot posted nothing in reply to {text[:60]!r}\n{tail(emu)}"
+    return replies[-1]
+
+
+async def press(
+    emu: BotApiEmulator,
+    user: User,
+    message: Message,
+    data: str,
+    *,
+    forge: bool = False,
+) -> CallbackAnswer:
+    """Press a button, wait for the answer and for the bot to settle (coalesced edits)."""
+    await emu.wait_idle(quiet=QUIET)
+    answer = await emu.press(user, message, data, forge=forge, timeout=TIMEOUT)
+    await emu.wait_idle(quiet=QUIET)
+    return answer
+
+
+# --- looking -----------------------------------------------------------------
+
+
+def current(emu: BotApiEmulator, message: Message) -> Message:
+    """``message`` as it stands now (after edits)."""
+    for m in emu.messages(message.chat):
+        if m.message_id == message.message_id:
+            return m
+    raise AssertionError(f"message #{message.message_id} is gone")
+
+
+def text_of(emu: BotApiEmulator, message: Message) -> str:
+    return current(emu, message).text or ""
+
+
+def bot_messages(emu: BotApiEmulator, chat: Chat | User) -> list[Message]:
+    return [m for m in emu.messages(chat) if m.from_bot]
+
+
+def buttons(message: Message) -> list[tuple[str, str]]:
+    """(label, callback_data) of every callback button, row by row."""
+    return [(label, data) for row in message.buttons for label, data in row if data is not None]
+
+
+def button(message: Message, label_part: str) -> str:
+    """callback_data of the button whose label contains ``label_part``."""
+    found = [data for label, data in buttons(message) if label_part in label]
+    assert len(found) == 1, f"no single button with {label_part!r} in {message.buttons}"
+    return found[0]
+
+
+def url_buttons(message: Message) -> list[str]:
+    rows = (message.reply_markup or {}).get("inline_keyboard") or []
+    return [b["url"] for row in rows for b in row if "url" in b]
+
+
+def tail(emu: BotApiEmulator, lines: int = 25) -> str:
+    return "\n".join(emu.transcript.render().splitlines()[-lines:])
+
+
+def api_errors(emu: BotApiEmulator) -> list[str]:
+    """Bot API calls the emulator refused (e.g. unescaped HTML, flood limit)."""
+    return [e.text for e in emu.transcript.entries if e.kind == "error"]
+
+
+def latest_update_id(emu: BotApiEmulator) -> int:
+    """The update_id of the update queued last (send_text and press do not return it)."""
+    return max(emu._engine.world.history)
+
+
+def assert_clean(
+    emu: BotApiEmulator,
+    caplog: pytest.LogCaptureFixture | None = None,
+    *,
+    allowed_errors: Iterable[str] = (),
+) -> None:
+    """No handler crashed, and the emulator refused no call except ``allowed_errors``."""
+    allowed = tuple(allowed_errors)
+    unexpected = [e for e in api_errors(emu) if not any(a in e for a in allowed)]
+    assert not unexpected, f"Bot API errors: {unexpected}\n{tail(emu)}"
+    for chat in emu._engine.world.chats.values():
+        for m in emu.messages(chat):
+            if m.from_bot and m.text:
+                assert not any(s in m.text for s in INTERNAL_ERRORS), (
+                    f"a handler crashed:\n{tail(emu)}"
+                )
+    if caplog is not None:
+        failures = [
+            r for r in caplog.records if r.levelno >= logging.ERROR and r.name.startswith("bot")
+        ]
+        assert not failures, [r.getMessage() for r in failures]
+
+
+# --- the database (read only, except to seed large rolls) ----------------------
+
+
+async def vote_events(local: LocalBot, ballot_id: int) -> int:
+    async with local.database.uow() as uow:
+        return len(await uow.votes.events(ballot_id))
+
+
+async def current_votes(local: LocalBot, ballot_id: int) -> dict[int, str]:
+    async with local.database.uow() as uow:
+        return await uow.votes.current(ballot_id)
+
+
+async def proposals_of(local: LocalBot, topic_id: int) -> list[str]:
+    async with local.database.uow() as uow:
+        return [p.text for p in await uow.proposals.for_topic(topic_id)]
+
+
+async def seed_members(
+    local: LocalBot, group: Chat, users: Iterable[User], *, thread_id: int = 0
+) -> None:
+    """Put ``users`` on the roll through the domain service, without chat traffic.
+
+    For tests that need a large roll under Telegram's real group limit (20 messages a
+    minute), where 40 ``/join`` replies alone would take two minutes.
+    """
+    council = await services.find_council(
+        local.database.uow(), chat_id=group.id, thread_id=thread_id
+    )
+    assert council.id is not None
+    for n, user in enumerate(users, 1):
+        await services.join(
+            local.database.uow(),
+            council_id=council.id,
+            user_id=user.id,
+            name=user.full_name,
+            address=services.parse_address(f"9-1-{100 + n}"),
+            area=Decimal("80"),
+            language=None,
+            now=local.deps.clock(),
+        )
+
+
+# --- a council with residents ---------------------------------------------------
+
+RESIDENTS = ("张阿姨", "李叔叔", "刘大姐", "陈师傅", "赵奶奶", "孙老师")
+
+
+@dataclass
+class Council:
+    local: LocalBot
+    group: Chat
+    chair: User
+    members: list[User]  # on the roll (the chair too, when ``chair_joins``)
+    outsider: User  # in the group, not on the roll
+    thread_id: int | None = None
+    names: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def emu(self) -> BotApiEmulator:
+        return self.local.emulator
+
+    async def say(self, user: User, text: str) -> Message:
+        return await say(self.emu, user, self.group, text, thread_id=self.thread_id)
+
+    async def send(self, user: User, text: str, *, expect_reply: bool = True) -> list[Message]:
+        return await send(
+            self.emu, user, self.group, text, thread_id=self.thread_id, expect_reply=expect_reply
+        )
+
+    async def topic(self, title: str = "拆除违建后空出的空地做什么？") -> tuple[Message, int]:
+        card = await self.say(self.chair, f"/topic {title}\n请大家提出方案。")
+        assert card.text is not None and card.text.startswith("📌"), card.text
+        topic_id = int(card.text.split("#", 1)[1].split("：", 1)[0].split(":", 1)[0])
+        return card, topic_id
+
+    async def ballot(self, args: str = "") -> tuple[Message, int]:
+        message = await self.say(self.chair, f"/ballot {args}".strip())
+        assert message.text is not None and message.text.startswith("🗳"), message.text
+        ballot_id = int(message.text.split("#", 1)[1].split("：", 1)[0].split(":", 1)[0])
+        return message, ballot_id
+
+
+async def make_council(
+    local: LocalBot,
+    *,
+    rule: str | None = None,
+    residents: Iterable[str] = RESIDENTS[:4],
+    chair_joins: bool = True,
+    forum: bool = False,
+    thread_id: int | None = None,
+    language_code: str | None = "zh-hans",
+) -> Council:
+    """A group set up as a council by its admin, with ``residents`` on the roll."""
+    emu = local.emulator
+    chair = emu.add_user("杨静", language_code=language_code)
+    people = [emu.add_user(name, language_code=language_code) for name in residents]
+    outsider = emu.add_user("路人甲", language_code=language_code)
+    group = emu.add_group(
+        "杨家园社区小院议事会", admins=[chair], members=[*people, outsider], forum=forum
+    )
+    setup = await say(emu, chair, group, f"/setup {rule or ''}".strip(), thread_id=thread_id)
+    assert setup.text is not None and setup.text.startswith("✅"), setup.text
+    council = Council(local, group, chair, [], outsider, thread_id)
+    joining = ([chair] if chair_joins else []) + people
+    for n, user in enumerate(joining, 1):
+        reply = await council.say(user, f"/join 3-2-{300 + n} {80 + n}")
+        assert reply.text is not None and reply.text.startswith("✅"), reply.text
+    council.members = people
+    return council
