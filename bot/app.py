@@ -34,6 +34,8 @@ from storage.uow import Database
 
 log = logging.getLogger(__name__)
 
+CONCURRENT_UPDATES = 64
+
 # (command, catalogue key of its description); the order is the menu's order.
 COMMANDS = (
     ("start", "cmd.start"),
@@ -120,7 +122,10 @@ def build_application(
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         )
-        .concurrent_updates(PerUserUpdateProcessor(64))
+        .concurrent_updates(PerUserUpdateProcessor(CONCURRENT_UPDATES))
+        # One connection per update in flight; past ~128 open connections httpx
+        # stalls requests for seconds, which then reach Telegram in bursts.
+        .connection_pool_size(CONCURRENT_UPDATES)
     )
     if rate_limiter:
         limiter = AIORateLimiter(
