@@ -9,8 +9,8 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot import render
-from bot.context import deps, keyed_uow, now, thread_of, uow, user_language
-from bot.handlers.common import group_only, refusals
+from bot.context import deps, keyed_uow, now, uow, user_language
+from bot.handlers.common import council_here, group_only, refusals
 from bot.i18n import t
 from domain import errors, services
 from domain.model import BallotKind
@@ -67,13 +67,10 @@ async def ballot(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message, user = update.effective_message, update.effective_user
     assert message is not None and user is not None
     args = parse_ballot_args(context.args or [])
-    council = await services.find_council(
-        uow(context), chat_id=message.chat_id, thread_id=thread_of(message)
-    )
-    assert council.id is not None
+    council, council_id = await council_here(update, context)
     put = await services.put_ballot(
         keyed_uow(update, context),
-        council_id=council.id,
+        council_id=council_id,
         user_id=user.id,
         kind=args.kind,
         proposal_ids=args.proposal_ids,
@@ -126,12 +123,9 @@ async def vote(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def close(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message, user = update.effective_message, update.effective_user
     assert message is not None and user is not None
-    council = await services.find_council(
-        uow(context), chat_id=message.chat_id, thread_id=thread_of(message)
-    )
-    assert council.id is not None
+    _council, council_id = await council_here(update, context)
     closed = await services.close_ballot(
-        keyed_uow(update, context), council_id=council.id, user_id=user.id, now=now(context)
+        keyed_uow(update, context), council_id=council_id, user_id=user.id, now=now(context)
     )
     await announce_outcome(context, closed)
 
@@ -158,11 +152,8 @@ async def announce_outcome(context: ContextTypes.DEFAULT_TYPE, closed: services.
 async def result(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
     assert message is not None
-    council = await services.find_council(
-        uow(context), chat_id=message.chat_id, thread_id=thread_of(message)
-    )
-    assert council.id is not None
-    view = await services.latest_result(uow(context), council_id=council.id)
+    _council, council_id = await council_here(update, context)
+    view = await services.latest_result(uow(context), council_id=council_id)
     lang = user_language(update, context)
     if view.ballot.is_open:
         text, _ = render.ballot_message(lang, view, deps(context).signer)

@@ -11,10 +11,11 @@ from telegram import Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from bot.context import is_private, user_language
+from bot.context import is_private, thread_of, uow, user_language
 from bot.i18n import CATALOGUES, t
 from bot.render import plain
-from domain import errors
+from domain import errors, services
+from domain.model import Council
 
 Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
 
@@ -59,6 +60,17 @@ async def _quiet_answer(update: Update) -> None:
     assert update.callback_query is not None
     with contextlib.suppress(BadRequest):
         await update.callback_query.answer()
+
+
+async def council_here(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[Council, int]:
+    """The council of the chat (or forum topic) the update came from, and its id."""
+    message = update.effective_message
+    assert message is not None
+    council = await services.find_council(
+        uow(context), chat_id=message.chat_id, thread_id=thread_of(message)
+    )
+    assert council.id is not None
+    return council, council.id
 
 
 def group_only(handler: Handler) -> Handler:

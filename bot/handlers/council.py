@@ -15,7 +15,7 @@ from bot.context import (
     uow,
     user_language,
 )
-from bot.handlers.common import group_only, refusals
+from bot.handlers.common import council_here, group_only, refusals
 from bot.handlers.topics import begin_draft
 from bot.i18n import Markup, language_of, t
 from domain import errors, services
@@ -82,13 +82,10 @@ async def join(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         raise errors.InvalidInput(field="join_usage")
     address = services.parse_address(context.args[0])
     area = services.parse_area(context.args[1]) if len(context.args) > 1 else None
-    council = await services.find_council(
-        uow(context), chat_id=message.chat_id, thread_id=thread_of(message)
-    )
-    assert council.id is not None
+    council, council_id = await council_here(update, context)
     member = await services.join(
         keyed_uow(update, context),
-        council_id=council.id,
+        council_id=council_id,
         user_id=user.id,
         name=user.full_name,
         address=address,
@@ -107,11 +104,8 @@ async def join(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def roll(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
     assert message is not None
-    council = await services.find_council(
-        uow(context), chat_id=message.chat_id, thread_id=thread_of(message)
-    )
-    assert council.id is not None
-    view = await services.roll(uow(context), council_id=council.id)
+    _council, council_id = await council_here(update, context)
+    view = await services.roll(uow(context), council_id=council_id)
     for page in render.roll_messages(user_language(update, context), view):
         await message.reply_text(page)
 

@@ -13,11 +13,10 @@ from bot.context import (
     is_private,
     keyed_uow,
     now,
-    thread_of,
     uow,
     user_language,
 )
-from bot.handlers.common import group_only, private_only, refusals
+from bot.handlers.common import council_here, group_only, private_only, refusals
 from bot.i18n import t
 from domain import errors, services
 from domain.model import Phase
@@ -47,13 +46,10 @@ async def topic(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     title, _, description = command_text(message).partition("\n")
     if not title.strip():
         raise errors.InvalidInput(field="topic_usage")
-    council = await services.find_council(
-        uow(context), chat_id=message.chat_id, thread_id=thread_of(message)
-    )
-    assert council.id is not None
+    council, council_id = await council_here(update, context)
     opened = await services.open_topic(
         keyed_uow(update, context),
-        council_id=council.id,
+        council_id=council_id,
         user_id=user.id,
         title=title,
         description=description,
@@ -81,13 +77,10 @@ async def propose(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     if not text:
         raise errors.InvalidInput(field="propose_usage")
-    council = await services.find_council(
-        uow(context), chat_id=message.chat_id, thread_id=thread_of(message)
-    )
-    assert council.id is not None
+    _council, council_id = await council_here(update, context)
     submitted = await services.submit_proposal(
         keyed_uow(update, context),
-        council_id=council.id,
+        council_id=council_id,
         topic_id=None,
         user_id=user.id,
         text=text,
@@ -175,13 +168,10 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         had = await services.discard_draft(keyed_uow(update, context), user_id=user.id)
         await message.reply_text(t(lang, "draft.discarded" if had else "draft.none"))
         return
-    council = await services.find_council(
-        uow(context), chat_id=message.chat_id, thread_id=thread_of(message)
-    )
-    assert council.id is not None
+    council, council_id = await council_here(update, context)
     cancelled = await services.cancel_topic(
         keyed_uow(update, context),
-        council_id=council.id,
+        council_id=council_id,
         topic_id=None,
         user_id=user.id,
         now=now(context),
