@@ -98,7 +98,8 @@ class RunResult:
     edit_calls: int = 0  # editMessageText calls seen by the emulator
     final_tally_shown: bool = True
     too_many_requests: int = 0
-    errors: int = 0
+    errors: int = 0  # error replies of the emulator (Bot API calls that failed)
+    error_texts: list[str] = field(default_factory=list)
     setup_s: float = 0.0
     settle_s: float = 0.0  # from the last answer until every tally edit was made
 
@@ -173,6 +174,12 @@ def summarize(n: int, result: Burst) -> RunResult:
     )
 
 
+def error_texts(emu: BotApiEmulator, since: int) -> list[str]:
+    """The emulator's error replies after transcript entry ``since``, counted by text."""
+    texts = Counter(e.text for e in emu.transcript.entries[since:] if e.kind == "error")
+    return [f"{count}× {text}" for text, count in texts.most_common()]
+
+
 # --- Yishi ---------------------------------------------------------------------------
 
 
@@ -244,6 +251,7 @@ async def run_yishi(
         stats = emu.stats
         edits0, calls0 = refresher.edits, stats.calls["editMessageText"]
         tmr0, errors0 = stats.too_many_requests, stats.total_errors
+        entries0 = len(emu.transcript.entries)
 
         gc.collect()
         if profile is not None:
@@ -277,6 +285,7 @@ async def run_yishi(
         run.edit_calls = stats.calls["editMessageText"] - calls0
         run.too_many_requests = stats.too_many_requests - tmr0
         run.errors = stats.total_errors - errors0
+        run.error_texts = error_texts(emu, entries0)
         return run
 
 
@@ -323,6 +332,7 @@ async def run_bare(n: int) -> RunResult:
         assert message is not None
         await emu.wait_idle(quiet=0.3, timeout=30)
         setup_s = time.perf_counter() - began
+        entries0 = len(emu.transcript.entries)
         gc.collect()
         result = await burst(emu, message, [(user, "x") for user in users])
         await emu.wait_idle(quiet=0.3, timeout=60)
@@ -331,6 +341,7 @@ async def run_bare(n: int) -> RunResult:
         run.lost = n - run.answered
         run.too_many_requests = emu.stats.too_many_requests
         run.errors = emu.stats.total_errors
+        run.error_texts = error_texts(emu, entries0)
         return run
 
 
@@ -399,6 +410,8 @@ def describe(name: str, i: int, run: RunResult) -> str:
         f"edits {run.edits} (editMessageText {run.edit_calls})  "
         f"429s {run.too_many_requests}  errors {run.errors}  "
         f"set-up {run.setup_s:.1f} s  settle {run.settle_s:.1f} s"
+        + (f"\n      emulator errors: {'; '.join(run.error_texts)}" if run.error_texts else "")
+        + ("" if run.final_tally_shown else "\n      the ballot message does not show the final tally")
     )
 
 

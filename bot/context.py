@@ -48,9 +48,13 @@ def uow(context: ContextTypes.DEFAULT_TYPE) -> UnitOfWork:
     return deps(context).database.uow()
 
 
+def update_key(update: Update) -> str:
+    return f"update:{update.update_id}"
+
+
 def keyed_uow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> UnitOfWork:
     """A unit of work whose commit takes effect once per update, however often delivered."""
-    return IdempotentUnitOfWork(uow(context), f"update:{update.update_id}")
+    return IdempotentUnitOfWork(uow(context), update_key(update))
 
 
 def user_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:

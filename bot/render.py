@@ -337,7 +337,7 @@ def _vote_buttons(lang: str, ballot: Ballot, signer: Signer) -> list[list[Inline
     rows = [
         [
             InlineKeyboardButton(
-                choice_label(lang, ballot, option.key),
+                plain(choice_label(lang, ballot, option.key)),  # buttons are plain text
                 callback_data=vote_data(signer, ballot.id, option.key),
             )
         ]

@@ -724,3 +724,11 @@ async def latest_result(uow: UnitOfWork, *, council_id: int) -> BallotView:
         if ballot is None:
             raise errors.BallotNotFound()
         return await _view(uow, ballot)
+
+
+async def mark_handled(uow: UnitOfWork, *, key: str) -> bool:
+    """Record that an update was answered; False if a delivery of it already was."""
+    async with uow:
+        fresh = await uow.updates.claim(key)
+        await uow.commit()
+        return fresh

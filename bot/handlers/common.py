@@ -11,7 +11,7 @@ from telegram import Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from bot.context import is_private, thread_of, uow, user_language
+from bot.context import is_private, thread_of, update_key, uow, user_language
 from bot.i18n import CATALOGUES, t
 from bot.render import plain
 from domain import errors, services
@@ -34,7 +34,9 @@ async def refuse(
 ) -> None:
     text = refusal_text(user_language(update, context), error)
     if update.callback_query is not None:
-        await update.callback_query.answer(plain(text), show_alert=True)
+        # A press may be answered only once; if it already was, there is nobody to tell.
+        with contextlib.suppress(BadRequest):
+            await update.callback_query.answer(plain(text), show_alert=True)
     elif update.effective_message is not None:
         await update.effective_message.reply_text(text)
 
@@ -47,19 +49,22 @@ def refusals(handler: Handler) -> Handler:
         try:
             await handler(update, context)
         except errors.Redelivered:
-            if update.callback_query is not None:
-                # Telegram may still wait for an answer; answering twice is harmless.
-                await _quiet_answer(update)
+            await _quiet_answer(update)
         except errors.DomainError as error:
-            await refuse(update, context, error)
+            # A refusal is an answer too: record it, so a redelivered copy of the
+            # update is not refused (and answered) a second time.
+            if await services.mark_handled(uow(context), key=update_key(update)):
+                await refuse(update, context, error)
+            else:
+                await _quiet_answer(update)
 
     return wrapper
 
 
 async def _quiet_answer(update: Update) -> None:
-    assert update.callback_query is not None
-    with contextlib.suppress(BadRequest):
-        await update.callback_query.answer()
+    if update.callback_query is not None:
+        with contextlib.suppress(BadRequest):
+            await update.callback_query.answer()
 
 
 async def council_here(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[Council, int]:
