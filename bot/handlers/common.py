@@ -11,7 +11,7 @@ from telegram import Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from bot.context import is_private, thread_of, update_key, uow, user_language
+from bot.context import is_private, thread_of, uow, update_key, user_language
 from bot.i18n import CATALOGUES, t
 from bot.render import plain
 from domain import errors, services
