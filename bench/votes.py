@@ -23,7 +23,8 @@ process and the same run. ratio = yishi votes/s ÷ bare votes/s (medians), per d
 PostgreSQL is used when ``--postgresql-url`` or ``TEST_DATABASE_URL`` is set and
 reachable; each run gets a fresh schema, dropped afterwards.
 
-Exit status 1 when a vote was lost or double-counted (a slow ratio is only reported).
+Exit status 1 when a vote was lost or double-counted or a press went unanswered (a slow
+ratio is only reported). Per-run lines go to stdout (stderr with ``--json``).
 """
 
 from __future__ import annotations
@@ -49,21 +50,24 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+try:
+    import bot  # noqa: F401  (installed: pip install -e .)
+except ImportError:  # run from a checkout without installing
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update  # noqa: E402
-from telegram.ext import (  # noqa: E402
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import (
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
     ContextTypes,
 )
 
-from bot.emulator import BotApiEmulator, Chat, Message, RateLimits, User  # noqa: E402
-from bot.local import LocalBot, local_bot  # noqa: E402
-from bot.processor import PerUserUpdateProcessor  # noqa: E402
-from domain import services  # noqa: E402
-from domain.model import Member  # noqa: E402
+from bot.emulator import BotApiEmulator, Chat, Message, RateLimits, User
+from bot.local import LocalBot, local_bot
+from bot.processor import PerUserUpdateProcessor
+from domain import services
+from domain.model import Member
 
 TARGET_RATIO = 0.5
 # Realistic Telegram settings: a group receives ~20 messages a minute; one tally edit per 3 s.
@@ -75,8 +79,11 @@ PRESS_TIMEOUT = 300.0  # a press waits this long for its answer before counting 
 TEST_DATABASE_URL = "TEST_DATABASE_URL"
 
 
+PROGRESS = sys.stdout  # per-run lines; stderr when the figures are printed as JSON
+
+
 def log(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
+    print(text, file=PROGRESS, flush=True)
 
 
 # --- results -------------------------------------------------------------------------
@@ -91,6 +98,7 @@ class RunResult:
     p99_ms: float
     max_ms: float
     answered: int  # presses that got an answer in time
+    unanswered: int  # presses left without an answer (a spinning button)
     refused: int  # answers shown as an alert (a refusal or an error)
     lost: int = 0
     doubled: int = 0
@@ -110,7 +118,7 @@ class Series:
     runs: list[RunResult] = field(default_factory=list)
 
     def median(self, attribute: str) -> float:
-        return statistics.median(getattr(r, attribute) for r in self.runs)
+        return float(statistics.median(getattr(r, attribute) for r in self.runs))
 
     def total(self, attribute: str) -> int:
         return sum(int(getattr(r, attribute)) for r in self.runs)
@@ -170,6 +178,7 @@ def summarize(n: int, result: Burst) -> RunResult:
         p99_ms=percentile(lat_ms, 99),
         max_ms=max(lat_ms, default=float("nan")),
         answered=len(answered),
+        unanswered=n - len(answered),
         refused=sum(1 for a in answered if a.show_alert),
     )
 
@@ -354,12 +363,14 @@ def postgres_base(url: str | None) -> tuple[str | None, str]:
     if not url:
         return None, f"PostgreSQL skipped: neither --postgresql-url nor {TEST_DATABASE_URL} is set"
     import psycopg
+    from sqlalchemy.engine import make_url
 
     try:
         with psycopg.connect(libpq_url(url), connect_timeout=5) as connection:
             connection.execute("SELECT 1")
     except psycopg.Error as error:
-        return None, f"PostgreSQL skipped: {url} is unreachable: {error}".strip()
+        shown = make_url(url).render_as_string(hide_password=True)
+        return None, f"PostgreSQL skipped: {shown} is unreachable: {error}".strip()
     return url, ""
 
 
@@ -407,11 +418,12 @@ def describe(name: str, i: int, run: RunResult) -> str:
         f"  {name:<10} run {i}: {run.votes_per_s:8.1f} votes/s  wall {run.wall_s:6.2f} s  "
         f"p50 {run.p50_ms:7.1f} ms  p99 {run.p99_ms:7.1f} ms  "
         f"lost {run.lost}  doubled {run.doubled}  refused {run.refused}  "
-        f"edits {run.edits} (editMessageText {run.edit_calls})  "
+        + (f"UNANSWERED {run.unanswered}  " if run.unanswered else "")
+        + f"edits {run.edits} (editMessageText {run.edit_calls})  "
         f"429s {run.too_many_requests}  errors {run.errors}  "
         f"set-up {run.setup_s:.1f} s  settle {run.settle_s:.1f} s"
         + (f"\n      emulator errors: {'; '.join(run.error_texts)}" if run.error_texts else "")
-        + ("" if run.final_tally_shown else "\n      the ballot message does not show the final tally")
+        + ("" if run.final_tally_shown else "\n      the ballot message lacks the final tally")
     )
 
 
@@ -428,8 +440,10 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
 
     series = {name: Series(name) for name in ["bare", *kinds]}
     profile = cProfile.Profile() if args.profile else None
-    log(f"votes benchmark: {args.members} members, {args.runs} run(s), databases: "
-        f"{', '.join(kinds) or 'none'}")
+    log(
+        f"votes benchmark: {args.members} members, {args.runs} run(s), databases: "
+        f"{', '.join(kinds) or 'none'}"
+    )
     for i in range(1, args.runs + 1):
         # Interleaved, so drift on a noisy machine hits baseline and bot alike.
         run = await run_bare(args.members)
@@ -456,6 +470,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 "p99_ms": s.median("p99_ms"),
                 "lost": s.total("lost"),
                 "doubled": s.total("doubled"),
+                "unanswered": s.total("unanswered"),
+                "refused": s.total("refused"),
                 "edits": s.median("edits"),
                 "too_many_requests": s.total("too_many_requests"),
                 "errors": s.total("errors"),
@@ -506,11 +522,20 @@ def verdict(report: dict[str, Any]) -> str:
     ratio_ok = bool(bots) and all(r["ratio"] >= report["target_ratio"] for r in bots)
     lost = sum(r["lost"] for r in report["results"])
     doubled = sum(r["doubled"] for r in bots)
+    unanswered = sum(r["unanswered"] for r in report["results"])
+    too_many = sum(r["too_many_requests"] for r in report["results"])
     status = "lost: 0" if lost == 0 else f"lost: {lost} (FAIL)"
     status += ", doubled: 0" if doubled == 0 else f", doubled: {doubled} (FAIL)"
-    worst = min((r["ratio"] for r in bots), default=float("nan"))
-    return f"ratio ≥ {report['target_ratio']}: {'yes' if ratio_ok else 'no'} " \
-           f"(lowest {worst:.3f}); {status}"
+    if unanswered:
+        status += f", unanswered: {unanswered} (FAIL)"
+    status += ", 429s: 0" if too_many == 0 else f", 429s: {too_many} (flood limit hit)"
+    if not bots:
+        return f"ratio ≥ {report['target_ratio']}: n/a (no database was benchmarked); {status}"
+    worst = min(r["ratio"] for r in bots)
+    return (
+        f"ratio ≥ {report['target_ratio']}: {'yes' if ratio_ok else 'no'} "
+        f"(lowest {worst:.3f}); {status}"
+    )
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -518,17 +543,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--members", type=int, default=None, help="voters (default 2000)")
     parser.add_argument("--runs", type=int, default=None, help="runs per series (default 3)")
     parser.add_argument(
-        "--database", choices=["sqlite", "postgresql", "all"], default="all",
+        "--database",
+        choices=["sqlite", "postgresql", "all"],
+        default="all",
         help="which database(s) to run the bot on (default all)",
     )
     parser.add_argument(
-        "--postgresql-url", default=None,
+        "--postgresql-url",
+        default=None,
         help=f"PostgreSQL to use (default ${TEST_DATABASE_URL}); a schema is created per run",
     )
     parser.add_argument("--quick", action="store_true", help="smoke check: 200 members, 1 run")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument(
-        "--profile", metavar="FILE", default=None,
+        "--profile",
+        metavar="FILE",
+        default=None,
         help="write a cProfile of the first bot burst (event-loop thread only) to FILE",
     )
     args = parser.parse_args(argv)
@@ -542,14 +572,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    global PROGRESS
     args = parse_args(argv)
+    PROGRESS = sys.stderr if args.json else sys.stdout
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     report = asyncio.run(bench(args))
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
     else:
         print_table(report)
-    failed = any(r["lost"] or r["doubled"] for r in report["results"])
+    failed = any(r["lost"] or r["doubled"] or r["unanswered"] for r in report["results"])
     return 1 if failed else 0
 
 
