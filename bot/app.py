@@ -22,6 +22,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.ballot_box import BallotBox
 from bot.buttons import Signer
 from bot.config import Settings
 from bot.context import Clock, Deps, utcnow
@@ -143,7 +144,8 @@ def build_application(
     application = builder.build()
     signer = signer_for(settings, token)
     refresher = TallyRefresher(application.bot, database.uow, signer, settings.tally_edit_interval)
-    application.bot_data["deps"] = Deps(settings, database, signer, refresher, clock)
+    ballot_box = BallotBox(database.uow, clock)
+    application.bot_data["deps"] = Deps(settings, database, signer, refresher, ballot_box, clock)
     register(application)
     return application
 
@@ -183,4 +185,5 @@ async def startup(application: Application) -> None:  # type: ignore[type-arg]
 
 async def shutdown(application: Application) -> None:  # type: ignore[type-arg]
     deps: Deps = application.bot_data["deps"]
+    await deps.ballot_box.close()
     await deps.refresher.drain()

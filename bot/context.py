@@ -17,6 +17,7 @@ from domain.idempotency import IdempotentUnitOfWork
 from domain.ports import UnitOfWork
 
 if TYPE_CHECKING:
+    from bot.ballot_box import BallotBox
     from bot.tally import TallyRefresher
     from storage.uow import Database
 
@@ -33,6 +34,7 @@ class Deps:
     database: Database
     signer: Signer
     refresher: TallyRefresher
+    ballot_box: BallotBox
     clock: Clock = utcnow
 
 

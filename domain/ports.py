@@ -44,6 +44,10 @@ class CouncilRepository(Protocol):
 class MemberRepository(Protocol):
     async def get(self, member_id: int) -> Member | None: ...
     async def by_user(self, council_id: int, user_id: int) -> Member | None: ...
+    async def by_users(self, council_id: int, user_ids: Sequence[int]) -> dict[int, Member]:
+        """user id -> member, for those of ``user_ids`` on this council's roll (any status)."""
+        ...
+
     async def add(self, member: Member) -> Member:
         """Raises ``errors.AlreadyMember`` if the account is already on this roll."""
         ...
@@ -107,6 +111,13 @@ class VoteRepository(Protocol):
         """
         ...
 
+    async def put_many(self, votes: Sequence[Vote]) -> list[str | None]:
+        """``put`` for several votes in one go; no two may share (ballot, member).
+
+        Returns the previous choices in the order of ``votes``.
+        """
+        ...
+
     async def current(self, ballot_id: int) -> dict[int, str]:
         """member id -> current choice."""
         ...
@@ -130,6 +141,10 @@ class DraftRepository(Protocol):
 class UpdateLog(Protocol):
     async def claim(self, key: str) -> bool:
         """Atomic; True the first time ``key`` is seen, False for a redelivery."""
+        ...
+
+    async def claim_many(self, keys: Sequence[str]) -> set[str]:
+        """``claim`` for several distinct keys at once; returns those seen for the first time."""
         ...
 
 

@@ -557,6 +557,22 @@ class VoteReceipt:
         return self.previous == self.choice
 
 
+@dataclass(frozen=True)
+class VoteRequest:
+    """One press of a vote button.
+
+    ``key`` names the delivery (the update) so that a redelivered press is
+    counted once; ``message_ref`` is the message whose button was pressed, so
+    that a button copied onto another message is refused.
+    """
+
+    key: str | None
+    ballot_id: int
+    user_id: int
+    choice: str
+    message_ref: int | None = None
+
+
 async def cast_vote(
     uow: UnitOfWork,
     *,
@@ -565,25 +581,117 @@ async def cast_vote(
     choice: str,
     now: datetime,
     message_ref: int | None = None,
+    key: str | None = None,
 ) -> VoteReceipt:
-    """One member's show of hands: one transaction, counted exactly once.
+    """One member's show of hands: counted exactly once."""
+    request = VoteRequest(key, ballot_id, user_id, choice, message_ref)
+    (result,) = await cast_votes(uow, [request], now=now)
+    if isinstance(result, errors.DomainError):
+        raise result
+    return result
 
-    ``message_ref`` is the message whose button was pressed; a button copied
-    onto another message is refused.
+
+async def cast_votes(
+    uow: UnitOfWork, requests: Sequence[VoteRequest], *, now: datetime
+) -> list[VoteReceipt | errors.DomainError]:
+    """Many members' presses in one transaction: each counted once, or refused alone.
+
+    Writing votes one transaction each is what limits a burst; a batch costs a
+    handful of statements. Every request is claimed, refused ones too, so a
+    redelivered press is neither counted nor answered twice. Presses by one
+    member in one batch are applied in order.
     """
     async with uow:
-        ballot = await uow.ballots.get(ballot_id, lock=Lock.SHARE)
-        if ballot is None:
-            raise errors.BallotNotFound()
-        if message_ref is not None and ballot.message_ref not in (None, message_ref):
-            raise errors.StaleButton()
-        ballot.require_open(now)
-        ballot.require_choice(choice)
-        member = await _voting_member(uow, ballot.council_id, user_id)
-        assert member.id is not None
-        previous = await uow.votes.put(Vote(ballot_id, member.id, choice, now))
-        await uow.commit()
-        return VoteReceipt(ballot, member, choice, previous)
+        keys = list(dict.fromkeys(r.key for r in requests if r.key is not None))
+        fresh = await uow.updates.claim_many(keys)
+        claimed = bool(fresh)
+        ballots: dict[int, Ballot | None] = {}
+        for ballot_id in dict.fromkeys(r.ballot_id for r in requests):
+            ballots[ballot_id] = await uow.ballots.get(ballot_id, lock=Lock.SHARE)
+        users: dict[int, set[int]] = {}
+        for ballot in ballots.values():
+            if ballot is not None:
+                users.setdefault(ballot.council_id, set())
+        for request in requests:
+            ballot = ballots[request.ballot_id]
+            if ballot is not None:
+                users[ballot.council_id].add(request.user_id)
+        members = {
+            council_id: await uow.members.by_users(council_id, sorted(ids))
+            for council_id, ids in users.items()
+        }
+        results: list[VoteReceipt | errors.DomainError | None] = []
+        accepted: list[_Accepted] = []
+        for index, request in enumerate(requests):
+            if request.key is not None:
+                if request.key not in fresh:
+                    results.append(errors.Redelivered())
+                    continue
+                fresh.discard(request.key)  # a key counts once, even within a batch
+            try:
+                ballot, member = _check_vote(request, ballots, members, now)
+            except errors.DomainError as refusal:
+                results.append(refusal)
+                continue
+            assert member.id is not None
+            vote = Vote(request.ballot_id, member.id, request.choice, now)
+            accepted.append(_Accepted(index, vote, ballot, member))
+            results.append(None)
+        for round_ in _rounds(accepted):
+            previous = await uow.votes.put_many([a.vote for a in round_])
+            for item, before in zip(round_, previous, strict=True):
+                results[item.index] = VoteReceipt(
+                    item.ballot, item.member, item.vote.choice, before
+                )
+        if accepted or claimed:
+            # Without either, every request was refused and there is nothing to keep.
+            await uow.commit()
+        done = [result for result in results if result is not None]
+        assert len(done) == len(requests)
+        return done
+
+
+@dataclass(frozen=True)
+class _Accepted:
+    index: int
+    vote: Vote
+    ballot: Ballot
+    member: Member
+
+
+def _check_vote(
+    request: VoteRequest,
+    ballots: dict[int, Ballot | None],
+    members: dict[int, dict[int, Member]],
+    now: datetime,
+) -> tuple[Ballot, Member]:
+    ballot = ballots[request.ballot_id]
+    if ballot is None:
+        raise errors.BallotNotFound()
+    if request.message_ref is not None and ballot.message_ref not in (None, request.message_ref):
+        raise errors.StaleButton()
+    ballot.require_open(now)
+    ballot.require_choice(request.choice)
+    member = members[ballot.council_id].get(request.user_id)
+    if member is None or member.status is MemberStatus.REMOVED:
+        raise errors.NotMember()
+    if member.status is MemberStatus.PENDING:
+        raise errors.MembershipPending()
+    return ballot, member
+
+
+def _rounds(accepted: list[_Accepted]) -> list[list[_Accepted]]:
+    """Split a batch so that a member's k-th press on a ballot goes in round k."""
+    rounds: list[list[_Accepted]] = []
+    presses: dict[tuple[int, int], int] = {}
+    for item in accepted:
+        slot = (item.vote.ballot_id, item.vote.member_id)
+        number = presses.get(slot, 0)
+        presses[slot] = number + 1
+        if number == len(rounds):
+            rounds.append([])
+        rounds[number].append(item)
+    return rounds
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, Table, case, delete, func, select, update
+from sqlalchemy import Insert, Table, case, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -239,6 +239,16 @@ class SqlMemberRepository(_Repository):
             )
         )
         return None if row is None else _member(row)
+
+    async def by_users(self, council_id: int, user_ids: Sequence[int]) -> dict[int, Member]:
+        if not user_ids:
+            return {}
+        rows = await self.session.scalars(
+            select(MemberRow).where(
+                MemberRow.council_id == council_id, MemberRow.user_id.in_(set(user_ids))
+            )
+        )
+        return {row.user_id: _member(row) for row in rows if row.user_id is not None}
 
     async def add(self, member: Member) -> Member:
         """Raises ``errors.AlreadyMember`` if the account is already on this roll."""
@@ -600,6 +610,96 @@ class SqlVoteRepository(_Repository):
             )
             return previous
 
+    async def put_many(self, votes: Sequence[Vote]) -> list[str | None]:
+        """``put`` for a batch: a handful of statements however many votes it holds."""
+        previous: dict[tuple[int, int], str | None] = {}
+        by_ballot: dict[int, list[Vote]] = {}
+        for vote in votes:
+            by_ballot.setdefault(vote.ballot_id, []).append(vote)
+        for ballot_id, group in by_ballot.items():
+            previous.update(await self._put_group(ballot_id, group))
+        return [previous[(v.ballot_id, v.member_id)] for v in votes]
+
+    async def _put_group(
+        self, ballot_id: int, votes: list[Vote]
+    ) -> dict[tuple[int, int], str | None]:
+        previous: dict[tuple[int, int], str | None] = {}
+        changed: list[Vote] = []
+        pending = votes
+        while pending:
+            members = [v.member_id for v in pending]
+            rows = await self.session.execute(
+                select(VoteRow.member_id, VoteRow.choice)
+                .where(VoteRow.ballot_id == ballot_id, VoteRow.member_id.in_(members))
+                # One order for every process, so that two batches never deadlock.
+                .order_by(VoteRow.member_id)
+                .with_for_update()
+            )
+            existing = {member_id: choice for member_id, choice in rows}
+            new = sorted(
+                (v for v in pending if v.member_id not in existing), key=lambda v: v.member_id
+            )
+            inserted: set[int] = set()
+            if new:
+                inserted = set(
+                    await self.session.scalars(
+                        self.insert(VoteRow)
+                        .values(
+                            [
+                                {
+                                    "ballot_id": v.ballot_id,
+                                    "member_id": v.member_id,
+                                    "choice": v.choice,
+                                    "cast_at": v.cast_at,
+                                }
+                                for v in new
+                            ]
+                        )
+                        .on_conflict_do_nothing(index_elements=["ballot_id", "member_id"])
+                        .returning(VoteRow.member_id)
+                    )
+                )
+            for vote in pending:
+                if vote.member_id in existing:
+                    before = existing[vote.member_id]
+                    previous[(ballot_id, vote.member_id)] = before
+                    if before != vote.choice:
+                        changed.append(vote)
+                elif vote.member_id in inserted:
+                    previous[(ballot_id, vote.member_id)] = None
+                    changed.append(vote)
+            # Rows another process inserted meanwhile: read (and lock) them, then change them.
+            pending = [v for v in new if v.member_id not in inserted]
+        updates = [v for v in changed if previous[(ballot_id, v.member_id)] is not None]
+        if updates:
+            await self.session.execute(
+                update(VoteRow),
+                [
+                    {
+                        "ballot_id": v.ballot_id,
+                        "member_id": v.member_id,
+                        "choice": v.choice,
+                        "cast_at": v.cast_at,
+                    }
+                    for v in updates
+                ],
+            )
+        if changed:
+            await self.session.execute(
+                insert(VoteEventRow),
+                [
+                    {
+                        "ballot_id": v.ballot_id,
+                        "member_id": v.member_id,
+                        "choice": v.choice,
+                        "previous": previous[(ballot_id, v.member_id)],
+                        "at": v.cast_at,
+                    }
+                    for v in changed
+                ],
+            )
+        return previous
+
     async def current(self, ballot_id: int) -> dict[int, str]:
         """member id -> current choice."""
         rows = await self.session.execute(
@@ -715,6 +815,18 @@ class SqlUpdateLog(_Repository):
             .on_conflict_do_nothing(index_elements=["key"])
         )
         return await self._insert_ignore(statement)
+
+    async def claim_many(self, keys: Sequence[str]) -> set[str]:
+        if not keys:
+            return set()
+        seen_at = self.clock()
+        claimed = await self.session.scalars(
+            self.insert(ProcessedUpdateRow)
+            .values([{"key": key, "seen_at": seen_at} for key in keys])
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(ProcessedUpdateRow.key)
+        )
+        return set(claimed)
 
     async def forget_before(self, moment: datetime) -> int:
         """Drop claims older than ``moment`` (housekeeping); returns how many."""

@@ -148,6 +148,14 @@ class FakeMemberRepository(_Repository):
                 return _clone(member)
         return None
 
+    async def by_users(self, council_id: int, user_ids: Sequence[int]) -> dict[int, Member]:
+        wanted = set(user_ids)
+        return {
+            m.user_id: _clone(m)
+            for m in self._t.members.values()
+            if m.council_id == council_id and m.user_id in wanted and m.user_id is not None
+        }
+
     async def add(self, member: Member) -> Member:
         if member.user_id is not None:
             existing = await self.by_user(member.council_id, member.user_id)
@@ -296,6 +304,11 @@ class FakeVoteRepository(_Repository):
         )
         return previous
 
+    async def put_many(self, votes: Sequence[Vote]) -> list[str | None]:
+        slots = [(v.ballot_id, v.member_id) for v in votes]
+        assert len(set(slots)) == len(slots), "put_many: two votes of one member on one ballot"
+        return [await self.put(vote) for vote in votes]
+
     async def current(self, ballot_id: int) -> dict[int, str]:
         return {m: v.choice for (b, m), v in sorted(self._t.votes.items()) if b == ballot_id}
 
@@ -339,6 +352,10 @@ class FakeUpdateLog(_Repository):
             return False
         self._t.updates.add(key)
         return True
+
+    async def claim_many(self, keys: Sequence[str]) -> set[str]:
+        assert len(set(keys)) == len(keys), "claim_many: keys must be distinct"
+        return {key for key in keys if await self.claim(key)}
 
 
 class FakeUnitOfWork:

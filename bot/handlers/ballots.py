@@ -9,8 +9,8 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot import render
-from bot.context import deps, keyed_uow, now, uow, user_language
-from bot.handlers.common import council_here, group_only, refusals
+from bot.context import deps, keyed_uow, now, uow, update_key, user_language
+from bot.handlers.common import council_here, group_only, quiet_answer, refusals, refuse
 from bot.i18n import t
 from domain import errors, services
 from domain.model import BallotKind
@@ -95,27 +95,35 @@ async def vote(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     press = deps(context).signer.parse(query.data)
     if press is None or press.action != "v":
         raise errors.StaleButton()
-    receipt = await services.cast_vote(
-        keyed_uow(update, context),
-        ballot_id=press.target,
-        user_id=query.from_user.id,
-        choice=press.arg,
-        now=now(context),
-        message_ref=query.message.message_id if query.message else None,
+    result = await deps(context).ballot_box.cast(
+        services.VoteRequest(
+            key=update_key(update),
+            ballot_id=press.target,
+            user_id=query.from_user.id,
+            choice=press.arg,
+            message_ref=query.message.message_id if query.message else None,
+        )
     )
+    if isinstance(result, errors.Redelivered):
+        await quiet_answer(update)
+        return
+    if isinstance(result, errors.DomainError):
+        # Already recorded as answered with the batch: refuse without claiming again.
+        await refuse(update, context, result)
+        return
     lang = user_language(update, context)
-    label = render.plain(render.choice_label(lang, receipt.ballot, receipt.choice))
-    if receipt.repeated:
+    label = render.plain(render.choice_label(lang, result.ballot, result.choice))
+    if result.repeated:
         answer = t(lang, "vote.same", choice=label)
-    elif receipt.changed:
-        previous = render.plain(render.choice_label(lang, receipt.ballot, receipt.previous or ""))
+    elif result.changed:
+        previous = render.plain(render.choice_label(lang, result.ballot, result.previous or ""))
         answer = t(lang, "vote.changed", choice=label, previous=previous)
     else:
         answer = t(lang, "vote.recorded", choice=label)
     await query.answer(render.plain(answer))
-    if not receipt.repeated:
-        assert receipt.ballot.id is not None
-        deps(context).refresher.request(receipt.ballot.id)
+    if not result.repeated:
+        assert result.ballot.id is not None
+        deps(context).refresher.request(result.ballot.id)
 
 
 @refusals

@@ -49,19 +49,19 @@ def refusals(handler: Handler) -> Handler:
         try:
             await handler(update, context)
         except errors.Redelivered:
-            await _quiet_answer(update)
+            await quiet_answer(update)
         except errors.DomainError as error:
             # A refusal is an answer too: record it, so a redelivered copy of the
             # update is not refused (and answered) a second time.
             if await services.mark_handled(uow(context), key=update_key(update)):
                 await refuse(update, context, error)
             else:
-                await _quiet_answer(update)
+                await quiet_answer(update)
 
     return wrapper
 
 
-async def _quiet_answer(update: Update) -> None:
+async def quiet_answer(update: Update) -> None:
     if update.callback_query is not None:
         with contextlib.suppress(BadRequest):
             await update.callback_query.answer()
