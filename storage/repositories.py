@@ -555,6 +555,10 @@ class SqlBallotRepository(_Repository):
 # --- votes --------------------------------------------------------------------
 
 
+# Advisory lock keys for vote batches: one per ballot, away from the migration lock's.
+VOTE_BATCH_LOCK = 0x5949_5348_0000_0000  # "YISH" in the high bytes
+
+
 class SqlVoteRepository(_Repository):
     """Current votes plus an append-only audit trail.
 
@@ -623,6 +627,14 @@ class SqlVoteRepository(_Repository):
     async def _put_group(
         self, ballot_id: int, votes: list[Vote]
     ) -> dict[tuple[int, int], str | None]:
+        if self.dialect == "postgresql":
+            # Batches on one ballot from several processes take turns: each locks
+            # existing rows and inserts new ones, and two such steps interleaved
+            # could wait on each other. A batch is a few statements; the wait is short.
+            # (SQLite's BEGIN IMMEDIATE already lets one writer in at a time.)
+            await self.session.execute(
+                select(func.pg_advisory_xact_lock(VOTE_BATCH_LOCK + ballot_id))
+            )
         previous: dict[tuple[int, int], str | None] = {}
         changed: list[Vote] = []
         pending = votes
