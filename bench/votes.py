@@ -68,6 +68,7 @@ from bot.local import LocalBot, local_bot
 from bot.processor import PerUserUpdateProcessor
 from domain import services
 from domain.model import Member
+from storage.db import libpq_url, with_search_path
 
 TARGET_RATIO = 0.5
 # Realistic Telegram settings: a group receives ~20 messages a minute; one tally edit per 3 s.
@@ -372,22 +373,6 @@ def postgres_base(url: str | None) -> tuple[str | None, str]:
         shown = make_url(url).render_as_string(hide_password=True)
         return None, f"PostgreSQL skipped: {shown} is unreachable: {error}".strip()
     return url, ""
-
-
-def libpq_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def with_search_path(url: str, schema: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    options = parsed.query.get("options")
-    existing = options if isinstance(options, str) else " ".join(options or ())
-    merged = f"{existing} -csearch_path={schema}".strip()
-    return parsed.update_query_dict({"options": merged}).render_as_string(hide_password=False)
 
 
 @asynccontextmanager

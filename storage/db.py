@@ -117,3 +117,21 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # Take the write lock up front: transactions queue (busy_timeout) rather
         # than failing with SQLITE_BUSY when a read lock would need upgrading.
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def libpq_url(url: str) -> str:
+    """The same URL without SQLAlchemy's ``+driver``, as psycopg and libpq take it."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def with_search_path(url: str, schema: str) -> str:
+    """A PostgreSQL URL whose connections put ``schema`` first in ``search_path``.
+
+    psycopg hands the ``options`` query parameter to libpq, which sets it per
+    connection: a whole database (migrations included) can live in one schema.
+    """
+    parsed = make_url(url)
+    options = parsed.query.get("options")
+    existing = options if isinstance(options, str) else " ".join(options or ())
+    merged = f"{existing} -csearch_path={schema}".strip()
+    return parsed.update_query_dict({"options": merged}).render_as_string(hide_password=False)

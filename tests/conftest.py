@@ -21,17 +21,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy.engine import make_url
 
+from storage.db import libpq_url, with_search_path
 from storage.uow import Database
 
 TEST_DATABASE_URL = "TEST_DATABASE_URL"
-
-
-def _libpq_url(url: str) -> str:
-    """The same URL without SQLAlchemy's ``+driver``, for psycopg itself."""
-    parsed = make_url(url)
-    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 @cache
@@ -41,19 +35,11 @@ def _postgres_unavailable() -> str | None:
     if not url:
         return f"{TEST_DATABASE_URL} is not set"
     try:
-        with psycopg.connect(_libpq_url(url), connect_timeout=5) as connection:
+        with psycopg.connect(libpq_url(url), connect_timeout=5) as connection:
             connection.execute("SELECT 1")
     except psycopg.Error as error:
         return f"PostgreSQL at {TEST_DATABASE_URL} is unreachable: {error}".strip()
     return None
-
-
-def _with_search_path(url: str, schema: str) -> str:
-    parsed = make_url(url)
-    options = parsed.query.get("options")
-    existing = options if isinstance(options, str) else " ".join(options or ())
-    merged = f"{existing} -csearch_path={schema}".strip()
-    return parsed.update_query_dict({"options": merged}).render_as_string(hide_password=False)
 
 
 @pytest.fixture
@@ -64,12 +50,12 @@ def postgres_url() -> Iterator[str]:
         pytest.skip(reason)
     base = os.environ[TEST_DATABASE_URL]
     schema = f"test_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(_libpq_url(base), autocommit=True) as connection:
+    with psycopg.connect(libpq_url(base), autocommit=True) as connection:
         connection.execute(f'CREATE SCHEMA "{schema}"')
     try:
-        yield _with_search_path(base, schema)
+        yield with_search_path(base, schema)
     finally:
-        with psycopg.connect(_libpq_url(base), autocommit=True) as connection:
+        with psycopg.connect(libpq_url(base), autocommit=True) as connection:
             connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
