@@ -226,11 +226,14 @@ def proposal_message(
 # --- ballots and outcomes --------------------------------------------------
 
 
-def choice_label(lang: str, ballot: Ballot, choice: str) -> str:
+def choice_label(lang: str, ballot: Ballot, choice: str, *, brief: bool = False) -> str:
+    """赞成 / 反对 / 弃权, or an option as "选项2：text" (``brief``: just "选项2")."""
     if choice in (c.value for c in Choice):
         return t(lang, f"choice.{choice}")
     for i, option in enumerate(ballot.options, 1):
         if option.key == choice:
+            if brief:
+                return t(lang, "choice.option_brief", n=i)
             return t(lang, "choice.option", n=i, text=short(option.label, 40))
     return escape(choice)
 
@@ -308,7 +311,7 @@ def ballot_message(
             t(
                 lang,
                 "ballot.voters",
-                choice=Markup(choice_label(lang, ballot, choice)),
+                choice=Markup(choice_label(lang, ballot, choice, brief=True)),
                 names="、".join(shown),
             )
             + more

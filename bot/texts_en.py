@@ -105,6 +105,7 @@ EN: dict[str, str] = {
     "choice.for": "for",
     "choice.against": "against",
     "choice.abstain": "abstain",
+    "choice.option_brief": "Option {n}",
     "choice.option": "Option {n}: {text}",
     "vote.recorded": "Recorded: {choice}",
     "vote.changed": "Changed to: {choice} (was: {previous})",

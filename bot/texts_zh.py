@@ -111,6 +111,7 @@ ZH: dict[str, str] = {
     "choice.for": "赞成",
     "choice.against": "反对",
     "choice.abstain": "弃权",
+    "choice.option_brief": "选项{n}",
     "choice.option": "选项{n}：{text}",
     "vote.recorded": "已记录：{choice}",
     "vote.changed": "已改为：{choice}（原为：{previous}）",
