@@ -40,7 +40,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -63,12 +62,13 @@ from telegram.ext import (
     ContextTypes,
 )
 
+from bot.app import polling
 from bot.emulator import BotApiEmulator, Chat, Message, RateLimits, User
 from bot.local import LocalBot, local_bot
 from bot.processor import PerUserUpdateProcessor
 from domain import services
 from domain.model import Member
-from storage.db import libpq_url, with_search_path
+from storage.db import libpq_url, scratch_schema
 
 TARGET_RATIO = 0.5
 # Realistic Telegram settings: a group receives ~20 messages a minute; one tally edit per 3 s.
@@ -319,15 +319,8 @@ async def bare_bot(emu: BotApiEmulator) -> AsyncIterator[Application]:  # type: 
         .build()
     )
     application.add_handler(CallbackQueryHandler(answer_only))
-    async with application:
-        assert application.updater is not None
-        await application.updater.start_polling(allowed_updates=Update.ALL_TYPES, timeout=1)
-        await application.start()
-        try:
-            yield application
-        finally:
-            await application.updater.stop()
-            await application.stop()
+    async with application, polling(application, poll_timeout=1):
+        yield application
 
 
 async def run_bare(n: int) -> RunResult:
@@ -382,17 +375,9 @@ async def fresh_database(kind: str, postgres_url: str | None) -> AsyncIterator[s
         with tempfile.TemporaryDirectory(prefix="yishi-bench-") as tmp:
             yield f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
         return
-    import psycopg
-
     assert postgres_url is not None
-    schema = f"bench_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(libpq_url(postgres_url), autocommit=True) as connection:
-        connection.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield with_search_path(postgres_url, schema)
-    finally:
-        with psycopg.connect(libpq_url(postgres_url), autocommit=True) as connection:
-            connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    with scratch_schema(postgres_url, prefix="bench") as url:
+        yield url
 
 
 # --- main ----------------------------------------------------------------------------

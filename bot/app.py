@@ -151,24 +151,38 @@ def build_application(
 
 
 @asynccontextmanager
+async def polling(
+    application: Application,  # type: ignore[type-arg]
+    *,
+    poll_timeout: int = 10,
+) -> AsyncIterator[Application]:  # type: ignore[type-arg]
+    """Poll for updates and handle them until the block ends, then stop cleanly.
+
+    The application must be initialized (``async with application``).
+    """
+    assert application.updater is not None
+    await application.updater.start_polling(allowed_updates=Update.ALL_TYPES, timeout=poll_timeout)
+    await application.start()
+    try:
+        yield application
+    finally:
+        await application.updater.stop()
+        await application.stop()
+
+
+@asynccontextmanager
 async def running(
     application: Application,  # type: ignore[type-arg]
     *,
     poll_timeout: int = 10,
 ) -> AsyncIterator[Application]:  # type: ignore[type-arg]
-    """Initialize, poll for updates and handle them until the block ends, then stop cleanly."""
+    """The bot from start-up (command menu, catch-up) to a clean shutdown."""
     async with application:
         await startup(application)
-        assert application.updater is not None
-        await application.updater.start_polling(
-            allowed_updates=Update.ALL_TYPES, timeout=poll_timeout
-        )
-        await application.start()
         try:
-            yield application
+            async with polling(application, poll_timeout=poll_timeout):
+                yield application
         finally:
-            await application.updater.stop()
-            await application.stop()
             await shutdown(application)
 
 

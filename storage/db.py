@@ -11,6 +11,9 @@ PostgreSQL uses psycopg 3's async driver with a pool.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import event
@@ -135,3 +138,21 @@ def with_search_path(url: str, schema: str) -> str:
     existing = options if isinstance(options, str) else " ".join(options or ())
     merged = f"{existing} -csearch_path={schema}".strip()
     return parsed.update_query_dict({"options": merged}).render_as_string(hide_password=False)
+
+
+@contextmanager
+def scratch_schema(url: str, prefix: str = "scratch") -> Iterator[str]:
+    """A URL to a new, empty PostgreSQL schema, dropped with everything in it afterwards.
+
+    For tests and benchmarks that need a database of their own on a shared server.
+    """
+    import psycopg
+
+    schema = f"{prefix}_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(libpq_url(url), autocommit=True) as connection:
+        connection.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield with_search_path(url, schema)
+    finally:
+        with psycopg.connect(libpq_url(url), autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

@@ -555,6 +555,15 @@ class SqlBallotRepository(_Repository):
 # --- votes --------------------------------------------------------------------
 
 
+def _vote_row(vote: Vote) -> dict[str, Any]:
+    return {
+        "ballot_id": vote.ballot_id,
+        "member_id": vote.member_id,
+        "choice": vote.choice,
+        "cast_at": vote.cast_at,
+    }
+
+
 # Advisory lock keys for vote batches: one per ballot, away from the migration lock's.
 VOTE_BATCH_LOCK = 0x5949_5348_0000_0000  # "YISH" in the high bytes
 
@@ -656,17 +665,7 @@ class SqlVoteRepository(_Repository):
                 inserted = set(
                     await self.session.scalars(
                         self.insert(VoteRow)
-                        .values(
-                            [
-                                {
-                                    "ballot_id": v.ballot_id,
-                                    "member_id": v.member_id,
-                                    "choice": v.choice,
-                                    "cast_at": v.cast_at,
-                                }
-                                for v in new
-                            ]
-                        )
+                        .values([_vote_row(v) for v in new])
                         .on_conflict_do_nothing(index_elements=["ballot_id", "member_id"])
                         .returning(VoteRow.member_id)
                     )
@@ -686,15 +685,7 @@ class SqlVoteRepository(_Repository):
         if updates:
             await self.session.execute(
                 update(VoteRow),
-                [
-                    {
-                        "ballot_id": v.ballot_id,
-                        "member_id": v.member_id,
-                        "choice": v.choice,
-                        "cast_at": v.cast_at,
-                    }
-                    for v in updates
-                ],
+                [_vote_row(v) for v in updates],
             )
         if changed:
             await self.session.execute(

@@ -14,7 +14,6 @@ rows and may run against any database they are allowed to create schemas in.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from functools import cache
 from pathlib import Path
@@ -22,7 +21,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from storage.db import libpq_url, with_search_path
+from storage.db import libpq_url, scratch_schema
 from storage.uow import Database
 
 TEST_DATABASE_URL = "TEST_DATABASE_URL"
@@ -48,15 +47,8 @@ def postgres_url() -> Iterator[str]:
     reason = _postgres_unavailable()
     if reason is not None:
         pytest.skip(reason)
-    base = os.environ[TEST_DATABASE_URL]
-    schema = f"test_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(libpq_url(base), autocommit=True) as connection:
-        connection.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield with_search_path(base, schema)
-    finally:
-        with psycopg.connect(libpq_url(base), autocommit=True) as connection:
-            connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    with scratch_schema(os.environ[TEST_DATABASE_URL], prefix="test") as url:
+        yield url
 
 
 @pytest.fixture
