@@ -112,3 +112,11 @@ class StaleButton(DomainError):
     """Button data that does not belong to the message it was pressed on."""
 
     code = "stale_button"
+
+
+class MeetingNotFound(DomainError):
+    code = "meeting_not_found"
+
+
+class MeetingCancelled(DomainError):
+    code = "meeting_cancelled"

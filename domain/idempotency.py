@@ -57,6 +57,18 @@ class IdempotentUnitOfWork:
         return self._inner.drafts
 
     @property
+    def meetings(self) -> ports.MeetingRepository:
+        return self._inner.meetings
+
+    @property
+    def notices(self) -> ports.NoticeRepository:
+        return self._inner.notices
+
+    @property
+    def contacts(self) -> ports.ContactRepository:
+        return self._inner.contacts
+
+    @property
     def updates(self) -> ports.UpdateLog:
         return self._inner.updates
 

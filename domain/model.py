@@ -22,6 +22,15 @@ MAX_TITLE = 120
 MAX_DESCRIPTION = 1500
 MAX_PROPOSAL = 1500
 MAX_NAME = 64
+MAX_PLACE = 120
+MAX_AGENDA_ITEM = 200
+MAX_AGENDA = 12  # items and topics together: one reminder must name them all
+
+# Defaults a council may change: when to remind before a meeting, and how long
+# before a ballot closes to nudge those who have not voted (minutes; 0: never).
+DEFAULT_MEETING_REMINDERS = (24 * 60, 60)
+DEFAULT_BALLOT_NUDGE = 2 * 60
+MAX_REMINDERS = 4
 
 
 class MemberStatus(StrEnum):
@@ -53,6 +62,8 @@ class Council:
     created_at: datetime
     require_approval: bool = False
     chairs: set[int] = field(default_factory=set)  # messenger user ids
+    meeting_reminders: tuple[int, ...] = DEFAULT_MEETING_REMINDERS  # minutes before
+    ballot_nudge: int = DEFAULT_BALLOT_NUDGE  # minutes before a deadline; 0: off
     id: int | None = None
 
     def is_chair(self, user_id: int) -> bool:
@@ -247,3 +258,109 @@ class Draft:
     topic_id: int
     text: str
     updated_at: datetime
+
+
+class MeetingStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    CANCELLED = "cancelled"
+
+
+@dataclass
+class Meeting:
+    """议事会会议: a sitting at a time and place, with an agenda.
+
+    ``version`` grows each time the meeting is moved, so that a reminder sent
+    for the old time does not count as sent for the new one.
+    """
+
+    council_id: int
+    starts_at: datetime
+    place: str  # empty when online
+    online: bool
+    scheduled_by: int  # messenger user id
+    changed_at: datetime  # scheduled, or last moved
+    items: list[str] = field(default_factory=list)  # free agenda items
+    topic_ids: list[int] = field(default_factory=list)  # open topics on the agenda
+    status: MeetingStatus = MeetingStatus.SCHEDULED
+    version: int = 1
+    message_ref: int | None = None  # the agenda message in the council's chat
+    id: int | None = None
+
+    @property
+    def is_scheduled(self) -> bool:
+        return self.status is MeetingStatus.SCHEDULED
+
+    def require_scheduled(self) -> None:
+        if not self.is_scheduled:
+            raise errors.MeetingCancelled()
+
+    def toggle_topic(self, topic_id: int) -> bool:
+        """Put a topic on the agenda or take it off; True when it is now on."""
+        self.require_scheduled()
+        if topic_id in self.topic_ids:
+            self.topic_ids.remove(topic_id)
+            return False
+        if len(self.topic_ids) + len(self.items) >= MAX_AGENDA:
+            raise errors.InvalidInput(field="agenda_full", limit=MAX_AGENDA)
+        self.topic_ids.append(topic_id)
+        return True
+
+    def move(self, starts_at: datetime, now: datetime) -> None:
+        self.require_scheduled()
+        if starts_at <= now:
+            raise errors.InvalidInput(field="meeting_time")
+        self.starts_at = starts_at
+        self.changed_at = now
+        self.version += 1
+
+    def cancel(self, now: datetime) -> None:
+        self.require_scheduled()
+        self.status = MeetingStatus.CANCELLED
+        self.changed_at = now
+
+
+class NoticeKind(StrEnum):
+    """What a queued message says; the front end words it when it sends it."""
+
+    BALLOT_OPENED = "ballot_opened"  # a collection deadline put the topic to the vote
+    BALLOT_OUTCOME = "ballot_outcome"  # a deadline closed the ballot
+    BALLOT_NUDGE = "ballot_nudge"  # privately, to a member who has not voted
+    NON_VOTERS = "non_voters"  # in the group: those who could not be told privately
+    MEETING_REMINDER = "meeting_reminder"
+    MEETING_MOVED = "meeting_moved"
+    MEETING_CANCELLED = "meeting_cancelled"
+
+
+class NoticeState(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"  # claimed by a sender; a crash here leaves it unknown
+    SENT = "sent"
+    UNREACHABLE = "unreachable"  # the recipient never started the bot, or blocked it
+    FAILED = "failed"  # given up after repeated errors
+    UNKNOWN = "unknown"  # the sender died mid-send: never resent, so never doubled
+
+
+@dataclass
+class Notice:
+    """A message the council must get, queued in the transaction that decided it.
+
+    The outbox: a state change and the notice announcing it commit together,
+    and a sender delivers notices afterwards, so a crash in between loses
+    nothing and a notice is never queued twice (``key`` is unique).
+    """
+
+    key: str
+    kind: NoticeKind
+    council_id: int
+    chat_id: int  # the council's chat, or the recipient's user id for a private notice
+    subject: int  # the ballot, topic or meeting it is about
+    created_at: datetime
+    thread_id: int = 0
+    private: bool = False
+    params: dict[str, object] = field(default_factory=dict)  # JSON-safe values
+    state: NoticeState = NoticeState.PENDING
+    attempts: int = 0
+    not_before: datetime | None = None
+    sent_at: datetime | None = None
+    message_ref: int | None = None
+    id: int | None = None

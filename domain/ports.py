@@ -18,8 +18,10 @@ from domain.model import (
     Ballot,
     Council,
     Draft,
+    Meeting,
     Member,
     MemberStatus,
+    Notice,
     Proposal,
     Resolution,
     Topic,
@@ -39,6 +41,7 @@ class CouncilRepository(Protocol):
     async def by_chat(self, chat_id: int, thread_id: int) -> Council | None: ...
     async def add(self, council: Council) -> Council: ...
     async def update(self, council: Council) -> None: ...
+    async def many(self, council_ids: Sequence[int]) -> dict[int, Council]: ...
 
 
 class MemberRepository(Protocol):
@@ -64,6 +67,10 @@ class TopicRepository(Protocol):
     async def update(self, topic: Topic) -> None: ...
     async def active(self, council_id: int) -> list[Topic]:
         """Topics collecting opinions or voting, newest first."""
+        ...
+
+    async def collecting_with_deadline(self) -> list[Topic]:
+        """Topics of every council still collecting opinions that have a deadline."""
         ...
 
 
@@ -94,6 +101,10 @@ class BallotRepository(Protocol):
 
     async def all_open(self) -> list[int]:
         """Ids of open ballots in every council."""
+        ...
+
+    async def open_with_deadline(self) -> list[Ballot]:
+        """Open ballots of every council that have a deadline."""
         ...
 
     async def set_rendered(self, ballot_id: int, seq: int) -> None:
@@ -138,9 +149,52 @@ class DraftRepository(Protocol):
     async def delete(self, user_id: int) -> None: ...
 
 
+class MeetingRepository(Protocol):
+    async def get(self, meeting_id: int) -> Meeting | None: ...
+    async def add(self, meeting: Meeting) -> Meeting: ...
+    async def update(self, meeting: Meeting) -> None: ...
+    async def upcoming(self, council_id: int, after: datetime) -> list[Meeting]:
+        """Scheduled meetings of one council starting after ``after``, soonest first."""
+        ...
+
+    async def all_upcoming(self, after: datetime) -> list[Meeting]:
+        """Scheduled meetings of every council starting after ``after``."""
+        ...
+
+
+class NoticeRepository(Protocol):
+    """The outbox: messages decided in a transaction, delivered after it."""
+
+    async def add(self, notice: Notice) -> bool:
+        """Queue ``notice``; False (and nothing queued) if its key was queued before."""
+        ...
+
+    async def get(self, notice_id: int) -> Notice | None: ...
+    async def update(self, notice: Notice) -> None: ...
+    async def claim(self, now: datetime, limit: int) -> list[Notice]:
+        """Atomically take up to ``limit`` due pending notices, oldest first, marking
+        them SENDING with one more attempt; a notice is taken by one sender only."""
+        ...
+
+    async def abandon(self, claimed_before: datetime, now: datetime) -> int:
+        """Mark notices left SENDING since before ``claimed_before`` UNKNOWN; how many."""
+        ...
+
+
+class ContactRepository(Protocol):
+    """Who can be written to privately: they started the bot and did not block it."""
+
+    async def mark(self, user_id: int, reachable: bool, at: datetime) -> None: ...
+    async def reachable(self, user_ids: Sequence[int]) -> set[int]: ...
+
+
 class UpdateLog(Protocol):
     async def claim(self, key: str) -> bool:
         """Atomic; True the first time ``key`` is seen, False for a redelivery."""
+        ...
+
+    async def seen(self, keys: Sequence[str]) -> set[str]:
+        """Those of ``keys`` claimed before."""
         ...
 
     async def claim_many(self, keys: Sequence[str]) -> set[str]:
@@ -166,6 +220,12 @@ class UnitOfWork(Protocol):
     def resolutions(self) -> ResolutionRepository: ...
     @property
     def drafts(self) -> DraftRepository: ...
+    @property
+    def meetings(self) -> MeetingRepository: ...
+    @property
+    def notices(self) -> NoticeRepository: ...
+    @property
+    def contacts(self) -> ContactRepository: ...
     @property
     def updates(self) -> UpdateLog: ...
 

@@ -61,10 +61,10 @@ async def find_council(uow: UnitOfWork, *, chat_id: int, thread_id: int) -> Coun
 
 async def council_by_id(uow: UnitOfWork, *, council_id: int) -> Council:
     async with uow:
-        return await _council(uow, council_id)
+        return await require_council(uow, council_id)
 
 
-async def _council(uow: UnitOfWork, council_id: int) -> Council:
+async def require_council(uow: UnitOfWork, council_id: int) -> Council:
     council = await uow.councils.get(council_id)
     if council is None:
         raise errors.CouncilNotSetUp()
@@ -81,7 +81,7 @@ async def _voting_member(uow: UnitOfWork, council_id: int, user_id: int) -> Memb
     return member
 
 
-async def _topic(uow: UnitOfWork, topic_id: int) -> Topic:
+async def require_topic(uow: UnitOfWork, topic_id: int) -> Topic:
     topic = await uow.topics.get(topic_id)
     if topic is None:
         raise errors.TopicNotFound()
@@ -91,7 +91,7 @@ async def _topic(uow: UnitOfWork, topic_id: int) -> Topic:
 async def _topic_of(uow: UnitOfWork, council_id: int, topic_id: int | None) -> Topic:
     """The topic a command names, or for a bare command the newest one still open."""
     if topic_id is not None:
-        topic = await _topic(uow, topic_id)
+        topic = await require_topic(uow, topic_id)
         if topic.council_id != council_id:
             raise errors.TopicNotFound()
         return topic
@@ -211,7 +211,7 @@ async def join(
     now: datetime,
 ) -> Member:
     async with uow:
-        council = await _council(uow, council_id)
+        council = await require_council(uow, council_id)
         existing = await uow.members.by_user(council_id, user_id)
         if existing is not None and existing.status is not MemberStatus.REMOVED:
             raise errors.AlreadyMember(status=existing.status.value)
@@ -255,7 +255,7 @@ class RollView:
 
 async def roll(uow: UnitOfWork, *, council_id: int) -> RollView:
     async with uow:
-        council = await _council(uow, council_id)
+        council = await require_council(uow, council_id)
         members = await uow.members.list(council_id, (MemberStatus.ACTIVE,))
         pending = await uow.members.list(council_id, (MemberStatus.PENDING,))
         return RollView(council, members, pending)
@@ -275,7 +275,7 @@ async def open_topic(
     now: datetime,
 ) -> Topic:
     async with uow:
-        council = await _council(uow, council_id)
+        council = await require_council(uow, council_id)
         council.require_chair(user_id)
         if deadline is not None and deadline <= now:
             raise errors.InvalidInput(field="deadline")
@@ -298,7 +298,7 @@ async def open_topic(
 async def set_card(uow: UnitOfWork, *, topic_id: int, card_ref: int) -> None:
     """Remember which message shows the topic card, so it can be edited later."""
     async with uow:
-        topic = await _topic(uow, topic_id)
+        topic = await require_topic(uow, topic_id)
         topic.card_ref = card_ref
         await uow.topics.update(topic)
         await uow.commit()
@@ -332,7 +332,7 @@ async def _submit(
     uow: UnitOfWork, *, topic: Topic, user_id: int, text: str, now: datetime
 ) -> Submitted:
     topic.require_phase(Phase.COLLECTING)
-    council = await _council(uow, topic.council_id)
+    council = await require_council(uow, topic.council_id)
     member = await _voting_member(uow, topic.council_id, user_id)
     assert member.id is not None and topic.id is not None
     proposal = await uow.proposals.add(
@@ -360,7 +360,7 @@ async def second_proposal(
         proposal = await uow.proposals.get(proposal_id)
         if proposal is None:
             raise errors.ProposalNotFound()
-        topic = await _topic(uow, proposal.topic_id)
+        topic = await require_topic(uow, proposal.topic_id)
         topic.require_phase(Phase.COLLECTING)
         member = await _voting_member(uow, topic.council_id, user_id)
         assert member.id is not None and proposal.id is not None
@@ -380,7 +380,7 @@ class TopicView:
 
 async def topic_view(uow: UnitOfWork, *, topic_id: int) -> TopicView:
     async with uow:
-        topic = await _topic(uow, topic_id)
+        topic = await require_topic(uow, topic_id)
         assert topic.id is not None
         proposals = await uow.proposals.for_topic(topic.id)
         authors: dict[int, Member] = {}
@@ -408,7 +408,7 @@ async def proposal_with_author(uow: UnitOfWork, *, proposal_id: int) -> tuple[Pr
 
 async def start_draft(uow: UnitOfWork, *, topic_id: int, user_id: int, now: datetime) -> Topic:
     async with uow:
-        topic = await _topic(uow, topic_id)
+        topic = await require_topic(uow, topic_id)
         topic.require_phase(Phase.COLLECTING)
         await _voting_member(uow, topic.council_id, user_id)
         await uow.drafts.put(Draft(user_id=user_id, topic_id=topic_id, text="", updated_at=now))
@@ -436,7 +436,7 @@ async def submit_draft(uow: UnitOfWork, *, user_id: int, now: datetime) -> Submi
         draft = await uow.drafts.get(user_id)
         if draft is None:
             raise errors.NotFound(what="draft")
-        topic = await _topic(uow, draft.topic_id)
+        topic = await require_topic(uow, draft.topic_id)
         submitted = await _submit(uow, topic=topic, user_id=user_id, text=draft.text, now=now)
         await uow.drafts.delete(user_id)
         await uow.commit()
@@ -469,33 +469,62 @@ async def put_ballot(
 ) -> Ballot:
     """Put a topic to the vote: a motion, or a choice among its proposals."""
     async with uow:
-        council = await _council(uow, council_id)
+        council = await require_council(uow, council_id)
         council.require_chair(user_id)
         topic = await _topic_of(uow, council_id, topic_id)
-        topic.start_voting()
         if deadline is not None and deadline <= now:
             raise errors.InvalidInput(field="deadline")
-        assert topic.id is not None and council.id is not None
-        options: tuple[BallotOption, ...] = ()
-        if kind is BallotKind.OPTIONS:
-            options = await _options(uow, topic.id, proposal_ids)
-        ballot = await uow.ballots.add(
-            Ballot(
-                topic_id=topic.id,
-                council_id=council.id,
-                kind=kind,
-                question=topic.title,
-                rule=rule_named(rule_name) if rule_name else council.rule,
-                secret=secret,
-                opened_by=user_id,
-                opened_at=now,
-                options=options,
-                deadline=deadline,
-            )
+        ballot = await open_ballot(
+            uow,
+            council,
+            topic,
+            kind=kind,
+            proposal_ids=proposal_ids,
+            rule=rule_named(rule_name) if rule_name else council.rule,
+            secret=secret,
+            deadline=deadline,
+            opened_by=user_id,
+            now=now,
         )
-        await uow.topics.update(topic)
         await uow.commit()
         return ballot
+
+
+async def open_ballot(
+    uow: UnitOfWork,
+    council: Council,
+    topic: Topic,
+    *,
+    kind: BallotKind,
+    proposal_ids: Sequence[int],
+    rule: Rule,
+    secret: bool,
+    deadline: datetime | None,
+    opened_by: int,
+    now: datetime,
+) -> Ballot:
+    """Within a transaction: move the topic to voting with a new ballot."""
+    topic.start_voting()
+    assert topic.id is not None and council.id is not None
+    options: tuple[BallotOption, ...] = ()
+    if kind is BallotKind.OPTIONS:
+        options = await _options(uow, topic.id, proposal_ids)
+    ballot = await uow.ballots.add(
+        Ballot(
+            topic_id=topic.id,
+            council_id=council.id,
+            kind=kind,
+            question=topic.title,
+            rule=rule,
+            secret=secret,
+            opened_by=opened_by,
+            opened_at=now,
+            options=options,
+            deadline=deadline,
+        )
+    )
+    await uow.topics.update(topic)
+    return ballot
 
 
 async def _options(
@@ -717,7 +746,7 @@ async def ballot_view(uow: UnitOfWork, *, ballot_id: int) -> BallotView:
 
 async def _view(uow: UnitOfWork, ballot: Ballot) -> BallotView:
     assert ballot.id is not None
-    topic = await _topic(uow, ballot.topic_id)
+    topic = await require_topic(uow, ballot.topic_id)
     seq = await uow.votes.last_seq(ballot.id)
     members = await uow.members.list(ballot.council_id)
     votes = await uow.votes.current(ballot.id)
@@ -730,7 +759,7 @@ async def _view(uow: UnitOfWork, ballot: Ballot) -> BallotView:
         for member_id, choice in sorted(votes.items()):
             if member_id in names:
                 voters.setdefault(choice, []).append(names[member_id])
-    council = await _council(uow, ballot.council_id)
+    council = await require_council(uow, ballot.council_id)
     return BallotView(ballot, topic, council, outcome, roll_size, voters, seq)
 
 
@@ -768,40 +797,46 @@ async def close_ballot(
     """Close a ballot and record the resolution. ``user_id`` None: the deadline did it."""
     async with uow:
         if user_id is not None:
-            council = await _council(uow, council_id)
+            council = await require_council(uow, council_id)
             council.require_chair(user_id)
         ballot = await _ballot_of(uow, council_id, ballot_id, Lock.UPDATE)
-        ballot.require_open()
-        assert ballot.id is not None
-        topic = await _topic(uow, ballot.topic_id)
-        members = await uow.members.list(ballot.council_id)
-        outcome = _decide(ballot, members, await uow.votes.current(ballot.id))
-        ballot.closed_at = now
-        ballot.outcome = outcome
-        topic.decide(outcome.result, now)
-        assert ballot.id is not None and topic.id is not None
-        resolution = await uow.resolutions.add(
-            Resolution(
-                council_id=ballot.council_id,
-                topic_id=topic.id,
-                ballot_id=ballot.id,
-                result=outcome.result,
-                summary=ballot.label_of(outcome.winner) if outcome.winner else ballot.question,
-                recorded_at=now,
-                winner=outcome.winner,
-            )
-        )
-        await uow.ballots.update(ballot)
-        await uow.topics.update(topic)
+        closed = await close_locked(uow, ballot, now)
         await uow.commit()
-        return Closed(ballot, topic, outcome, resolution)
+        return closed
+
+
+async def close_locked(uow: UnitOfWork, ballot: Ballot, now: datetime) -> Closed:
+    """Within a transaction, on a ballot read with ``Lock.UPDATE``: decide and record."""
+    ballot.require_open()
+    assert ballot.id is not None
+    topic = await require_topic(uow, ballot.topic_id)
+    members = await uow.members.list(ballot.council_id)
+    outcome = _decide(ballot, members, await uow.votes.current(ballot.id))
+    ballot.closed_at = now
+    ballot.outcome = outcome
+    topic.decide(outcome.result, now)
+    assert ballot.id is not None and topic.id is not None
+    resolution = await uow.resolutions.add(
+        Resolution(
+            council_id=ballot.council_id,
+            topic_id=topic.id,
+            ballot_id=ballot.id,
+            result=outcome.result,
+            summary=ballot.label_of(outcome.winner) if outcome.winner else ballot.question,
+            recorded_at=now,
+            winner=outcome.winner,
+        )
+    )
+    await uow.ballots.update(ballot)
+    await uow.topics.update(topic)
+    return Closed(ballot, topic, outcome, resolution)
 
 
 async def cancel_topic(
     uow: UnitOfWork, *, council_id: int, topic_id: int | None, user_id: int, now: datetime
 ) -> Topic:
     async with uow:
-        council = await _council(uow, council_id)
+        council = await require_council(uow, council_id)
         council.require_chair(user_id)
         topic = await _topic_of(uow, council_id, topic_id)
         topic.cancel(now)

@@ -96,6 +96,8 @@ class CouncilRow(Base):
     language: Mapped[str] = mapped_column(String(16))
     require_approval: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
+    meeting_reminders: Mapped[list[int]] = mapped_column(JSON)  # minutes before a meeting
+    ballot_nudge: Mapped[int] = mapped_column(Integer)  # minutes before a deadline; 0: off
 
 
 class CouncilChairRow(Base):
@@ -130,7 +132,10 @@ class MemberRow(Base):
 
 class TopicRow(Base):
     __tablename__ = "topics"
-    __table_args__ = (Index("ix_topics_council_id_phase", "council_id", "phase"),)
+    __table_args__ = (
+        Index("ix_topics_council_id_phase", "council_id", "phase"),
+        Index("ix_topics_phase_deadline", "phase", "deadline"),
+    )
 
     id: Mapped[int] = _id()
     council_id: Mapped[int] = mapped_column(IdType, ForeignKey("councils.id", ondelete="CASCADE"))
@@ -169,7 +174,10 @@ class SecondRow(Base):
 
 class BallotRow(Base):
     __tablename__ = "ballots"
-    __table_args__ = (Index("ix_ballots_council_id_closed_at", "council_id", "closed_at"),)
+    __table_args__ = (
+        Index("ix_ballots_council_id_closed_at", "council_id", "closed_at"),
+        Index("ix_ballots_closed_at_deadline", "closed_at", "deadline"),
+    )
 
     id: Mapped[int] = _id()
     topic_id: Mapped[int] = mapped_column(
@@ -241,6 +249,61 @@ class DraftRow(Base):
     user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     topic_id: Mapped[int] = mapped_column(IdType, ForeignKey("topics.id", ondelete="CASCADE"))
     text: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+
+class MeetingRow(Base):
+    __tablename__ = "meetings"
+    __table_args__ = (
+        Index("ix_meetings_council_id_starts_at", "council_id", "starts_at"),
+        Index("ix_meetings_status_starts_at", "status", "starts_at"),
+    )
+
+    id: Mapped[int] = _id()
+    council_id: Mapped[int] = mapped_column(IdType, ForeignKey("councils.id", ondelete="CASCADE"))
+    starts_at: Mapped[datetime]
+    place: Mapped[str] = mapped_column(String(255))
+    online: Mapped[bool] = mapped_column(Boolean)
+    scheduled_by: Mapped[int] = mapped_column(BigInteger)
+    changed_at: Mapped[datetime]
+    items: Mapped[list[str]] = mapped_column(JSON)
+    topic_ids: Mapped[list[int]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer)
+    message_ref: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class NoticeRow(Base):
+    """The outbox: a message decided in a transaction, sent after it."""
+
+    __tablename__ = "notices"
+    __table_args__ = (Index("ix_notices_state_not_before", "state", "not_before"),)
+
+    id: Mapped[int] = _id()
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    council_id: Mapped[int] = mapped_column(IdType, ForeignKey("councils.id", ondelete="CASCADE"))
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    thread_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    private: Mapped[bool] = mapped_column(Boolean)
+    subject: Mapped[int] = mapped_column(BigInteger)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    claimed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    message_ref: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class ContactRow(Base):
+    """Whether the bot may write to a person privately (they started it, never blocked it)."""
+
+    __tablename__ = "contacts"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    reachable: Mapped[bool] = mapped_column(Boolean)
     updated_at: Mapped[datetime]
 
 

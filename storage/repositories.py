@@ -153,6 +153,22 @@ class SqlCouncilRepository(_Repository):
         )
         await self._put_chairs(council)
 
+    async def many(self, council_ids: Sequence[int]) -> dict[int, Council]:
+        if not council_ids:
+            return {}
+        rows = list(
+            await self.session.scalars(select(CouncilRow).where(CouncilRow.id.in_(council_ids)))
+        )
+        chairs: dict[int, set[int]] = {row.id: set() for row in rows}
+        pairs = await self.session.execute(
+            select(CouncilChairRow.council_id, CouncilChairRow.user_id).where(
+                CouncilChairRow.council_id.in_(list(chairs))
+            )
+        )
+        for council_id, user_id in pairs:
+            chairs[council_id].add(user_id)
+        return {row.id: self._council(row, chairs[row.id]) for row in rows}
+
     async def _put_chairs(self, council: Council) -> None:
         if council.chairs:
             await self.session.execute(
@@ -171,12 +187,18 @@ class SqlCouncilRepository(_Repository):
             "language": council.language,
             "require_approval": council.require_approval,
             "created_at": council.created_at,
+            "meeting_reminders": list(council.meeting_reminders),
+            "ballot_nudge": council.ballot_nudge,
         }
 
     async def _load(self, row: CouncilRow) -> Council:
         chairs = await self.session.scalars(
             select(CouncilChairRow.user_id).where(CouncilChairRow.council_id == row.id)
         )
+        return self._council(row, set(chairs))
+
+    @staticmethod
+    def _council(row: CouncilRow, chairs: set[int]) -> Council:
         return Council(
             id=row.id,
             chat_id=row.chat_id,
@@ -187,7 +209,9 @@ class SqlCouncilRepository(_Repository):
             language=row.language,
             created_at=row.created_at,
             require_approval=row.require_approval,
-            chairs=set(chairs),
+            chairs=chairs,
+            meeting_reminders=tuple(row.meeting_reminders),
+            ballot_nudge=row.ballot_nudge,
         )
 
 
@@ -344,6 +368,14 @@ class SqlTopicRepository(_Repository):
                 TopicRow.phase.in_([Phase.COLLECTING.value, Phase.VOTING.value]),
             )
             .order_by(TopicRow.opened_at.desc(), TopicRow.id.desc())
+        )
+        return [_topic(row) for row in rows]
+
+    async def collecting_with_deadline(self) -> list[Topic]:
+        rows = await self.session.scalars(
+            select(TopicRow)
+            .where(TopicRow.phase == Phase.COLLECTING.value, TopicRow.deadline.is_not(None))
+            .order_by(TopicRow.id)
         )
         return [_topic(row) for row in rows]
 
@@ -542,6 +574,14 @@ class SqlBallotRepository(_Repository):
             select(BallotRow.id).where(BallotRow.closed_at.is_(None)).order_by(BallotRow.id)
         )
         return list(rows)
+
+    async def open_with_deadline(self) -> list[Ballot]:
+        rows = await self.session.scalars(
+            select(BallotRow)
+            .where(BallotRow.closed_at.is_(None), BallotRow.deadline.is_not(None))
+            .order_by(BallotRow.id)
+        )
+        return [_ballot(row) for row in rows]
 
     async def set_rendered(self, ballot_id: int, seq: int) -> None:
         """Raise ``rendered_seq`` to ``seq`` (never lowers it)."""
@@ -830,6 +870,14 @@ class SqlUpdateLog(_Repository):
             .returning(ProcessedUpdateRow.key)
         )
         return set(claimed)
+
+    async def seen(self, keys: Sequence[str]) -> set[str]:
+        if not keys:
+            return set()
+        found = await self.session.scalars(
+            select(ProcessedUpdateRow.key).where(ProcessedUpdateRow.key.in_(list(keys)))
+        )
+        return set(found)
 
     async def forget_before(self, moment: datetime) -> int:
         """Drop claims older than ``moment`` (housekeeping); returns how many."""

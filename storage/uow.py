@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any, Self
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain import ports
+from storage.agenda import SqlMeetingRepository
 from storage.db import create_engine
+from storage.outbox import SqlContactRepository, SqlNoticeRepository
 from storage.repositories import (
     SqlBallotRepository,
     SqlCouncilRepository,
@@ -44,6 +46,9 @@ class SqlUnitOfWork:
     votes: ports.VoteRepository
     resolutions: ports.ResolutionRepository
     drafts: ports.DraftRepository
+    meetings: ports.MeetingRepository
+    notices: ports.NoticeRepository
+    contacts: ports.ContactRepository
     updates: ports.UpdateLog
 
     def __init__(
@@ -75,6 +80,9 @@ class SqlUnitOfWork:
         self.votes = SqlVoteRepository(session)
         self.resolutions = SqlResolutionRepository(session)
         self.drafts = SqlDraftRepository(session)
+        self.meetings = SqlMeetingRepository(session)
+        self.notices = SqlNoticeRepository(session)
+        self.contacts = SqlContactRepository(session)
         self.updates = SqlUpdateLog(session, self._clock)
         return self
 

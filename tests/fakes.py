@@ -24,8 +24,11 @@ from domain.model import (
     Ballot,
     Council,
     Draft,
+    Meeting,
     Member,
     MemberStatus,
+    Notice,
+    NoticeState,
     Phase,
     Proposal,
     Resolution,
@@ -69,6 +72,10 @@ class Tables:
     resolutions: dict[int, Resolution] = field(default_factory=dict)
     drafts: dict[int, Draft] = field(default_factory=dict)
     updates: set[str] = field(default_factory=set)
+    meetings: dict[int, Meeting] = field(default_factory=dict)
+    notices: dict[int, Notice] = field(default_factory=dict)
+    contacts: dict[int, bool] = field(default_factory=dict)
+    claimed_at: dict[int, datetime] = field(default_factory=dict)  # notice id -> when
     last_id: dict[str, int] = field(default_factory=dict)
     last_seq: int = 0
 
@@ -85,6 +92,10 @@ class Tables:
             resolutions=dict(self.resolutions),  # Resolution is frozen
             drafts={k: _clone(v) for k, v in self.drafts.items()},
             updates=set(self.updates),
+            meetings={k: _clone(v) for k, v in self.meetings.items()},
+            notices={k: _clone(v) for k, v in self.notices.items()},
+            contacts=dict(self.contacts),
+            claimed_at=dict(self.claimed_at),
             last_id=dict(self.last_id),
             last_seq=self.last_seq,
         )
@@ -136,6 +147,9 @@ class FakeCouncilRepository(_Repository):
         assert council.id in self._t.councils, "update of a council never added"
         self._t.councils[council.id] = _clone(council)
 
+    async def many(self, council_ids: Sequence[int]) -> dict[int, Council]:
+        return {i: _clone(self._t.councils[i]) for i in council_ids if i in self._t.councils}
+
 
 class FakeMemberRepository(_Repository):
     async def get(self, member_id: int) -> Member | None:
@@ -180,6 +194,13 @@ class FakeMemberRepository(_Repository):
 
 
 class FakeTopicRepository(_Repository):
+    async def collecting_with_deadline(self) -> list[Topic]:
+        return [
+            _clone(t)
+            for _, t in sorted(self._t.topics.items())
+            if t.phase is Phase.COLLECTING and t.deadline is not None
+        ]
+
     async def get(self, topic_id: int) -> Topic | None:
         topic = self._t.topics.get(topic_id)
         return None if topic is None else _clone(topic)
@@ -277,6 +298,13 @@ class FakeBallotRepository(_Repository):
     async def all_open(self) -> list[int]:
         return [ballot_id for ballot_id, b in sorted(self._t.ballots.items()) if b.is_open]
 
+    async def open_with_deadline(self) -> list[Ballot]:
+        return [
+            _clone(b)
+            for _, b in sorted(self._t.ballots.items())
+            if b.is_open and b.deadline is not None
+        ]
+
     async def set_rendered(self, ballot_id: int, seq: int) -> None:
         ballot = self._t.ballots.get(ballot_id)
         if ballot is not None and seq > ballot.rendered_seq:
@@ -357,6 +385,82 @@ class FakeUpdateLog(_Repository):
         assert len(set(keys)) == len(keys), "claim_many: keys must be distinct"
         return {key for key in keys if await self.claim(key)}
 
+    async def seen(self, keys: Sequence[str]) -> set[str]:
+        return {key for key in keys if key in self._t.updates}
+
+
+class FakeMeetingRepository(_Repository):
+    async def get(self, meeting_id: int) -> Meeting | None:
+        meeting = self._t.meetings.get(meeting_id)
+        return None if meeting is None else _clone(meeting)
+
+    async def add(self, meeting: Meeting) -> Meeting:
+        meeting.id = self._t.next_id("meetings")
+        self._t.meetings[meeting.id] = _clone(meeting)
+        return meeting
+
+    async def update(self, meeting: Meeting) -> None:
+        assert meeting.id in self._t.meetings, "update of a meeting never added"
+        self._t.meetings[meeting.id] = _clone(meeting)
+
+    async def upcoming(self, council_id: int, after: datetime) -> list[Meeting]:
+        found = [m for m in await self.all_upcoming(after) if m.council_id == council_id]
+        return sorted(found, key=lambda m: (m.starts_at, m.id or 0))
+
+    async def all_upcoming(self, after: datetime) -> list[Meeting]:
+        return [
+            _clone(m)
+            for _, m in sorted(self._t.meetings.items())
+            if m.is_scheduled and m.starts_at > after
+        ]
+
+
+class FakeNoticeRepository(_Repository):
+    async def add(self, notice: Notice) -> bool:
+        if any(n.key == notice.key for n in self._t.notices.values()):
+            return False
+        notice.id = self._t.next_id("notices")
+        self._t.notices[notice.id] = _clone(notice)
+        return True
+
+    async def get(self, notice_id: int) -> Notice | None:
+        notice = self._t.notices.get(notice_id)
+        return None if notice is None else _clone(notice)
+
+    async def update(self, notice: Notice) -> None:
+        assert notice.id in self._t.notices, "update of a notice never added"
+        self._t.notices[notice.id] = _clone(notice)
+
+    async def claim(self, now: datetime, limit: int) -> list[Notice]:
+        taken = []
+        for _, notice in sorted(self._t.notices.items()):
+            if len(taken) == limit:
+                break
+            due = notice.not_before is None or notice.not_before <= now
+            if notice.state is NoticeState.PENDING and due:
+                notice.state = NoticeState.SENDING
+                notice.attempts += 1
+                self._t.claimed_at[notice.id or 0] = now
+                taken.append(_clone(notice))
+        return taken
+
+    async def abandon(self, claimed_before: datetime, now: datetime) -> int:
+        count = 0
+        for notice in self._t.notices.values():
+            claimed = self._t.claimed_at.get(notice.id or 0)
+            if notice.state is NoticeState.SENDING and claimed and claimed < claimed_before:
+                notice.state = NoticeState.UNKNOWN
+                count += 1
+        return count
+
+
+class FakeContactRepository(_Repository):
+    async def mark(self, user_id: int, reachable: bool, at: datetime) -> None:
+        self._t.contacts[user_id] = reachable
+
+    async def reachable(self, user_ids: Sequence[int]) -> set[int]:
+        return {u for u in user_ids if self._t.contacts.get(u)}
+
 
 class FakeUnitOfWork:
     """A transaction on a :class:`FakeStore`; may be entered again after it exits."""
@@ -369,6 +473,9 @@ class FakeUnitOfWork:
     votes: ports.VoteRepository
     resolutions: ports.ResolutionRepository
     drafts: ports.DraftRepository
+    meetings: ports.MeetingRepository
+    notices: ports.NoticeRepository
+    contacts: ports.ContactRepository
     updates: ports.UpdateLog
 
     def __init__(self, store: FakeStore | None = None) -> None:
@@ -386,6 +493,9 @@ class FakeUnitOfWork:
         self.resolutions = FakeResolutionRepository(self)
         self.drafts = FakeDraftRepository(self)
         self.updates = FakeUpdateLog(self)
+        self.meetings = FakeMeetingRepository(self)
+        self.notices = FakeNoticeRepository(self)
+        self.contacts = FakeContactRepository(self)
 
     @property
     def tables(self) -> Tables:

@@ -31,6 +31,9 @@ TABLES = {
     "resolutions",
     "drafts",
     "processed_updates",
+    "meetings",
+    "notices",
+    "contacts",
 }
 
 
@@ -58,7 +61,7 @@ async def test_upgrade_from_empty(
     monkeypatch.chdir(tmp_path)  # no alembic.ini to be found here, and none needed
     assert await migrate.current(database_url) is None
     await migrate.upgrade(database_url)
-    assert await migrate.current(database_url) == migrate.head() == "0001"
+    assert await migrate.current(database_url) == migrate.head() == "0002"
     assert await _inspect(database_url, _tables) == TABLES | {"alembic_version"}
     await migrate.upgrade(database_url)  # again: nothing to do
     assert await migrate.current(database_url) == migrate.head()
@@ -103,3 +106,33 @@ def test_offline_sql(capsys: pytest.CaptureFixture[str]) -> None:
     sql = capsys.readouterr().out
     assert "CREATE TABLE votes" in sql
     assert "PRIMARY KEY (ballot_id, member_id)" in sql
+
+
+async def test_upgrade_keeps_councils_and_gives_them_default_reminders(database_url: str) -> None:
+    """A council set up before meetings existed gets 24 h and 1 h reminders, 2 h nudges."""
+    import json
+
+    from domain.rules import preset
+    from tests.storage.helpers import make_council
+
+    await migrate.upgrade(database_url, "0001")
+    engine = create_engine(database_url)
+    rule = json.dumps(dict(preset("simple").to_dict()))
+    try:
+        async with engine.begin() as connection:
+            await connection.exec_driver_sql(
+                "INSERT INTO councils (chat_id, thread_id, title, rule, timezone, language,"
+                f" require_approval, created_at) VALUES (-100, 0, 'old', '{rule}', 'Asia/Shanghai',"
+                " 'zh-CN', false, '2025-01-01 00:00:00')"
+            )
+    finally:
+        await engine.dispose()
+    await migrate.upgrade(database_url)
+    db = await Database.open(database_url, migrate=False)
+    try:
+        async with db.uow() as uow:
+            found = await uow.councils.many([1])
+        assert found[1].meeting_reminders == (1440, 60) and found[1].ballot_nudge == 120
+        assert await make_council(db, chat_id=-200) == 2  # new rows still go in
+    finally:
+        await db.dispose()

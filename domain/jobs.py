@@ -1,0 +1,288 @@
+"""Use cases the scheduler runs: plan the jobs, and run one when its time comes.
+
+A job carries only its id. Running it reads the state again, works out when
+the job is due *now* (a chair may have moved the meeting or the deadline
+since), and does the work once: the run is claimed (``UpdateLog``) in the same
+transaction as the state change and the notices announcing it, so a run that
+crashed before its commit is simply run again, and one that committed is never
+run twice — whichever process, whatever restarts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from domain import errors
+from domain.model import BallotKind, MemberStatus, Notice, NoticeKind, Phase
+from domain.ports import Lock, UnitOfWork
+from domain.schedule import (
+    LATE_AFTER,
+    Job,
+    JobKind,
+    Subject,
+    ballot_jobs,
+    job_ids,
+    meeting_jobs,
+    topic_jobs,
+    worth_planning,
+)
+from domain.services import MAX_OPTIONS, close_locked, open_ballot, require_council
+
+CLAIM_CHUNK = 500  # keys per "which were claimed" query
+
+
+class Ran(StrEnum):
+    DONE = "done"
+    SKIPPED = "skipped"  # a reminder past its grace period
+    NOT_DUE = "not_due"  # its time was moved later: plan it again
+    STALE = "stale"  # nothing to do any more (closed, cancelled, …)
+    ALREADY = "already"  # another run did it
+
+
+@dataclass(frozen=True)
+class JobRun:
+    ran: Ran
+    job: Job | None = None  # the job as planned now; None when stale
+    late: timedelta = timedelta(0)
+    notices: int = 0
+
+
+# --- planning ------------------------------------------------------------------
+
+
+async def plan(uow: UnitOfWork, *, now: datetime, grace: timedelta) -> list[Job]:
+    """Every job that should be in the scheduler, for every council."""
+    async with uow:
+        ballots = await uow.ballots.open_with_deadline()
+        topics = await uow.topics.collecting_with_deadline()
+        meetings = await uow.meetings.all_upcoming(now)
+        council_ids = {b.council_id for b in ballots} | {m.council_id for m in meetings}
+        councils = await uow.councils.many(sorted(council_ids))
+        jobs = [j for b in ballots for j in ballot_jobs(b, councils[b.council_id])]
+        jobs += [j for t in topics for j in topic_jobs(t)]
+        jobs += [j for m in meetings for j in meeting_jobs(m, councils[m.council_id])]
+        return await _unclaimed([j for j in jobs if worth_planning(j, now=now, grace=grace)], uow)
+
+
+async def plan_for(
+    uow: UnitOfWork, subject: Subject, target: int, *, now: datetime, grace: timedelta
+) -> tuple[list[str], list[Job]]:
+    """One ballot's, topic's or meeting's jobs: (every id it may have, those planned)."""
+    async with uow:
+        jobs: list[Job] = []
+        if subject is Subject.BALLOT:
+            ballot = await uow.ballots.get(target)
+            if ballot is None:
+                return [], []
+            council = await require_council(uow, ballot.council_id)
+            jobs = ballot_jobs(ballot, council)
+        elif subject is Subject.TOPIC:
+            topic = await uow.topics.get(target)
+            if topic is None:
+                return [], []
+            council = await require_council(uow, topic.council_id)
+            jobs = topic_jobs(topic)
+        else:
+            meeting = await uow.meetings.get(target)
+            if meeting is None:
+                return [], []
+            council = await require_council(uow, meeting.council_id)
+            jobs = meeting_jobs(meeting, council)
+        planned = [j for j in jobs if worth_planning(j, now=now, grace=grace)]
+        return job_ids(subject, target, council), await _unclaimed(planned, uow)
+
+
+async def _unclaimed(jobs: list[Job], uow: UnitOfWork) -> list[Job]:
+    claimed: set[str] = set()
+    for start in range(0, len(jobs), CLAIM_CHUNK):
+        claimed |= await uow.updates.seen([j.claim for j in jobs[start : start + CLAIM_CHUNK]])
+    return sorted(j for j in jobs if j.claim not in claimed)
+
+
+async def _planned(uow: UnitOfWork, kind: JobKind, target: int, variant: int) -> Job | None:
+    """The job with this id as the state plans it now, or None."""
+    jobs: Iterable[Job] = ()
+    if kind in (JobKind.BALLOT_CLOSE, JobKind.BALLOT_NUDGE):
+        # The closing job locks the ballot now, so a vote or a chair's /close waits for it.
+        lock = Lock.UPDATE if kind is JobKind.BALLOT_CLOSE else Lock.NONE
+        ballot = await uow.ballots.get(target, lock=lock)
+        if ballot is not None:
+            jobs = ballot_jobs(ballot, await require_council(uow, ballot.council_id))
+    elif kind is JobKind.TOPIC_DEADLINE:
+        topic = await uow.topics.get(target)
+        if topic is not None:
+            jobs = topic_jobs(topic)
+    else:
+        meeting = await uow.meetings.get(target)
+        if meeting is not None:
+            jobs = meeting_jobs(meeting, await require_council(uow, meeting.council_id))
+    return next((j for j in jobs if j.kind is kind and j.variant == variant), None)
+
+
+# --- running -------------------------------------------------------------------
+
+
+async def run_job(uow: UnitOfWork, job_id: str, *, now: datetime, grace: timedelta) -> JobRun:
+    """Do what the job stands for, if it is (still) due and not done yet."""
+    kind, target, variant = Job.parse_id(job_id)
+    async with uow:
+        job = await _planned(uow, kind, target, variant)
+        if job is None:
+            return JobRun(Ran.STALE)
+        if job.at > now:
+            return JobRun(Ran.NOT_DUE, job)
+        if not await uow.updates.claim(job.claim):
+            return JobRun(Ran.ALREADY, job)
+        late = now - job.at
+        if kind.skippable and late > grace:
+            await uow.commit()  # the claim: it is skipped for good
+            return JobRun(Ran.SKIPPED, job, late)
+        notices = await _RUNNERS[kind](uow, job, now, late)
+        for notice in notices:
+            await uow.notices.add(notice)
+        await uow.commit()
+        return JobRun(Ran.DONE, job, late, len(notices))
+
+
+async def _close(uow: UnitOfWork, job: Job, now: datetime, late: timedelta) -> list[Notice]:
+    ballot = await uow.ballots.get(job.target, lock=Lock.UPDATE)
+    assert ballot is not None and ballot.deadline is not None
+    council = await require_council(uow, ballot.council_id)
+    await close_locked(uow, ballot, now)
+    return [
+        Notice(
+            key=f"ballot:{job.target}:outcome",
+            kind=NoticeKind.BALLOT_OUTCOME,
+            council_id=ballot.council_id,
+            chat_id=council.chat_id,
+            thread_id=council.thread_id,
+            subject=job.target,
+            created_at=now,
+            params={"late": late > LATE_AFTER, "deadline": ballot.deadline.isoformat()},
+        )
+    ]
+
+
+async def _nudge(uow: UnitOfWork, job: Job, now: datetime, late: timedelta) -> list[Notice]:
+    ballot = await uow.ballots.get(job.target)
+    assert ballot is not None and ballot.id is not None and ballot.deadline is not None
+    council = await require_council(uow, ballot.council_id)
+    voted = await uow.votes.current(ballot.id)
+    missing = [
+        m
+        for m in await uow.members.list(ballot.council_id, (MemberStatus.ACTIVE,))
+        if m.id not in voted and m.user_id is not None
+    ]
+    reachable = await uow.contacts.reachable([m.user_id for m in missing if m.user_id])
+    deadline = ballot.deadline.isoformat()
+    notices = [
+        Notice(
+            key=f"{job.claim}:u{m.user_id}",
+            kind=NoticeKind.BALLOT_NUDGE,
+            council_id=ballot.council_id,
+            chat_id=m.user_id,
+            subject=ballot.id,
+            created_at=now,
+            private=True,
+            params={
+                "deadline": deadline,
+                "name": m.name,
+                "group": council.chat_id,
+                "thread": council.thread_id,
+            },
+        )
+        for m in missing
+        if m.user_id in reachable
+    ]
+    others = [[m.user_id, m.name] for m in missing if m.user_id not in reachable]
+    if others:
+        notices.append(
+            Notice(
+                key=f"{job.claim}:group",
+                kind=NoticeKind.NON_VOTERS,
+                council_id=ballot.council_id,
+                chat_id=council.chat_id,
+                thread_id=council.thread_id,
+                subject=ballot.id,
+                created_at=now,
+                params={"deadline": deadline, "members": others},
+            )
+        )
+    return notices
+
+
+async def _collection_ends(
+    uow: UnitOfWork, job: Job, now: datetime, late: timedelta
+) -> list[Notice]:
+    topic = await uow.topics.get(job.target)
+    assert topic is not None and topic.id is not None and topic.phase is Phase.COLLECTING
+    council = await require_council(uow, topic.council_id)
+    proposals = await uow.proposals.for_topic(topic.id)
+    # Most seconded first, so that a crowded topic still fits on one ballot.
+    shortlist = sorted(proposals, key=lambda p: (-len(p.seconds), p.created_at))[:MAX_OPTIONS]
+    kind = BallotKind.OPTIONS if len(shortlist) >= 2 else BallotKind.MOTION
+    ballot = await open_ballot(
+        uow,
+        council,
+        topic,
+        kind=kind,
+        proposal_ids=sorted(p.id for p in shortlist if p.id is not None),
+        rule=council.rule,
+        secret=False,
+        deadline=None,
+        opened_by=0,  # nobody: the deadline did it
+        now=now,
+    )
+    assert ballot.id is not None
+    return [
+        Notice(
+            key=f"topic:{topic.id}:voting",
+            kind=NoticeKind.BALLOT_OPENED,
+            council_id=topic.council_id,
+            chat_id=council.chat_id,
+            thread_id=council.thread_id,
+            subject=ballot.id,
+            created_at=now,
+            params={"topic": topic.id, "proposals": len(proposals)},
+        )
+    ]
+
+
+async def _remind(uow: UnitOfWork, job: Job, now: datetime, late: timedelta) -> list[Notice]:
+    meeting = await uow.meetings.get(job.target)
+    assert meeting is not None
+    council = await require_council(uow, meeting.council_id)
+    return [
+        Notice(
+            key=job.claim,
+            kind=NoticeKind.MEETING_REMINDER,
+            council_id=meeting.council_id,
+            chat_id=council.chat_id,
+            thread_id=council.thread_id,
+            subject=job.target,
+            created_at=now,
+            params={"offset": job.variant, "version": job.version},
+        )
+    ]
+
+
+_RUNNERS = {
+    JobKind.BALLOT_CLOSE: _close,
+    JobKind.BALLOT_NUDGE: _nudge,
+    JobKind.TOPIC_DEADLINE: _collection_ends,
+    JobKind.MEETING_REMINDER: _remind,
+}
+
+
+def is_ours(job_id: str) -> bool:
+    try:
+        Job.parse_id(job_id)
+    except (ValueError, IndexError):
+        return False
+    return True
+
+
+__all__ = ["JobRun", "Ran", "errors", "is_ours", "plan", "plan_for", "run_job"]

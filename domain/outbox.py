@@ -1,0 +1,118 @@
+"""Use cases of the outbox: take notices to send, and record how sending went.
+
+A notice is taken (SENDING) in a commit of its own before the message goes
+out, and marked SENT after; a sender that dies in between leaves it SENDING,
+and it is then given up as UNKNOWN rather than sent again. At most once,
+because a council would rather miss one reminder than get two outcome posts.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from domain.model import Notice, NoticeKind, NoticeState
+from domain.ports import UnitOfWork
+
+MAX_ATTEMPTS = 5
+
+
+async def claim_notices(uow: UnitOfWork, *, now: datetime, limit: int) -> list[Notice]:
+    async with uow:
+        notices = await uow.notices.claim(now, limit)
+        await uow.commit()
+        return notices
+
+
+async def notice_sent(
+    uow: UnitOfWork, *, notice_id: int, message_ref: int | None, now: datetime
+) -> None:
+    async with uow:
+        notice = await uow.notices.get(notice_id)
+        if notice is None:
+            return
+        notice.state = NoticeState.SENT
+        notice.sent_at = now
+        notice.message_ref = message_ref
+        await uow.notices.update(notice)
+        await uow.commit()
+
+
+async def notice_dropped(uow: UnitOfWork, *, notice_id: int, now: datetime) -> None:
+    """Nothing to send any more (the meeting was cancelled meanwhile, …)."""
+    async with uow:
+        notice = await uow.notices.get(notice_id)
+        if notice is None:
+            return
+        notice.state = NoticeState.SENT
+        notice.sent_at = now
+        await uow.notices.update(notice)
+        await uow.commit()
+
+
+async def notice_failed(
+    uow: UnitOfWork, *, notice_id: int, now: datetime, retry_in: timedelta
+) -> bool:
+    """A passing failure: try again later, or give up after ``MAX_ATTEMPTS``.
+
+    Returns True when it will be tried again.
+    """
+    async with uow:
+        notice = await uow.notices.get(notice_id)
+        if notice is None:
+            return False
+        again = notice.attempts < MAX_ATTEMPTS
+        notice.state = NoticeState.PENDING if again else NoticeState.FAILED
+        notice.not_before = now + retry_in if again else None
+        await uow.notices.update(notice)
+        await uow.commit()
+        return again
+
+
+async def recipient_unreachable(uow: UnitOfWork, *, notice_id: int, now: datetime) -> bool:
+    """The member never started the bot, or blocked it: remember that, and where the
+    notice has a public counterpart, name them in the group instead.
+
+    Returns True when a group notice was queued.
+    """
+    async with uow:
+        notice = await uow.notices.get(notice_id)
+        if notice is None:
+            return False
+        notice.state = NoticeState.UNREACHABLE
+        await uow.notices.update(notice)
+        await uow.contacts.mark(notice.chat_id, False, now)
+        queued = False
+        group = notice.params.get("group")
+        if notice.kind is NoticeKind.BALLOT_NUDGE and isinstance(group, int):
+            queued = await uow.notices.add(
+                Notice(
+                    key=f"{notice.key}:group",
+                    kind=NoticeKind.NON_VOTERS,
+                    council_id=notice.council_id,
+                    chat_id=group,
+                    thread_id=int(str(notice.params.get("thread", 0))),
+                    subject=notice.subject,
+                    created_at=now,
+                    params={
+                        "deadline": notice.params.get("deadline"),
+                        "members": [[notice.chat_id, notice.params.get("name", "")]],
+                    },
+                )
+            )
+        await uow.commit()
+        return queued
+
+
+async def abandon_stuck(uow: UnitOfWork, *, now: datetime, older_than: timedelta) -> int:
+    """Notices a dead sender left SENDING: never resent, so never sent twice."""
+    async with uow:
+        count = await uow.notices.abandon(now - older_than, now)
+        await uow.commit()
+        return count
+
+
+async def note_private_chat(uow: UnitOfWork, *, user_id: int, now: datetime) -> None:
+    """The member wrote to the bot privately, so the bot may write to them."""
+    async with uow:
+        await uow.contacts.mark(user_id, True, now)
+        await uow.commit()

@@ -1,0 +1,140 @@
+"""The outbox of notices and the contacts table (``NoticeRepository``, ``ContactRepository``).
+
+Claiming is one ``UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING``: on
+PostgreSQL the inner select skips rows another sender has locked, so senders
+in several processes never take the same notice; SQLite lets one writer in at
+a time (``BEGIN IMMEDIATE``), which gives the same guarantee.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select, update
+
+from domain.model import Notice, NoticeKind, NoticeState
+from storage.orm import ContactRow, NoticeRow
+from storage.repositories import _Repository, _required
+
+
+def _notice(row: NoticeRow) -> Notice:
+    return Notice(
+        id=row.id,
+        key=row.key,
+        kind=NoticeKind(row.kind),
+        council_id=row.council_id,
+        chat_id=row.chat_id,
+        thread_id=row.thread_id,
+        private=row.private,
+        subject=row.subject,
+        params=dict(row.params),
+        state=NoticeState(row.state),
+        attempts=row.attempts,
+        not_before=row.not_before,
+        created_at=row.created_at,
+        sent_at=row.sent_at,
+        message_ref=row.message_ref,
+    )
+
+
+def _values(notice: Notice) -> dict[str, Any]:
+    return {
+        "key": notice.key,
+        "kind": notice.kind.value,
+        "council_id": notice.council_id,
+        "chat_id": notice.chat_id,
+        "thread_id": notice.thread_id,
+        "private": notice.private,
+        "subject": notice.subject,
+        "params": notice.params,
+        "state": notice.state.value,
+        "attempts": notice.attempts,
+        "not_before": notice.not_before,
+        "created_at": notice.created_at,
+        "sent_at": notice.sent_at,
+        "message_ref": notice.message_ref,
+    }
+
+
+class SqlNoticeRepository(_Repository):
+    async def add(self, notice: Notice) -> bool:
+        notice_id = await self.session.scalar(
+            self.insert(NoticeRow)
+            .values(**_values(notice))
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(NoticeRow.id)
+        )
+        if notice_id is None:
+            return False
+        notice.id = notice_id
+        return True
+
+    async def get(self, notice_id: int) -> Notice | None:
+        row = await self.session.scalar(select(NoticeRow).where(NoticeRow.id == notice_id))
+        return None if row is None else _notice(row)
+
+    async def update(self, notice: Notice) -> None:
+        notice_id = _required(notice.id, "notice")
+        await self.session.execute(
+            update(NoticeRow).where(NoticeRow.id == notice_id).values(**_values(notice))
+        )
+
+    async def claim(self, now: datetime, limit: int) -> list[Notice]:
+        due = (
+            select(NoticeRow.id)
+            .where(
+                NoticeRow.state == NoticeState.PENDING.value,
+                or_(NoticeRow.not_before.is_(None), NoticeRow.not_before <= now),
+            )
+            .order_by(NoticeRow.id)
+            .limit(limit)
+        )
+        if self.dialect == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        rows = await self.session.scalars(
+            update(NoticeRow)
+            .where(NoticeRow.id.in_(due.scalar_subquery()))
+            .values(
+                state=NoticeState.SENDING.value,
+                attempts=NoticeRow.attempts + 1,
+                claimed_at=now,
+            )
+            .returning(NoticeRow),
+            execution_options={"synchronize_session": False},
+        )
+        return sorted((_notice(row) for row in rows), key=lambda n: n.id or 0)
+
+    async def abandon(self, claimed_before: datetime, now: datetime) -> int:
+        abandoned = await self.session.scalars(
+            update(NoticeRow)
+            .where(
+                NoticeRow.state == NoticeState.SENDING.value,
+                NoticeRow.claimed_at < claimed_before,
+            )
+            .values(state=NoticeState.UNKNOWN.value)
+            .returning(NoticeRow.id),
+            execution_options={"synchronize_session": False},
+        )
+        return len(list(abandoned))
+
+
+class SqlContactRepository(_Repository):
+    async def mark(self, user_id: int, reachable: bool, at: datetime) -> None:
+        values = {"reachable": reachable, "updated_at": at}
+        await self.session.execute(
+            self.insert(ContactRow)
+            .values(user_id=user_id, **values)
+            .on_conflict_do_update(index_elements=["user_id"], set_=values)
+        )
+
+    async def reachable(self, user_ids: Sequence[int]) -> set[int]:
+        if not user_ids:
+            return set()
+        found = await self.session.scalars(
+            select(ContactRow.user_id).where(
+                ContactRow.user_id.in_(list(user_ids)), ContactRow.reachable.is_(True)
+            )
+        )
+        return set(found)
