@@ -6,6 +6,7 @@ import hashlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
@@ -19,6 +20,7 @@ from telegram.ext import (
     ContextTypes,
     Defaults,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
@@ -26,10 +28,13 @@ from bot.ballot_box import BallotBox
 from bot.buttons import Signer
 from bot.config import Settings
 from bot.context import Clock, Deps, utcnow
-from bot.handlers import ballots, council, topics
+from bot.handlers import ballots, council, meetings, topics
 from bot.i18n import EN_US, ZH_CN, language_of, t
+from bot.notices import NoticeRenderer
+from bot.outbox import Outbox
 from bot.processor import PerUserUpdateProcessor
 from bot.render import plain
+from bot.scheduler import Scheduler
 from bot.tally import TallyRefresher
 from storage.uow import Database
 
@@ -52,6 +57,10 @@ COMMANDS = (
     ("ballot", "cmd.ballot"),
     ("close", "cmd.close"),
     ("result", "cmd.result"),
+    ("deadline", "cmd.deadline"),
+    ("meeting", "cmd.meeting"),
+    ("agenda", "cmd.agenda"),
+    ("reminders", "cmd.reminders"),
 )
 
 
@@ -70,11 +79,19 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
         "ballot": ballots.ballot,
         "close": ballots.close,
         "result": ballots.result,
+        "deadline": meetings.deadline,
+        "meeting": meetings.meeting,
+        "agenda": meetings.agenda,
+        "reminders": meetings.reminders,
     }
+    # First, in a group of its own: note who may be written to privately.
+    application.add_handler(TypeHandler(Update, council.note_contact), group=-1)
     for name, callback in handlers.items():
         application.add_handler(CommandHandler(name, callback))
     application.add_handler(CallbackQueryHandler(ballots.vote, pattern=r"^v:"))
     application.add_handler(CallbackQueryHandler(topics.second, pattern=r"^s:"))
+    application.add_handler(CallbackQueryHandler(meetings.toggle_agenda, pattern=r"^a:"))
+    application.add_handler(CallbackQueryHandler(meetings.calendar, pattern=r"^i:"))
     application.add_handler(CallbackQueryHandler(ballots.vote))  # anything else: refused as stale
     application.add_handler(
         MessageHandler(
@@ -145,7 +162,20 @@ def build_application(
     signer = signer_for(settings, token)
     refresher = TallyRefresher(application.bot, database.uow, signer, settings.tally_edit_interval)
     ballot_box = BallotBox(database.uow, clock)
-    application.bot_data["deps"] = Deps(settings, database, signer, refresher, ballot_box, clock)
+    notices = NoticeRenderer(application.bot, database.uow, signer, refresher)
+    outbox = Outbox(application.bot, database.uow, clock, notices)
+    scheduler = Scheduler(
+        database.url,
+        database.uow,
+        clock=clock,
+        on_notices=outbox.kick,
+        on_lead=outbox.recover,
+        grace=timedelta(minutes=settings.reminder_grace_minutes),
+        poll=settings.scheduler_poll,
+    )
+    application.bot_data["deps"] = Deps(
+        settings, database, signer, refresher, ballot_box, scheduler, outbox, clock
+    )
     register(application)
     return application
 
@@ -195,9 +225,12 @@ async def startup(application: Application) -> None:  # type: ignore[type-arg]
     await bot.set_my_commands([BotCommand(n, t(ZH_CN, k)) for n, k in COMMANDS])
     deps: Deps = application.bot_data["deps"]
     await deps.refresher.catch_up()
+    await deps.scheduler.start()
 
 
 async def shutdown(application: Application) -> None:  # type: ignore[type-arg]
     deps: Deps = application.bot_data["deps"]
+    await deps.scheduler.stop()
     await deps.ballot_box.close()
+    await deps.outbox.drain()
     await deps.refresher.drain()

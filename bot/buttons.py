@@ -17,9 +17,9 @@ MAX_BYTES = 64  # Telegram's limit on callback_data
 
 @dataclass(frozen=True)
 class Press:
-    action: str  # "v" vote, "s" second
-    target: int  # ballot or proposal id
-    arg: str  # the choice for a vote, "" otherwise
+    action: str  # "v" vote, "s" second, "a" agenda topic, "i" calendar file
+    target: int  # ballot, proposal or meeting id
+    arg: str  # the choice for a vote, the topic id for the agenda, "" otherwise
 
 
 class Signer:
@@ -57,3 +57,11 @@ def vote_data(signer: Signer, ballot_id: int, choice: str) -> str:
 
 def second_data(signer: Signer, proposal_id: int) -> str:
     return signer.data("s", proposal_id)
+
+
+def agenda_data(signer: Signer, meeting_id: int, topic_id: int) -> str:
+    return signer.data("a", meeting_id, str(topic_id))
+
+
+def calendar_data(signer: Signer, meeting_id: int) -> str:
+    return signer.data("i", meeting_id)

@@ -25,5 +25,9 @@ class Settings(BaseSettings):
     # Flood limits the bot keeps to (PTB's AIORateLimiter): Telegram's published ones.
     group_messages_per_minute: int = 20
     messages_per_second: int = 30
+    # A reminder later than this (the bot was down) is skipped rather than sent late.
+    reminder_grace_minutes: float = 15.0
+    # Seconds between the scheduler's checks: leadership, and jobs other processes added.
+    scheduler_poll: float = 10.0
     # Signs button data so forged presses are refused; derived from the token if unset.
     secret: SecretStr | None = None

@@ -18,6 +18,8 @@ from domain.ports import UnitOfWork
 
 if TYPE_CHECKING:
     from bot.ballot_box import BallotBox
+    from bot.outbox import Outbox
+    from bot.scheduler import Scheduler
     from bot.tally import TallyRefresher
     from storage.uow import Database
 
@@ -35,6 +37,8 @@ class Deps:
     signer: Signer
     refresher: TallyRefresher
     ballot_box: BallotBox
+    scheduler: Scheduler
+    outbox: Outbox
     clock: Clock = utcnow
 
 

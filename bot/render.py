@@ -5,14 +5,16 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.buttons import Signer, second_data, vote_data
-from bot.i18n import Markup, escape, t
-from domain.model import Ballot, BallotKind, Member, Phase, Proposal
+from bot.buttons import Signer, agenda_data, calendar_data, second_data, vote_data
+from bot.i18n import ZH_CN, Markup, escape, t
+from domain.meetings import AgendaView, MeetingView
+from domain.model import Ballot, BallotKind, Meeting, Member, Phase, Proposal
 from domain.rules import (
     PRESETS,
     Choice,
@@ -24,6 +26,7 @@ from domain.rules import (
     Rule,
 )
 from domain.services import BallotView, RollView, TopicView
+from domain.when import zone
 
 MAX_TEXT = 4000  # below Telegram's 4096, leaving room for a footer
 ALERT_LIMIT = 200  # Telegram's limit on a callback answer
@@ -288,6 +291,10 @@ def ballot_message(
         t(lang, "ballot.rule", rule=Markup(rule_name(lang, ballot.rule))),
         t(lang, "ballot.secret" if ballot.secret else "ballot.open"),
     ]
+    if ballot.deadline is not None and ballot.is_open:
+        lines.append(
+            t(lang, "ballot.deadline", when=moment(lang, ballot.deadline, view.council.timezone))
+        )
     if ballot.kind is BallotKind.OPTIONS:
         for i, option in enumerate(ballot.options, 1):
             lines.append(t(lang, "ballot.option", n=i, text=short(option.label, 200)))
@@ -391,3 +398,162 @@ def _fit(text: str) -> str:
         return text
     kept = text[:MAX_TEXT].rsplit("\n", 1)[0]
     return kept + "\n…"
+
+
+# --- times -------------------------------------------------------------------
+
+WEEKDAYS_ZH = "一二三四五六日"
+
+
+def moment(lang: str, at: datetime, timezone: str) -> str:
+    """A time as people read it, in the council's time zone: 12月1日（周一）19:30."""
+    local = at.astimezone(zone(timezone))
+    if lang == ZH_CN:
+        weekday = WEEKDAYS_ZH[local.weekday()]
+        return f"{local.month}月{local.day}日（周{weekday}）{local:%H:%M}"
+    return local.strftime("%a %d %b %Y, %H:%M").replace(" 0", " ")
+
+
+def duration(lang: str, minutes: int) -> str:
+    """1 天 / 2 小时 / 30 分钟, or 1 day 2 hours: the largest units that fit."""
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    parts = [
+        t(lang, f"duration.{unit}", n=n)
+        for unit, n in (("days", days), ("hours", hours), ("minutes", mins))
+        if n
+    ]
+    return t(lang, "duration.join").join(parts) if parts else t(lang, "duration.minutes", n=0)
+
+
+def offsets(lang: str, minutes: Sequence[int]) -> str:
+    if not minutes:
+        return t(lang, "reminders.none")
+    return t(lang, "duration.join_list").join(duration(lang, m) for m in minutes)
+
+
+def mention(user_id: int, name: str) -> str:
+    """A name that notifies its owner (Telegram's tg://user link), escaped."""
+    return f'<a href="tg://user?id={int(user_id)}">{escape(name)}</a>'
+
+
+# --- meetings and the agenda ----------------------------------------------------
+
+MAX_AGENDA_BUTTONS = 8
+
+
+def place_text(lang: str, meeting: Meeting) -> str:
+    return t(lang, "meeting.online") if meeting.online else escape(meeting.place)
+
+
+def agenda_lines(lang: str, view: MeetingView) -> list[str]:
+    lines = [
+        t(lang, "meeting.agenda_topic", n=n, id=topic.id, title=short(topic.title))
+        for n, topic in enumerate(view.agenda, 1)
+    ]
+    first = len(lines) + 1
+    lines += [
+        t(lang, "meeting.agenda_item", n=n, text=item)
+        for n, item in enumerate(view.meeting.items, first)
+    ]
+    return lines
+
+
+def meeting_card(
+    lang: str, view: MeetingView, signer: Signer
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    meeting, council = view.meeting, view.council
+    assert meeting.id is not None
+    lines = [
+        t(lang, "meeting.card", id=meeting.id, council=council.title),
+        t(lang, "meeting.when", when=moment(lang, meeting.starts_at, council.timezone)),
+        t(lang, "meeting.where", place=Markup(place_text(lang, meeting))),
+        t(lang, "meeting.agenda_title"),
+    ]
+    lines += agenda_lines(lang, view) or [t(lang, "meeting.no_agenda")]
+    if not meeting.is_scheduled:
+        lines.append(t(lang, "meeting.cancelled_mark"))
+        return _fit("\n".join(lines)), None
+    if view.open_topics:
+        lines.append(t(lang, "meeting.how_to_pick"))
+    on = set(meeting.topic_ids)
+    rows = [
+        [
+            InlineKeyboardButton(
+                plain(
+                    t(
+                        lang,
+                        "button.agenda_on" if topic.id in on else "button.agenda_off",
+                        id=topic.id,
+                        title=short(topic.title, 30),
+                    )
+                ),
+                callback_data=agenda_data(signer, meeting.id, topic.id or 0),
+            )
+        ]
+        for topic in view.open_topics[:MAX_AGENDA_BUTTONS]
+    ]
+    rows.append(
+        [
+            InlineKeyboardButton(
+                t(lang, "button.ics"), callback_data=calendar_data(signer, meeting.id)
+            )
+        ]
+    )
+    return _fit("\n".join(lines)), keyboard(rows)
+
+
+def reminder_message(lang: str, view: MeetingView, offset: int) -> str:
+    meeting, council = view.meeting, view.council
+    lines = [
+        t(
+            lang,
+            "reminder.meeting",
+            council=council.title,
+            when=moment(lang, meeting.starts_at, council.timezone),
+            left=duration(lang, offset),
+            place=Markup(place_text(lang, meeting)),
+        ),
+        t(lang, "meeting.agenda_title"),
+    ]
+    lines += agenda_lines(lang, view) or [t(lang, "meeting.no_agenda_plain")]
+    return _fit("\n".join(lines))
+
+
+def agenda_message(lang: str, view: AgendaView) -> str:
+    tz = view.council.timezone
+    lines = [t(lang, "agenda.title", council=view.council.title)]
+    if view.meetings:
+        for item in view.meetings:
+            meeting = item.meeting
+            lines.append(
+                t(
+                    lang,
+                    "agenda.meeting_line",
+                    id=meeting.id,
+                    when=moment(lang, meeting.starts_at, tz),
+                    place=Markup(place_text(lang, meeting)),
+                    count=len(item.agenda) + len(meeting.items),
+                )
+            )
+            lines += ["    " + line for line in agenda_lines(lang, item)]
+    else:
+        lines.append(t(lang, "agenda.no_meetings"))
+    lines.append(t(lang, "agenda.topics_title"))
+    for topic in view.topics:
+        ballot = view.ballots.get(topic.id or 0)
+        deadline = ballot.deadline if ballot is not None else topic.deadline
+        due = t(lang, "agenda.deadline", when=moment(lang, deadline, tz)) if deadline else ""
+        lines.append(
+            t(
+                lang,
+                "agenda.topic_line",
+                id=topic.id,
+                title=short(topic.title),
+                phase=Markup(t(lang, f"phase_name.{topic.phase.value}")),
+                deadline=Markup(due),
+            )
+        )
+    if not view.topics:
+        lines.append(t(lang, "agenda.no_topics"))
+    return _fit("\n".join(lines))

@@ -192,6 +192,7 @@ async def _nudge(uow: UnitOfWork, job: Job, now: datetime, late: timedelta) -> l
                 "name": m.name,
                 "group": council.chat_id,
                 "thread": council.thread_id,
+                "language": m.language,
             },
         )
         for m in missing

@@ -96,6 +96,14 @@ async def _meeting_of(
     return meeting
 
 
+async def find_meeting(
+    uow: UnitOfWork, *, council_id: int, meeting_id: int | None, now: datetime
+) -> Meeting:
+    """The meeting a command names (or the only one coming up), as it is now."""
+    async with uow:
+        return await _meeting_of(uow, council_id, meeting_id, now)
+
+
 async def toggle_agenda_topic(
     uow: UnitOfWork, *, meeting_id: int, topic_id: int, user_id: int
 ) -> tuple[Meeting, bool]:

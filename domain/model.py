@@ -327,8 +327,6 @@ class NoticeKind(StrEnum):
     BALLOT_NUDGE = "ballot_nudge"  # privately, to a member who has not voted
     NON_VOTERS = "non_voters"  # in the group: those who could not be told privately
     MEETING_REMINDER = "meeting_reminder"
-    MEETING_MOVED = "meeting_moved"
-    MEETING_CANCELLED = "meeting_cancelled"
 
 
 class NoticeState(StrEnum):

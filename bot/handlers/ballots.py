@@ -9,12 +9,15 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot import render
+from bot.cards import refresh_topic_card
 from bot.context import deps, keyed_uow, now, uow, update_key, user_language
 from bot.handlers.common import council_here, group_only, quiet_answer, refusals, refuse
 from bot.i18n import t
 from domain import errors, services
 from domain.model import BallotKind
 from domain.rules import PRESETS
+from domain.schedule import Subject
+from domain.when import parse_deadline, parse_duration
 
 KIND_WORDS = {
     "motion": BallotKind.MOTION,
@@ -24,6 +27,7 @@ KIND_WORDS = {
     "choice": BallotKind.OPTIONS,
 }
 SECRET_WORDS = {"secret": True, "无记名": True, "不记名": True, "open": False, "记名": False}
+UNTIL_WORDS = ("until", "by", "截止", "截至", "截止到")
 RULE_WORDS = {
     "简单多数": "simple",
     "三分之二": "two-thirds",
@@ -40,14 +44,22 @@ class BallotArgs:
     rule_name: str | None = None
     secret: bool = False
     proposal_ids: list[int] = field(default_factory=list)
+    deadline: str | None = None  # "48h", or what followed "until": "12-01 20:00"
 
 
 def parse_ballot_args(args: Sequence[str]) -> BallotArgs:
-    """Read "/ballot [motion|options] [rule] [secret|open] [#id …]" in any order."""
+    """Read "/ballot [motion|options] [rule] [secret|open] [#id …] [48h | until <time>]"."""
     parsed = BallotArgs()
-    for raw in args:
+    for index, raw in enumerate(args):
         word = raw.strip().lower()
-        if word in KIND_WORDS:
+        if word in UNTIL_WORDS:
+            parsed.deadline = " ".join(args[index + 1 :]) or None
+            if parsed.deadline is None:
+                raise errors.InvalidInput(field="ballot_usage", value=raw[:30])
+            break
+        if parse_duration(word) is not None:
+            parsed.deadline = word
+        elif word in KIND_WORDS:
             parsed.kind = KIND_WORDS[word]
         elif word in SECRET_WORDS:
             parsed.secret = SECRET_WORDS[word]
@@ -68,6 +80,11 @@ async def ballot(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     assert message is not None and user is not None
     args = parse_ballot_args(context.args or [])
     council, council_id = await council_here(update, context)
+    deadline = (
+        parse_deadline(args.deadline, now=now(context), timezone=council.timezone)
+        if args.deadline
+        else None
+    )
     put = await services.put_ballot(
         keyed_uow(update, context),
         council_id=council_id,
@@ -76,6 +93,7 @@ async def ballot(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         proposal_ids=args.proposal_ids,
         rule_name=args.rule_name,
         secret=args.secret,
+        deadline=deadline,
         now=now(context),
     )
     assert put.id is not None
@@ -83,9 +101,9 @@ async def ballot(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     text, markup = render.ballot_message(council.language, view, deps(context).signer)
     sent = await message.reply_text(text, reply_markup=markup)
     await services.set_ballot_message(uow(context), ballot_id=put.id, message_ref=sent.message_id)
-    from bot.handlers.topics import refresh_card
-
-    await refresh_card(context, put.topic_id)
+    await deps(context).scheduler.sync(Subject.BALLOT, put.id)
+    await deps(context).scheduler.sync(Subject.TOPIC, put.topic_id)
+    await refresh_topic_card(context.bot, deps(context).database.uow, put.topic_id)
 
 
 @refusals
@@ -135,6 +153,8 @@ async def close(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     closed = await services.close_ballot(
         keyed_uow(update, context), council_id=council_id, user_id=user.id, now=now(context)
     )
+    assert closed.ballot.id is not None
+    await deps(context).scheduler.sync(Subject.BALLOT, closed.ballot.id)
     await announce_outcome(context, closed)
 
 
@@ -150,9 +170,7 @@ async def announce_outcome(context: ContextTypes.DEFAULT_TYPE, closed: services.
         message_thread_id=view.council.thread_id or None,
         reply_to_message_id=view.ballot.message_ref,
     )
-    from bot.handlers.topics import refresh_card
-
-    await refresh_card(context, closed.ballot.topic_id)
+    await refresh_topic_card(context.bot, deps(context).database.uow, closed.ballot.topic_id)
 
 
 @refusals

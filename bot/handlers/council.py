@@ -16,9 +16,10 @@ from bot.context import (
     user_language,
 )
 from bot.handlers.common import council_here, group_only, refusals
+from bot.handlers.meetings import send_calendar
 from bot.handlers.topics import begin_draft
 from bot.i18n import Markup, language_of, t
-from domain import errors, services
+from domain import errors, outbox, services
 from domain.model import MemberStatus
 from domain.services import DEFAULT_RULE
 
@@ -33,7 +34,26 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await begin_draft(update, context, context.args[0][1:])
         return
     lang = user_language(update, context)
+    if is_private(update) and context.args and context.args[0].startswith("m"):
+        # From a meeting card's 📅 button, for someone the bot could not write to yet.
+        meeting_id = context.args[0][1:]
+        if not meeting_id.isdigit():
+            raise errors.StaleButton()
+        await send_calendar(context, message.chat_id, int(meeting_id), lang)
+        return
     await message.reply_text(t(lang, "start") + "\n\n" + t(lang, "help"))
+
+
+async def note_contact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Someone wrote to the bot privately: from now on it may write to them (nudges).
+
+    Runs before every handler. Private updates are few (drafts, /start), and one
+    after a block must count again, so each is written rather than cached.
+    """
+    user = update.effective_user
+    if user is None or not is_private(update):
+        return
+    await outbox.note_private_chat(uow(context), user_id=user.id, now=now(context))
 
 
 @refusals

@@ -7,6 +7,7 @@ from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot import render
+from bot.cards import refresh_topic_card
 from bot.context import (
     command_text,
     deps,
@@ -20,22 +21,12 @@ from bot.handlers.common import council_here, group_only, private_only, refusals
 from bot.i18n import t
 from domain import errors, services
 from domain.model import Phase
+from domain.schedule import Subject
 
 
 async def refresh_card(context: ContextTypes.DEFAULT_TYPE, topic_id: int) -> None:
     """Re-render a topic card from the database after its proposals changed."""
-    view = await services.topic_view(uow(context), topic_id=topic_id)
-    if view.topic.card_ref is None:
-        return
-    council = await services.council_by_id(uow(context), council_id=view.topic.council_id)
-    text, markup = render.topic_card(council.language, view, context.bot.username)
-    try:
-        await context.bot.edit_message_text(
-            text, chat_id=council.chat_id, message_id=view.topic.card_ref, reply_markup=markup
-        )
-    except BadRequest as error:
-        if "not modified" not in error.message.lower():
-            raise
+    await refresh_topic_card(context.bot, deps(context).database.uow, topic_id)
 
 
 @refusals
@@ -179,7 +170,9 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     assert cancelled.id is not None
     await message.reply_text(t(council.language, "topic.cancelled", title=cancelled.title))
     await refresh_card(context, cancelled.id)
+    await deps(context).scheduler.sync(Subject.TOPIC, cancelled.id)
     for ballot_id in await services.ballot_ids(uow(context), topic_id=cancelled.id):
+        await deps(context).scheduler.sync(Subject.BALLOT, ballot_id)
         await deps(context).refresher.refresh(ballot_id, force=True)
 
 

@@ -1,0 +1,31 @@
+"""Messages the bot keeps up to date by editing them: the topic card."""
+
+from __future__ import annotations
+
+from telegram import Bot
+from telegram.error import BadRequest
+
+from bot import render
+from domain import services
+from domain.ports import UnitOfWorkFactory
+
+
+async def edit_quietly(bot: Bot, text: str, **kwargs: object) -> None:
+    """Edit a message; an edit that changes nothing is not an error."""
+    try:
+        await bot.edit_message_text(text, **kwargs)  # type: ignore[arg-type]
+    except BadRequest as error:
+        if "not modified" not in error.message.lower():
+            raise
+
+
+async def refresh_topic_card(bot: Bot, uow: UnitOfWorkFactory, topic_id: int) -> None:
+    """Re-render a topic card from the database after its proposals or phase changed."""
+    view = await services.topic_view(uow(), topic_id=topic_id)
+    if view.topic.card_ref is None:
+        return
+    council = await services.council_by_id(uow(), council_id=view.topic.council_id)
+    text, markup = render.topic_card(council.language, view, bot.username)
+    await edit_quietly(
+        bot, text, chat_id=council.chat_id, message_id=view.topic.card_ref, reply_markup=markup
+    )

@@ -1,0 +1,137 @@
+"""What each queued notice says: rendered when it is sent, from the state then.
+
+A renderer returns the message to send, or None when there is nothing to say
+any more (the meeting was cancelled after its reminder was queued, …). Words
+are chosen here, never in the domain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from telegram import Bot, InlineKeyboardMarkup
+
+from bot import render
+from bot.buttons import Signer
+from bot.cards import refresh_topic_card
+from bot.i18n import Markup, language_of, t
+from bot.tally import TallyRefresher
+from domain import errors, meetings, services
+from domain.model import Notice, NoticeKind
+from domain.ports import UnitOfWorkFactory
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    text: str
+    markup: InlineKeyboardMarkup | None = None
+    reply_to: int | None = None
+    # Run once the message is out, with its message id (remember it, refresh a card).
+    after: Callable[[int], Awaitable[None]] | None = None
+
+
+@dataclass
+class NoticeRenderer:
+    bot: Bot
+    uow: UnitOfWorkFactory
+    signer: Signer
+    refresher: TallyRefresher
+
+    async def __call__(self, notice: Notice) -> Outgoing | None:
+        try:
+            return await _RENDERERS[notice.kind](self, notice)
+        except (errors.BallotNotFound, errors.MeetingNotFound, errors.CouncilNotSetUp):
+            return None  # deleted meanwhile: nothing left to announce
+
+    async def ballot_outcome(self, notice: Notice) -> Outgoing:
+        await self.refresher.refresh(notice.subject, force=True)  # freeze the live tally
+        view = await services.ballot_view(self.uow(), ballot_id=notice.subject)
+        lang = view.council.language
+        text = render.outcome_message(lang, view, late=bool(notice.params.get("late")))
+        deadline = _time(notice.params.get("deadline"))
+        if deadline is not None:
+            when = render.moment(lang, deadline, view.council.timezone)
+            text = t(lang, "outcome.at_deadline", when=when) + "\n" + text
+
+        async def after(_message_id: int) -> None:
+            await refresh_topic_card(self.bot, self.uow, view.topic.id or 0)
+
+        return Outgoing(text, reply_to=view.ballot.message_ref, after=after)
+
+    async def ballot_opened(self, notice: Notice) -> Outgoing:
+        view = await services.ballot_view(self.uow(), ballot_id=notice.subject)
+        lang = view.council.language
+        text, markup = render.ballot_message(lang, view, self.signer)
+        head = t(
+            lang,
+            "ballot.auto_opened",
+            title=view.topic.title,
+            count=int(str(notice.params.get("proposals", 0))),
+        )
+
+        async def after(message_id: int) -> None:
+            await services.set_ballot_message(
+                self.uow(), ballot_id=notice.subject, message_ref=message_id
+            )
+            await refresh_topic_card(self.bot, self.uow, view.topic.id or 0)
+
+        return Outgoing(head + "\n\n" + text, markup, reply_to=view.topic.card_ref, after=after)
+
+    async def ballot_nudge(self, notice: Notice) -> Outgoing | None:
+        view = await services.ballot_view(self.uow(), ballot_id=notice.subject)
+        if not view.ballot.is_open:
+            return None
+        council = view.council
+        lang = language_of(str(notice.params.get("language") or ""), council.language)
+        deadline = view.ballot.deadline or _time(notice.params.get("deadline"))
+        when = render.moment(lang, deadline, council.timezone) if deadline else "?"
+        text = t(
+            lang, "nudge.private", question=view.ballot.question, when=when, council=council.title
+        )
+        return Outgoing(text)
+
+    async def non_voters(self, notice: Notice) -> Outgoing | None:
+        view = await services.ballot_view(self.uow(), ballot_id=notice.subject)
+        if not view.ballot.is_open:
+            return None
+        council = view.council
+        lang = council.language
+        members = notice.params.get("members")
+        names = [
+            render.mention(int(user_id), str(name))
+            for user_id, name in (members if isinstance(members, list) else [])
+        ]
+        deadline = view.ballot.deadline or _time(notice.params.get("deadline"))
+        when = render.moment(lang, deadline, council.timezone) if deadline else "?"
+        text = t(
+            lang,
+            "nudge.group",
+            question=view.ballot.question,
+            when=when,
+            names=Markup("、".join(names)),
+        )
+        return Outgoing(text, reply_to=view.ballot.message_ref)
+
+    async def meeting_reminder(self, notice: Notice) -> Outgoing | None:
+        view = await meetings.meeting_view(self.uow(), meeting_id=notice.subject)
+        meeting = view.meeting
+        if not meeting.is_scheduled or meeting.version != notice.params.get("version"):
+            return None  # cancelled or moved since: the moved meeting has its own reminders
+        lang = view.council.language
+        offset = int(str(notice.params.get("offset", 0)))
+        return Outgoing(render.reminder_message(lang, view, offset), reply_to=meeting.message_ref)
+
+
+def _time(value: object) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
+_RENDERERS: dict[NoticeKind, Callable[[NoticeRenderer, Notice], Awaitable[Outgoing | None]]] = {
+    NoticeKind.BALLOT_OUTCOME: NoticeRenderer.ballot_outcome,
+    NoticeKind.BALLOT_OPENED: NoticeRenderer.ballot_opened,
+    NoticeKind.BALLOT_NUDGE: NoticeRenderer.ballot_nudge,
+    NoticeKind.NON_VOTERS: NoticeRenderer.non_voters,
+    NoticeKind.MEETING_REMINDER: NoticeRenderer.meeting_reminder,
+}

@@ -1,0 +1,138 @@
+"""The outbox sender: delivers queued notices through Telegram, each at most once.
+
+``kick()`` asks for a delivery round soon; rounds never overlap within a
+process, and notices are claimed in the database, so several processes may
+deliver side by side without taking the same notice. Sending goes through the
+application's rate limiter (``AIORateLimiter``: Telegram's flood limits, 429s
+retried after ``retry_after``); a notice that still fails is retried later,
+one whose recipient never started the bot is handed to the domain
+(``recipient_unreachable``), which may name them in the group instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from telegram import Bot, ReplyParameters
+from telegram.error import Forbidden, RetryAfter, TelegramError
+
+from bot.context import Clock
+from bot.notices import Outgoing
+from domain import outbox
+from domain.model import Notice
+from domain.ports import UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+BATCH = 64
+CONCURRENCY = 16  # messages in flight; the rate limiter spaces them out
+RETRY = timedelta(seconds=15)
+STUCK = timedelta(minutes=5)  # a notice SENDING this long was left by a dead sender
+
+Renderer = Callable[[Notice], Awaitable[Outgoing | None]]
+
+
+class Outbox:
+    def __init__(self, bot: Bot, uow: UnitOfWorkFactory, clock: Clock, render: Renderer) -> None:
+        self._bot = bot
+        self._uow = uow
+        self._clock = clock
+        self._render = render
+        self._task: asyncio.Task[None] | None = None
+        self._again = False
+        self._slots = asyncio.Semaphore(CONCURRENCY)
+        self.sent = 0  # messages sent by this process, for tests and benchmarks
+
+    def kick(self) -> None:
+        """Deliver whatever is due, soon; several kicks in a row make one round."""
+        self._again = True
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._rounds())
+
+    async def _rounds(self) -> None:
+        while self._again:
+            self._again = False
+            try:
+                while await self.flush():
+                    pass
+            except Exception:
+                log.exception("outbox delivery failed; the next kick tries again")
+
+    async def flush(self) -> int:
+        """One batch: claim due notices and send them; returns how many were claimed."""
+        notices = await outbox.claim_notices(self._uow(), now=self._clock(), limit=BATCH)
+        await asyncio.gather(*(self._deliver(notice) for notice in notices))
+        return len(notices)
+
+    async def recover(self) -> None:
+        """At start-up: give up notices a dead sender left half-sent, deliver the rest."""
+        abandoned = await outbox.abandon_stuck(self._uow(), now=self._clock(), older_than=STUCK)
+        if abandoned:
+            log.warning("%d notices were being sent when a process died: not resent", abandoned)
+        self.kick()
+
+    async def drain(self) -> None:
+        """Wait until the current delivery rounds are over (shutdown, tests)."""
+        while self._task is not None and not self._task.done():
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._task)
+
+    async def _deliver(self, notice: Notice) -> None:
+        assert notice.id is not None
+        async with self._slots:
+            try:
+                out = await self._render(notice)
+                if out is None:
+                    await outbox.notice_dropped(self._uow(), notice_id=notice.id, now=self._clock())
+                    return
+                message = await self._bot.send_message(
+                    notice.chat_id,
+                    out.text,
+                    reply_markup=out.markup,
+                    message_thread_id=notice.thread_id or None,
+                    reply_parameters=(
+                        ReplyParameters(out.reply_to, allow_sending_without_reply=True)
+                        if out.reply_to
+                        else None
+                    ),
+                )
+            except Forbidden:
+                queued = await outbox.recipient_unreachable(
+                    self._uow(), notice_id=notice.id, now=self._clock()
+                )
+                if queued:
+                    self._again = True
+                return
+            except TelegramError as error:  # 429 after the limiter's retries, network, …
+                await self._failed(notice, error)
+                return
+            await outbox.notice_sent(
+                self._uow(), notice_id=notice.id, message_ref=message.message_id, now=self._clock()
+            )
+            self.sent += 1
+        if out.after is not None:
+            try:
+                await out.after(message.message_id)
+            except Exception:
+                log.exception("follow-up of notice %s failed", notice.key)
+
+    async def _failed(self, notice: Notice, error: TelegramError) -> None:
+        assert notice.id is not None
+        retry = RETRY
+        if isinstance(error, RetryAfter):
+            wait = error.retry_after
+            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+            retry = max(RETRY, timedelta(seconds=seconds))
+        again = await outbox.notice_failed(
+            self._uow(), notice_id=notice.id, now=self._clock(), retry_in=retry
+        )
+        log.warning(
+            "notice %s not sent (%s); %s",
+            notice.key,
+            error,
+            "will retry" if again else "given up",
+        )
