@@ -28,14 +28,50 @@ class LocalBot:
         return deps
 
 
+def local_settings(emulator: BotApiEmulator, database_url: str, **settings: Any) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        telegram_base_url=emulator.base_url,
+        database_url=database_url,
+        **settings,
+    )
+
+
+@asynccontextmanager
+async def bot_on(
+    emulator: BotApiEmulator,
+    database_url: str,
+    *,
+    clock: Clock = utcnow,
+    tally_edit_interval: float = 0.05,
+    language: str = "zh-CN",
+    **settings: Any,
+) -> AsyncIterator[LocalBot]:
+    """Run the bot against a running emulator until the block ends (a restart is
+    leaving one block and entering another on the same database)."""
+    config = local_settings(
+        emulator,
+        database_url,
+        tally_edit_interval=tally_edit_interval,
+        group_messages_per_minute=emulator.limits.group_per_minute,
+        language=language,
+        **settings,
+    )
+    database = await Database.open(database_url, migrate=True)
+    try:
+        assert emulator.token is not None
+        application = build_application(config, database, token=emulator.token, clock=clock)
+        async with running(application, poll_timeout=1):
+            yield LocalBot(emulator, application, database)
+    finally:
+        await database.dispose()
+
+
 @asynccontextmanager
 async def local_bot(
     database_url: str,
     *,
-    clock: Clock = utcnow,
     group_messages_per_minute: int = 600,
-    tally_edit_interval: float = 0.05,
-    language: str = "zh-CN",
     **settings: Any,
 ) -> AsyncIterator[LocalBot]:
     """Start the emulator, migrate the database and run the bot against both.
@@ -45,21 +81,8 @@ async def local_bot(
     default to a faster one.
     """
     limits = RateLimits(group_per_minute=group_messages_per_minute)
-    async with BotApiEmulator(limits=limits) as emulator:
-        config = Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            telegram_base_url=emulator.base_url,
-            database_url=database_url,
-            tally_edit_interval=tally_edit_interval,
-            group_messages_per_minute=group_messages_per_minute,
-            language=language,
-            **settings,
-        )
-        database = await Database.open(database_url, migrate=True)
-        try:
-            assert emulator.token is not None
-            application = build_application(config, database, token=emulator.token, clock=clock)
-            async with running(application, poll_timeout=1):
-                yield LocalBot(emulator, application, database)
-        finally:
-            await database.dispose()
+    async with (
+        BotApiEmulator(limits=limits) as emulator,
+        bot_on(emulator, database_url, **settings) as running_bot,
+    ):
+        yield running_bot

@@ -10,7 +10,7 @@ run twice — whichever process, whatever restarts.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -141,6 +141,9 @@ async def run_job(uow: UnitOfWork, job_id: str, *, now: datetime, grace: timedel
             await uow.commit()  # the claim: it is skipped for good
             return JobRun(Ran.SKIPPED, job, late)
         notices = await _RUNNERS[kind](uow, job, now, late)
+        if notices is None:  # too late to be of use: what it announced has begun
+            await uow.commit()
+            return JobRun(Ran.SKIPPED, job, late)
         for notice in notices:
             await uow.notices.add(notice)
         await uow.commit()
@@ -166,9 +169,11 @@ async def _close(uow: UnitOfWork, job: Job, now: datetime, late: timedelta) -> l
     ]
 
 
-async def _nudge(uow: UnitOfWork, job: Job, now: datetime, late: timedelta) -> list[Notice]:
+async def _nudge(uow: UnitOfWork, job: Job, now: datetime, late: timedelta) -> list[Notice] | None:
     ballot = await uow.ballots.get(job.target)
     assert ballot is not None and ballot.id is not None and ballot.deadline is not None
+    if now >= ballot.deadline:
+        return None
     council = await require_council(uow, ballot.council_id)
     voted = await uow.votes.current(ballot.id)
     missing = [
@@ -252,9 +257,11 @@ async def _collection_ends(
     ]
 
 
-async def _remind(uow: UnitOfWork, job: Job, now: datetime, late: timedelta) -> list[Notice]:
+async def _remind(uow: UnitOfWork, job: Job, now: datetime, late: timedelta) -> list[Notice] | None:
     meeting = await uow.meetings.get(job.target)
     assert meeting is not None
+    if now >= meeting.starts_at:
+        return None
     council = await require_council(uow, meeting.council_id)
     return [
         Notice(
@@ -270,7 +277,8 @@ async def _remind(uow: UnitOfWork, job: Job, now: datetime, late: timedelta) -> 
     ]
 
 
-_RUNNERS = {
+_Runner = Callable[[UnitOfWork, Job, datetime, timedelta], Awaitable[list[Notice] | None]]
+_RUNNERS: dict[JobKind, _Runner] = {
     JobKind.BALLOT_CLOSE: _close,
     JobKind.BALLOT_NUDGE: _nudge,
     JobKind.TOPIC_DEADLINE: _collection_ends,

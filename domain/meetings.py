@@ -117,6 +117,8 @@ async def toggle_agenda_topic(
         topic = await require_topic(uow, topic_id)
         if topic.council_id != meeting.council_id:
             raise errors.TopicNotFound()
+        if topic_id not in meeting.topic_ids:
+            topic.require_phase(Phase.COLLECTING, Phase.VOTING)  # decided ones stay off
         on = meeting.toggle_topic(topic_id)
         await uow.meetings.update(meeting)
         await uow.commit()

@@ -58,8 +58,8 @@ async def notice_failed(
     """
     async with uow:
         notice = await uow.notices.get(notice_id)
-        if notice is None:
-            return False
+        if notice is None or notice.state is not NoticeState.SENDING:
+            return False  # given up meanwhile (UNKNOWN): never back in the queue
         again = notice.attempts < MAX_ATTEMPTS
         notice.state = NoticeState.PENDING if again else NoticeState.FAILED
         notice.not_before = now + retry_in if again else None

@@ -95,8 +95,9 @@ def ballot_jobs(ballot: Ballot, council: Council) -> list[Job]:
         return []
     assert ballot.id is not None
     jobs = [Job(ballot.deadline, JobKind.BALLOT_CLOSE, ballot.id)]
-    if council.ballot_nudge:
-        nudge = ballot.deadline - timedelta(minutes=council.ballot_nudge)
+    nudge = ballot.deadline - timedelta(minutes=council.ballot_nudge)
+    # A nudge as the ballot opens would tell members what the ballot message just did.
+    if council.ballot_nudge and nudge > ballot.opened_at:
         jobs.append(Job(nudge, JobKind.BALLOT_NUDGE, ballot.id))
     return jobs
 

@@ -24,8 +24,8 @@ _DATE = (
 )
 _TIME = (
     r"(?P<part>上午|早上|中午|下午|晚上|傍晚)?\s*(?P<hour>\d{1,2})"
-    r"(?:[:](?P<minute>\d{2})|点(?:(?P<half>半)|(?P<minute2>\d{1,2})分?)?|时)"
-    r"(?:\s*(?P<ampm>am|pm))?"
+    r"(?:[:](?P<minute>\d{2})|点(?:(?P<half>半)|(?P<minute2>\d{1,2})分?)?|时|(?=\s*(?:am|pm)\b))"
+    r"(?:\s*(?P<ampm>am|pm)\b)?"
 )
 _WHEN = re.compile(rf"(?:{_DATE}\s*)?{_TIME}", re.IGNORECASE)
 _DURATION = re.compile(
@@ -110,7 +110,11 @@ def _resolve(match: re.Match[str], local_now: datetime) -> datetime:
     hour = int(match["hour"])
     minute = 30 if match["half"] else int(match["minute"] or match["minute2"] or 0)
     part, ampm = match["part"], (match["ampm"] or "").lower()
-    if ((part in _AFTERNOON or ampm == "pm") and hour < 12) or (part == "中午" and hour < 6):
+    # "晚上12点" is midnight, the end of that evening: 00:00 of the next day.
+    midnight = part == "晚上" and hour == 12
+    if midnight:
+        hour = 0
+    elif ((part in _AFTERNOON or ampm == "pm") and hour < 12) or (part == "中午" and hour < 6):
         hour += 12
     elif ampm == "am" and hour == 12:
         hour = 0
@@ -121,7 +125,7 @@ def _resolve(match: re.Match[str], local_now: datetime) -> datetime:
     if day is None:  # no date: the next time the clock shows this
         candidate = datetime.combine(local_now.date(), clock, tz)
         return candidate if candidate > local_now else candidate + timedelta(days=1)
-    at = datetime.combine(day, clock, tz)
+    at = datetime.combine(day, clock, tz) + timedelta(days=1 if midnight else 0)
     if match["weekday"] and at <= local_now:
         at += timedelta(days=7)  # "周五 19:30" said on a Friday evening: next Friday
     return at
@@ -138,11 +142,17 @@ def _day(match: re.Match[str], today: date) -> date | None:
     if match["month"] is None:
         return None
     month, day = int(match["month"]), int(match["day"])
-    year = int(match["year"]) if match["year"] else today.year
-    try:
-        found = date(year, month, day)
-        if not match["year"] and found < today:
-            found = date(year + 1, month, day)
-    except ValueError:
-        raise errors.InvalidInput(field="when", value=match[0][:40]) from None
-    return found
+    if match["year"]:
+        try:
+            return date(int(match["year"]), month, day)
+        except ValueError:
+            raise errors.InvalidInput(field="when", value=match[0][:40]) from None
+    # Without a year: the next such date, "2月29日" included (up to a leap year away).
+    for year in range(today.year, today.year + 5):
+        try:
+            found = date(year, month, day)
+        except ValueError:
+            continue
+        if found >= today:
+            return found
+    raise errors.InvalidInput(field="when", value=match[0][:40])

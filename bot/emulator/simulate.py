@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.emulator.engine import EmulatorStats, Engine, PendingQuery
 from bot.emulator.html import utf16_len
+from bot.emulator.limits import RateLimits
 from bot.emulator.models import CallbackAnswer, Chat, MemberStatus, Message, User
 from bot.emulator.transcript import Entry, Transcript
 
@@ -42,6 +43,10 @@ class UserSimulation:
     def stats(self) -> EmulatorStats:
         self._engine.stats.injected_429 = self._engine.limiter.injected
         return self._engine.stats
+
+    @property
+    def limits(self) -> RateLimits:
+        return self._engine.limiter.limits
 
     @property
     def event_seq(self) -> int:

@@ -184,7 +184,7 @@ async def send_calendar(
     when = render.moment(lang, view.meeting.starts_at, view.council.timezone)
     await context.bot.send_document(
         user_id,
-        InputFile(data, filename=f"meeting-{meeting_id}.ics", attach=True),
+        InputFile(data, filename=f"meeting-{meeting_id}.ics"),
         caption=t(lang, "ics.caption", id=meeting_id, when=when),
     )
 

@@ -348,8 +348,8 @@ async def test_plan_omits_reminders_past_their_grace_but_keeps_late_closings(
     earlier = NOW - timedelta(days=3)
     # A ballot whose deadline passed while the bot was down: it must still close.
     overdue = await motion(factory, council_id, deadline=NOW - timedelta(days=1), now=earlier)
-    # Closing in an hour: its 2-hour nudge was due an hour ago.
-    soon = await motion(factory, council_id, deadline=NOW + timedelta(hours=1))
+    # Opened days ago, closing in an hour: its 2-hour nudge was due an hour ago.
+    soon = await motion(factory, council_id, deadline=NOW + timedelta(hours=1), now=earlier)
     # Starting in 50 minutes: the 60-minute reminder is 10 minutes late, within grace.
     near = await schedule(factory, council_id, starts_at=NOW + timedelta(minutes=50))
     # Starting in 30 minutes: its reminders are 30 minutes late, past grace.
@@ -420,6 +420,34 @@ async def test_plan_for_a_ballot_without_nudge_still_names_the_nudge_id(
 
     assert ids == [close_id(ballot), nudge_id(ballot)]  # so a stale nudge can be dropped
     assert [j.id for j in jobs] == [close_id(ballot)]
+
+
+@pytest.mark.parametrize(
+    ("open_for", "nudged"),
+    [
+        (NUDGE + timedelta(seconds=1), True),  # the nudge comes a second after opening
+        (NUDGE, False),  # the nudge would come as the ballot opens
+        (NUDGE - timedelta(minutes=1), False),  # ... or before it opened
+    ],
+)
+async def test_a_nudge_is_planned_only_after_the_ballot_opened(
+    factory: FakeUnitOfWorkFactory, open_for: timedelta, nudged: bool
+) -> None:
+    council_id = await set_up(factory)
+    ballot = await motion(factory, council_id, deadline=NOW + open_for)
+    assert ballot.opened_at == NOW
+    b = ident(ballot)
+
+    ids, jobs = await plan_for(factory(), Subject.BALLOT, b, now=NOW, grace=GRACE)
+
+    assert ids == [close_id(ballot), nudge_id(ballot)]  # named either way
+    close = Job(NOW + open_for, JobKind.BALLOT_CLOSE, b)
+    nudge = Job(NOW + open_for - NUDGE, JobKind.BALLOT_NUDGE, b)
+    assert jobs == ([nudge, close] if nudged else [close])
+    assert [j.id for j in await planned(factory)] == [j.id for j in jobs]
+    if not nudged:
+        with unchanged(factory):
+            assert (await run(factory, nudge_id(ballot), NOW)).ran is Ran.STALE
 
 
 async def test_plan_for_a_closed_ballot_names_its_ids_and_plans_nothing(
@@ -718,12 +746,13 @@ async def test_a_nudge_reaches_only_members_who_have_not_voted(
     assert private.subject == ident(ballot)
     assert private.created_at == at
     # What the private message and its group fallback need (more keys may follow).
-    assert private.params.items() >= {
+    expected = {
         "deadline": CLOSING.isoformat(),
         "name": f"居民{private_ok}",
         "group": CHAT,
         "thread": 0,
-    }.items()
+    }
+    assert {key: private.params.get(key) for key in expected} == expected
     assert group.kind is NoticeKind.NON_VOTERS
     assert group.key == f"{job.claim}:group"
     assert not group.private
@@ -821,6 +850,39 @@ async def test_a_nudge_exactly_at_the_end_of_grace_is_sent(
     council_id, _ = await council_with_roll(factory, 1)
     ballot = await motion(factory, council_id)
     result = await run(factory, nudge_id(ballot), CLOSING - NUDGE + GRACE)
+    assert (result.ran, result.notices) == (Ran.DONE, 1)
+
+
+@pytest.mark.parametrize(
+    "past",
+    [timedelta(0), timedelta(minutes=1)],  # at the deadline, or after it
+)
+async def test_a_nudge_at_or_after_the_deadline_is_skipped(
+    factory: FakeUnitOfWorkFactory, past: timedelta
+) -> None:
+    council_id, _ = await council_with_roll(factory, 2)
+    await meetings.set_reminders(factory(), council_id=council_id, user_id=CHAIR, ballot_nudge=10)
+    ballot = await motion(factory, council_id)
+    late = timedelta(minutes=10) + past  # within grace, yet votes are no longer taken
+
+    result = await run(factory, nudge_id(ballot), CLOSING + past)
+
+    assert (result.ran, result.late, result.notices) == (Ran.SKIPPED, late, 0)
+    assert result.job == Job(CLOSING - timedelta(minutes=10), JobKind.BALLOT_NUDGE, ident(ballot))
+    assert notices(factory) == []
+    # Claimed: it is skipped for good, not tried again.
+    with unchanged(factory):
+        again = await run(factory, nudge_id(ballot), CLOSING + past + timedelta(minutes=1))
+    assert again.ran is Ran.ALREADY
+
+
+async def test_a_late_nudge_just_before_the_deadline_is_sent(
+    factory: FakeUnitOfWorkFactory,
+) -> None:
+    council_id, _ = await council_with_roll(factory, 1)
+    await meetings.set_reminders(factory(), council_id=council_id, user_id=CHAIR, ballot_nudge=10)
+    ballot = await motion(factory, council_id)
+    result = await run(factory, nudge_id(ballot), CLOSING - timedelta(seconds=1))
     assert (result.ran, result.notices) == (Ran.DONE, 1)
 
 
@@ -1019,6 +1081,46 @@ async def test_a_reminder_with_a_longer_grace_is_sent_late(
     result = await run(
         factory, reminder_id(meeting, 1440), due + timedelta(hours=1), grace=timedelta(hours=2)
     )
+    assert (result.ran, result.notices) == (Ran.DONE, 1)
+
+
+@pytest.mark.parametrize(
+    "past",
+    [timedelta(0), timedelta(minutes=5)],  # as the meeting begins, or after
+)
+async def test_a_reminder_at_or_after_the_start_is_skipped(
+    factory: FakeUnitOfWorkFactory, past: timedelta
+) -> None:
+    council_id = await set_up(factory)
+    await meetings.set_reminders(
+        factory(), council_id=council_id, user_id=CHAIR, meeting_offsets=[5]
+    )
+    meeting = await schedule(factory, council_id)
+    began = STARTS + past
+    late = timedelta(minutes=5) + past  # within grace, yet the meeting has begun
+    assert reminder_id(meeting, 5) not in {j.id for j in await planned(factory, at=began)}
+
+    result = await run(factory, reminder_id(meeting, 5), began)
+
+    assert (result.ran, result.late, result.notices) == (Ran.SKIPPED, late, 0)
+    job = Job(STARTS - timedelta(minutes=5), JobKind.MEETING_REMINDER, ident(meeting), 5, 1)
+    assert result.job == job
+    assert notices(factory) == []
+    # Claimed: it is skipped for good, not tried again.
+    with unchanged(factory):
+        again = await run(factory, reminder_id(meeting, 5), began + timedelta(minutes=1))
+    assert again.ran is Ran.ALREADY
+
+
+async def test_a_late_reminder_just_before_the_start_is_posted(
+    factory: FakeUnitOfWorkFactory,
+) -> None:
+    council_id = await set_up(factory)
+    await meetings.set_reminders(
+        factory(), council_id=council_id, user_id=CHAIR, meeting_offsets=[5]
+    )
+    meeting = await schedule(factory, council_id)
+    result = await run(factory, reminder_id(meeting, 5), STARTS - timedelta(seconds=1))
     assert (result.ran, result.notices) == (Ran.DONE, 1)
 
 

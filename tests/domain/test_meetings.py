@@ -403,6 +403,73 @@ async def test_a_cancelled_meetings_agenda_cannot_change(factory: FakeUnitOfWork
         await toggle(factory, meeting, topic)
 
 
+async def finish(
+    factory: FakeUnitOfWorkFactory, council_id: int, topic: Topic, phase: Phase
+) -> None:
+    """Brings a topic to an end: DECIDED by a closed ballot, or CANCELLED."""
+    if phase is Phase.DECIDED:
+        await put_motion(factory, council_id, topic)
+        async with factory() as uow:
+            (ballot,) = await uow.ballots.open(council_id)
+        await services.close_ballot(
+            factory(), council_id=council_id, ballot_id=ballot.id, user_id=CHAIR, now=NOW
+        )
+    else:
+        await services.cancel_topic(
+            factory(), council_id=council_id, topic_id=ident(topic), user_id=CHAIR, now=NOW
+        )
+    assert factory.store.committed.topics[ident(topic)].phase is phase
+
+
+async def test_a_voting_topic_goes_on_the_agenda(factory: FakeUnitOfWorkFactory) -> None:
+    council_id = await set_up(factory)
+    meeting = await schedule(factory, council_id)
+    topic = await open_topic(factory, council_id)
+    await put_motion(factory, council_id, topic)
+    assert await toggle(factory, meeting, topic) is True
+    assert stored(factory, meeting).topic_ids == [ident(topic)]
+
+
+@pytest.mark.parametrize("phase", [Phase.DECIDED, Phase.CANCELLED])
+async def test_a_finished_topic_cannot_go_on_the_agenda(
+    factory: FakeUnitOfWorkFactory, phase: Phase
+) -> None:
+    council_id = await set_up(factory)
+    meeting = await schedule(factory, council_id)
+    topic = await open_topic(factory, council_id, "已结束")
+    await finish(factory, council_id, topic, phase)
+
+    with unchanged(factory), pytest.raises(errors.WrongPhase) as caught:
+        await toggle(factory, meeting, topic)
+
+    assert caught.value.params == {"topic": "已结束", "phase": phase.value}
+    assert stored(factory, meeting).topic_ids == []
+
+
+@pytest.mark.parametrize("phase", [Phase.DECIDED, Phase.CANCELLED])
+async def test_a_topic_finished_while_on_the_agenda_can_still_be_taken_off(
+    factory: FakeUnitOfWorkFactory, phase: Phase
+) -> None:
+    council_id = await set_up(factory)
+    meeting = await schedule(factory, council_id)
+    topic = await open_topic(factory, council_id, "已结束")
+    kept = await open_topic(factory, council_id, "停车位")
+    assert await toggle(factory, meeting, topic) is True
+    assert await toggle(factory, meeting, kept) is True
+    await finish(factory, council_id, topic, phase)
+
+    updated, on = await meetings.toggle_agenda_topic(
+        factory(), meeting_id=ident(meeting), topic_id=ident(topic), user_id=CHAIR
+    )
+
+    assert on is False
+    assert updated.topic_ids == [ident(kept)]
+    assert stored(factory, meeting).topic_ids == [ident(kept)]
+    # Once off, it cannot be put back.
+    with unchanged(factory), pytest.raises(errors.WrongPhase):
+        await toggle(factory, meeting, topic)
+
+
 # --- moving ------------------------------------------------------------------
 
 
@@ -586,7 +653,9 @@ async def test_agenda_lists_upcoming_meetings_and_open_topics(
     sooner = await schedule(factory, council_id, starts_at=STARTS)
     cancelled = await schedule(factory, council_id, starts_at=STARTS + timedelta(hours=1))
     await cancel(factory, council_id, ident(cancelled))
-    await schedule(factory, council_id, starts_at=NOW - timedelta(hours=1), now=NOW - timedelta(1))
+    await schedule(
+        factory, council_id, starts_at=NOW - timedelta(hours=1), now=NOW - timedelta(days=1)
+    )
     await schedule(factory, other)
     collecting = await open_topic(factory, council_id, "征集中", now=NOW - timedelta(days=2))
     voting = await open_topic(factory, council_id, "表决中", now=NOW - timedelta(days=1))

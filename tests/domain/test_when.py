@@ -25,8 +25,8 @@ NOW = datetime(2025, 5, 6, 9, 30, tzinfo=UTC)  # Tue 17:30 in Shanghai
 TZ = "Asia/Shanghai"
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def when(text: str, *, now: datetime = NOW, timezone: str = TZ) -> datetime:
@@ -154,23 +154,37 @@ def test_am_and_pm(text: str, expected: datetime) -> None:
     assert when(text) == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: _TIME needs ':', '点' or '时' after the hour, so '7pm' (the usual "
-    "English form) is refused although 'pm' is understood in '7:30 pm'",
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("7pm", utc(2025, 5, 6, 11, 0)),
+        ("7 pm", utc(2025, 5, 6, 11, 0)),
+        ("7PM", utc(2025, 5, 6, 11, 0)),
+        ("明天 7pm", utc(2025, 5, 7, 11, 0)),
+        ("7am", utc(2025, 5, 6, 23, 0)),  # 07:00 tomorrow, local
+        ("12pm", utc(2025, 5, 7, 4, 0)),  # noon
+        ("12am", utc(2025, 5, 6, 16, 0)),  # the coming midnight
+    ],
 )
-def test_an_hour_with_pm_alone_is_read() -> None:
-    assert when("7pm") == utc(2025, 5, 6, 11, 0)
+def test_an_hour_with_am_or_pm_alone_is_read(text: str, expected: datetime) -> None:
+    assert when(text) == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: _resolve adds 12 only for hours < 12, so '晚上12点' (midnight) is read "
-    "as 12:00 noon of the next day",
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Said at 17:30 local: the coming midnight, 00:00 on May 7 local.
+        ("晚上12点", utc(2025, 5, 6, 16, 0)),
+        ("今天 晚上12点", utc(2025, 5, 6, 16, 0)),  # the end of this evening
+        ("周二 晚上12点", utc(2025, 5, 6, 16, 0)),  # today is Tuesday: tonight
+        ("晚上12点半", utc(2025, 5, 6, 16, 30)),
+        # The end of tomorrow evening: 00:00 on May 8 local.
+        ("明天 晚上12点", utc(2025, 5, 7, 16, 0)),
+        ("5月7日 晚上12点", utc(2025, 5, 7, 16, 0)),
+    ],
 )
-def test_twelve_in_the_evening_is_midnight() -> None:
-    # Said at 17:30 local: the coming midnight, 00:00 on May 7 local.
-    assert when("晚上12点") == utc(2025, 5, 6, 16, 0)
+def test_twelve_in_the_evening_is_midnight(text: str, expected: datetime) -> None:
+    assert when(text) == expected
 
 
 # --- what "next" means -------------------------------------------------------
@@ -237,13 +251,18 @@ def test_a_now_in_another_zone_is_the_same_moment() -> None:
     assert when("明天 19:30", now=shanghai_now) == utc(2025, 5, 7, 11, 30)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: _day tries date(today.year + 1, 2, 29) only, so after February of the "
-    "year before a leap year '2月29日' is refused instead of read as the next Feb 29",
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        (utc(2027, 3, 1), utc(2028, 2, 29, 2, 0)),  # the year before a leap year
+        (NOW, utc(2028, 2, 29, 2, 0)),  # 2025 and 2026 are not leap years
+        (utc(2028, 1, 1), utc(2028, 2, 29, 2, 0)),  # a leap year, still to come
+        (utc(2028, 2, 29, 3, 0), utc(2028, 2, 29, 2, 0)),  # that day, the time passed
+        (utc(2028, 3, 1), utc(2032, 2, 29, 2, 0)),  # just passed: the next one
+    ],
 )
-def test_february_29th_without_a_year_means_the_next_one() -> None:
-    assert when("2月29日 10:00", now=utc(2027, 3, 1, 0, 0)) == utc(2028, 2, 29, 2, 0)
+def test_february_29th_without_a_year_means_the_next_one(now: datetime, expected: datetime) -> None:
+    assert when("2月29日 10:00", now=now) == expected
 
 
 def test_february_29th_of_a_leap_year_is_read() -> None:
@@ -269,6 +288,8 @@ def test_february_29th_of_a_leap_year_is_read() -> None:
         "明天 19:30 社区活动室",  # parse_when reads the whole text
         "19:30:00",
         "1930",
+        "7pmx",  # am/pm is a whole word
+        "10:00 amy",
     ],
 )
 def test_unreadable_text_is_refused_with_field_when(text: str) -> None:
@@ -287,8 +308,8 @@ def test_the_refused_text_is_echoed_at_most_40_characters() -> None:
     "text",
     [
         "2月30日 10:00",
-        "2月29日 10:00",  # 2025 and 2026 are not leap years
         "2025-02-29 10:00",
+        "2027-02-29 10:00",  # with a year it is never moved to the next leap year
         "4月31日 10:00",
         "13月1日 10:00",
         "0月1日 10:00",
@@ -339,6 +360,8 @@ def test_find_when_says_where_the_time_ended_so_the_rest_is_the_place() -> None:
         ("明天　１９：３０　社区活动室", utc(2025, 5, 7, 11, 30), "社区活动室"),
         ("  明天 晚上8点半 居委会  ", utc(2025, 5, 7, 12, 30), "居委会"),
         ("7:30 pm 居委会", utc(2025, 5, 6, 11, 30), "居委会"),
+        ("7pm 居委会", utc(2025, 5, 6, 11, 0), "居委会"),
+        ("明天 10:00 am 居委会", utc(2025, 5, 7, 2, 0), "居委会"),
         ("明天 19:30", utc(2025, 5, 7, 11, 30), ""),
     ],
 )
@@ -367,15 +390,14 @@ def test_find_when_refuses_an_impossible_time_at_the_start() -> None:
     assert caught.value.params["field"] == "when"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the am/pm suffix needs no word boundary, so in '明天 10:00 Amy家' the "
-    "'Am' of the place is read as 'am' and the place comes back as 'y家'",
-)
 def test_find_when_does_not_eat_the_start_of_a_latin_place_name() -> None:
     found = find_when("明天 10:00 Amy家", now=NOW, timezone=TZ)
     assert found is not None
+    assert found.at == utc(2025, 5, 7, 2, 0)  # 10:00 as typed: "Am" is not "am"
+    assert found.text[: found.end] == "明天 10:00"
     assert found.text[found.end :].strip() == "Amy家"
+    # Without minutes the hour is no time at all: "Am" does not make it one.
+    assert find_when("明天 10 Amy家", now=NOW, timezone=TZ) is None
 
 
 # --- durations ---------------------------------------------------------------

@@ -1,0 +1,387 @@
+"""Use cases of the outbox (``domain/outbox.py``), on the fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from domain import outbox, services
+from domain.jobs import Ran, run_job
+from domain.model import BallotKind, Notice, NoticeKind, NoticeState
+from domain.outbox import MAX_ATTEMPTS
+from domain.schedule import DEFAULT_GRACE
+from tests.fakes import FakeUnitOfWorkFactory
+
+NOW = datetime(2025, 5, 6, 9, 30, tzinfo=UTC)
+CHAT = -1001234567890
+CHAIR = 1
+RETRY = timedelta(minutes=1)
+
+
+@pytest.fixture
+def factory() -> FakeUnitOfWorkFactory:
+    return FakeUnitOfWorkFactory()
+
+
+@contextmanager
+def unchanged(factory: FakeUnitOfWorkFactory) -> Iterator[None]:
+    """Asserts that nothing was committed inside the block."""
+    before = factory.store.snapshot()
+    commits = factory.committed
+    yield
+    assert factory.committed == commits
+    assert factory.store.committed == before
+
+
+async def queue(
+    factory: FakeUnitOfWorkFactory,
+    key: str,
+    *,
+    not_before: datetime | None = None,
+    kind: NoticeKind = NoticeKind.MEETING_REMINDER,
+    chat_id: int = CHAT,
+    private: bool = False,
+    params: dict[str, object] | None = None,
+) -> int:
+    notice = Notice(
+        key=key,
+        kind=kind,
+        council_id=1,
+        chat_id=chat_id,
+        subject=7,
+        created_at=NOW,
+        private=private,
+        params=params or {},
+        not_before=not_before,
+    )
+    async with factory() as uow:
+        assert await uow.notices.add(notice)
+        await uow.commit()
+    assert notice.id is not None
+    return notice.id
+
+
+def notice(factory: FakeUnitOfWorkFactory, notice_id: int) -> Notice:
+    return factory.store.committed.notices[notice_id]
+
+
+def everything(factory: FakeUnitOfWorkFactory) -> list[Notice]:
+    return [n for _, n in sorted(factory.store.committed.notices.items())]
+
+
+async def claim(factory: FakeUnitOfWorkFactory, at: datetime = NOW, limit: int = 10) -> list[int]:
+    return [n.id or 0 for n in await outbox.claim_notices(factory(), now=at, limit=limit)]
+
+
+# --- claiming ----------------------------------------------------------------
+
+
+async def test_claiming_takes_pending_notices_oldest_first_up_to_the_limit(
+    factory: FakeUnitOfWorkFactory,
+) -> None:
+    ids = [await queue(factory, f"n{i}") for i in range(5)]
+
+    taken = await outbox.claim_notices(factory(), now=NOW, limit=3)
+
+    assert [n.id for n in taken] == ids[:3]
+    assert all(n.state is NoticeState.SENDING and n.attempts == 1 for n in taken)
+    assert [notice(factory, i).state for i in ids] == [NoticeState.SENDING] * 3 + [
+        NoticeState.PENDING
+    ] * 2
+    assert await claim(factory) == ids[3:]  # the rest, and nothing taken twice
+    assert await claim(factory) == []
+
+
+async def test_claiming_with_nothing_to_send(factory: FakeUnitOfWorkFactory) -> None:
+    assert await claim(factory) == []
+    ids = [await queue(factory, f"n{i}") for i in range(2)]
+    assert await claim(factory, limit=0) == []
+    assert [notice(factory, i).state for i in ids] == [NoticeState.PENDING] * 2
+
+
+async def test_claiming_respects_not_before(factory: FakeUnitOfWorkFactory) -> None:
+    later = await queue(factory, "later", not_before=NOW + timedelta(minutes=5))
+    due = await queue(factory, "due", not_before=NOW)
+    free = await queue(factory, "free")
+
+    assert await claim(factory) == [due, free]
+    assert notice(factory, later).state is NoticeState.PENDING
+    assert await claim(factory, NOW + timedelta(minutes=4, seconds=59)) == []
+    assert await claim(factory, NOW + timedelta(minutes=5)) == [later]
+
+
+async def test_a_limit_counts_only_what_is_taken(factory: FakeUnitOfWorkFactory) -> None:
+    await queue(factory, "later", not_before=NOW + timedelta(hours=1))
+    sent = await queue(factory, "sent")
+    await claim(factory, limit=1)
+    await outbox.notice_sent(factory(), notice_id=sent, message_ref=1, now=NOW)
+    due = [await queue(factory, f"due{i}") for i in range(3)]
+    assert await claim(factory, limit=2) == due[:2]
+
+
+# --- how sending went --------------------------------------------------------
+
+
+async def test_a_sent_notice_is_recorded(factory: FakeUnitOfWorkFactory) -> None:
+    notice_id = await queue(factory, "n")
+    await claim(factory)
+    sent_at = NOW + timedelta(seconds=2)
+
+    await outbox.notice_sent(factory(), notice_id=notice_id, message_ref=555, now=sent_at)
+
+    stored = notice(factory, notice_id)
+    assert (stored.state, stored.sent_at, stored.message_ref) == (
+        NoticeState.SENT,
+        sent_at,
+        555,
+    )
+    assert await claim(factory, NOW + timedelta(days=1)) == []
+
+
+async def test_a_dropped_notice_is_never_sent(factory: FakeUnitOfWorkFactory) -> None:
+    notice_id = await queue(factory, "n")
+    await claim(factory)
+    await outbox.notice_dropped(factory(), notice_id=notice_id, now=NOW)
+    stored = notice(factory, notice_id)
+    assert (stored.state, stored.sent_at, stored.message_ref) == (NoticeState.SENT, NOW, None)
+
+
+async def test_recording_an_unknown_notice_does_nothing(factory: FakeUnitOfWorkFactory) -> None:
+    with unchanged(factory):
+        await outbox.notice_sent(factory(), notice_id=42, message_ref=1, now=NOW)
+        await outbox.notice_dropped(factory(), notice_id=42, now=NOW)
+        assert await outbox.notice_failed(factory(), notice_id=42, now=NOW, retry_in=RETRY) is False
+        assert await outbox.recipient_unreachable(factory(), notice_id=42, now=NOW) is False
+
+
+async def test_a_failed_notice_is_retried_up_to_max_attempts_then_failed(
+    factory: FakeUnitOfWorkFactory,
+) -> None:
+    notice_id = await queue(factory, "n")
+    at = NOW
+    for attempt in range(1, MAX_ATTEMPTS):
+        assert await claim(factory, at) == [notice_id]
+        assert notice(factory, notice_id).attempts == attempt
+        again = await outbox.notice_failed(factory(), notice_id=notice_id, now=at, retry_in=RETRY)
+        assert again is True
+        stored = notice(factory, notice_id)
+        assert (stored.state, stored.not_before) == (NoticeState.PENDING, at + RETRY)
+        # Not before its retry time.
+        assert await claim(factory, at + RETRY - timedelta(seconds=1)) == []
+        at += RETRY
+
+    assert await claim(factory, at) == [notice_id]  # the last attempt
+    assert notice(factory, notice_id).attempts == MAX_ATTEMPTS
+    again = await outbox.notice_failed(factory(), notice_id=notice_id, now=at, retry_in=RETRY)
+
+    assert again is False
+    stored = notice(factory, notice_id)
+    assert (stored.state, stored.not_before) == (NoticeState.FAILED, None)
+    assert await claim(factory, at + timedelta(days=1)) == []
+
+
+@pytest.mark.parametrize("state", [NoticeState.UNKNOWN, NoticeState.SENT])
+async def test_a_failure_reported_after_the_notice_left_sending_changes_nothing(
+    factory: FakeUnitOfWorkFactory, state: NoticeState
+) -> None:
+    notice_id = await queue(factory, "n")
+    assert await claim(factory) == [notice_id]
+    later = NOW + timedelta(minutes=10)
+    if state is NoticeState.UNKNOWN:  # a slow sender was given up on meanwhile
+        abandoned = await outbox.abandon_stuck(
+            factory(), now=later, older_than=timedelta(minutes=5)
+        )
+        assert abandoned == 1
+    else:  # sent after all, then a late error for the same notice
+        await outbox.notice_sent(factory(), notice_id=notice_id, message_ref=555, now=later)
+    before = notice(factory, notice_id)
+    assert before.state is state
+
+    with unchanged(factory):
+        again = await outbox.notice_failed(
+            factory(), notice_id=notice_id, now=later, retry_in=RETRY
+        )
+
+    assert again is False
+    assert notice(factory, notice_id) == before  # not back to PENDING, nor FAILED
+    assert await claim(factory, later + timedelta(days=1)) == []  # never sent again
+
+
+# --- unreachable recipients --------------------------------------------------
+
+
+async def nudged(factory: FakeUnitOfWorkFactory) -> tuple[Notice, list[int]]:
+    """A council of two; 101 is reachable and is nudged privately, 102 in the group."""
+    council = await services.set_up_council(
+        factory(),
+        chat_id=CHAT,
+        thread_id=5,
+        title="议事会",
+        user_id=CHAIR,
+        is_group_admin=True,
+        rule_name="simple",
+        timezone="Asia/Shanghai",
+        language="zh-CN",
+        now=NOW,
+    )
+    assert council.id is not None
+    for user_id in (101, 102):
+        await services.join(
+            factory(),
+            council_id=council.id,
+            user_id=user_id,
+            name=f"居民{user_id}",
+            address=services.parse_address(f"1-1-{user_id}"),
+            area=None,
+            language=None,
+            now=NOW,
+        )
+    await outbox.note_private_chat(factory(), user_id=101, now=NOW)
+    deadline = NOW + timedelta(days=1)
+    topic = await services.open_topic(
+        factory(),
+        council_id=council.id,
+        user_id=CHAIR,
+        title="议题",
+        description="",
+        deadline=None,
+        now=NOW,
+    )
+    ballot = await services.put_ballot(
+        factory(),
+        council_id=council.id,
+        topic_id=topic.id,
+        user_id=CHAIR,
+        kind=BallotKind.MOTION,
+        deadline=deadline,
+        now=NOW,
+    )
+    result = await run_job(
+        factory(),
+        f"ballot_nudge:{ballot.id}",
+        now=deadline - timedelta(hours=2),
+        grace=DEFAULT_GRACE,
+    )
+    assert result.ran is Ran.DONE
+    private, group = everything(factory)
+    assert (private.kind, private.chat_id) == (NoticeKind.BALLOT_NUDGE, 101)
+    assert group.kind is NoticeKind.NON_VOTERS
+    return private, [private.id or 0, group.id or 0]
+
+
+async def test_an_unreachable_nudge_recipient_is_named_in_the_group_once(
+    factory: FakeUnitOfWorkFactory,
+) -> None:
+    private, before = await nudged(factory)
+    assert private.id is not None
+    await claim(factory)
+    later = NOW + timedelta(hours=1)
+
+    queued = await outbox.recipient_unreachable(factory(), notice_id=private.id, now=later)
+
+    assert queued is True
+    assert notice(factory, private.id).state is NoticeState.UNREACHABLE
+    assert factory.store.committed.contacts[101] is False
+    (added,) = [n for n in everything(factory) if n.id not in before]
+    assert added.kind is NoticeKind.NON_VOTERS
+    assert added.key == f"{private.key}:group"
+    assert (added.council_id, added.chat_id, added.thread_id) == (private.council_id, CHAT, 5)
+    assert added.subject == private.subject
+    assert not added.private
+    assert added.created_at == later
+    assert added.state is NoticeState.PENDING
+    assert added.params == {
+        "deadline": private.params["deadline"],
+        "members": [[101, "居民101"]],
+    }
+
+    count = len(everything(factory))
+    again = await outbox.recipient_unreachable(factory(), notice_id=private.id, now=later)
+    assert again is False
+    assert len(everything(factory)) == count
+
+
+async def test_an_unreachable_recipient_of_another_notice_is_only_remembered(
+    factory: FakeUnitOfWorkFactory,
+) -> None:
+    await outbox.note_private_chat(factory(), user_id=101, now=NOW)
+    notice_id = await queue(
+        factory,
+        "private",
+        kind=NoticeKind.MEETING_REMINDER,
+        chat_id=101,
+        private=True,
+        params={"group": CHAT},
+    )
+    await claim(factory)
+
+    assert await outbox.recipient_unreachable(factory(), notice_id=notice_id, now=NOW) is False
+
+    assert notice(factory, notice_id).state is NoticeState.UNREACHABLE
+    assert factory.store.committed.contacts[101] is False
+    assert len(everything(factory)) == 1
+
+
+async def test_a_nudge_without_a_group_queues_nothing(factory: FakeUnitOfWorkFactory) -> None:
+    notice_id = await queue(
+        factory, "nudge", kind=NoticeKind.BALLOT_NUDGE, chat_id=101, private=True
+    )
+    assert await outbox.recipient_unreachable(factory(), notice_id=notice_id, now=NOW) is False
+    assert len(everything(factory)) == 1
+
+
+async def test_a_private_chat_makes_a_member_reachable_again(
+    factory: FakeUnitOfWorkFactory,
+) -> None:
+    await outbox.note_private_chat(factory(), user_id=101, now=NOW)
+    assert factory.store.committed.contacts == {101: True}
+    notice_id = await queue(factory, "n", chat_id=101, private=True)
+    await outbox.recipient_unreachable(factory(), notice_id=notice_id, now=NOW)
+    assert factory.store.committed.contacts == {101: False}
+    await outbox.note_private_chat(factory(), user_id=101, now=NOW + timedelta(days=1))
+    assert factory.store.committed.contacts == {101: True}
+
+
+# --- stuck notices -----------------------------------------------------------
+
+
+async def test_abandon_stuck_only_touches_old_sending_notices(
+    factory: FakeUnitOfWorkFactory,
+) -> None:
+    old_sending = await queue(factory, "old")
+    old_sent = await queue(factory, "old-sent")
+    await claim(factory, NOW)
+    await outbox.notice_sent(factory(), notice_id=old_sent, message_ref=1, now=NOW)
+    pending = await queue(factory, "pending", not_before=NOW + timedelta(days=1))
+    recent = await queue(factory, "recent")
+    await claim(factory, NOW + timedelta(minutes=9))
+
+    count = await outbox.abandon_stuck(
+        factory(), now=NOW + timedelta(minutes=10), older_than=timedelta(minutes=5)
+    )
+
+    assert count == 1
+    states = {i: notice(factory, i).state for i in (old_sending, old_sent, pending, recent)}
+    assert states == {
+        old_sending: NoticeState.UNKNOWN,
+        old_sent: NoticeState.SENT,
+        pending: NoticeState.PENDING,
+        recent: NoticeState.SENDING,
+    }
+    # Never sent again, never abandoned twice.
+    assert await claim(factory, NOW + timedelta(days=2)) == [pending]
+    assert (
+        await outbox.abandon_stuck(
+            factory(), now=NOW + timedelta(minutes=10), older_than=timedelta(minutes=5)
+        )
+        == 0
+    )
+
+
+async def test_abandon_stuck_with_nothing_stuck(factory: FakeUnitOfWorkFactory) -> None:
+    await queue(factory, "n")
+    assert await outbox.abandon_stuck(factory(), now=NOW, older_than=timedelta(minutes=5)) == 0
+    assert everything(factory)[0].state is NoticeState.PENDING
