@@ -281,7 +281,7 @@ async def test_notice_add_refuses_a_duplicate_key(database: Database) -> None:
     duplicate = notice(
         council_id,
         "meeting:1:v1:1440",
-        kind=NoticeKind.MEETING_MOVED,
+        kind=NoticeKind.BALLOT_OUTCOME,
         subject=99,
         params={"which": "第二个"},
         created_at=at(5),
