@@ -22,6 +22,7 @@ TOPIC = (
     "东侧违建拆除后留下约 300 平方米空地。社区老人和孩子多，缺少休憩空间。"
     "请大家提出方案，下周举手表决。"
 )
+MEETING = "/meeting 周六 上午9点 社区活动室\n口袋花园施工安排（社工委、城管局、体育局）"
 RESIDENTS = [  # name, address, floor area in m²
     ("张阿姨", "3-2-301", "85.5"),
     ("李叔叔", "3-2-402", "92"),
@@ -155,6 +156,15 @@ async def _script(emu: BotApiEmulator, out: Printer) -> None:
     out.step("8. 公布结果 · the chair closes the vote; the outcome with its figures")
     await _say(emu, chair, group, "/close")
     await emu.wait_idle(quiet=0.6)
+
+    out.step("9. 安排会议 · the chair schedules the next meeting; reminders will follow")
+    await _say(emu, chair, group, "/topic 口袋花园由谁来维护？")
+    await _say(emu, chair, group, "/deadline 3天")
+    card = await _say(emu, chair, group, MEETING)
+    await emu.press(chair, card, _data(card, 0))  # the open topic goes on the agenda
+    await emu.wait_idle(quiet=0.3)
+    await _say(emu, people[0], group, "/agenda")
+    await _say(emu, people[0], group, "/reminders")
     out.flush()
 
 

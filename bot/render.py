@@ -539,7 +539,7 @@ def agenda_message(lang: str, view: AgendaView) -> str:
             lines += ["    " + line for line in agenda_lines(lang, item)]
     else:
         lines.append(t(lang, "agenda.no_meetings"))
-    lines.append(t(lang, "agenda.topics_title"))
+    lines += ["", t(lang, "agenda.topics_title")]
     for topic in view.topics:
         ballot = view.ballots.get(topic.id or 0)
         deadline = ballot.deadline if ballot is not None else topic.deadline

@@ -20,12 +20,22 @@ config = context.config
 target_metadata = metadata
 
 
+# APScheduler keeps its job store in the same PostgreSQL database and makes its own
+# table: not ours to migrate (autogenerate would otherwise propose dropping it).
+FOREIGN_TABLES = frozenset({"apscheduler_jobs"})
+
+
+def include_name(name: str | None, type_: str, _parents: object) -> bool:
+    return not (type_ == "table" and name in FOREIGN_TABLES)
+
+
 def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=include_name,
     )
 
 
