@@ -177,6 +177,11 @@ class Task:
     closed_at: datetime | None = None  # when it became done, cancelled or expired
     hours: Decimal = Decimal(0)  # credited to accepted_by on done
     card_ref: int | None = None
+    place: str = ""
+    photo: str | None = None  # the messenger's file id of a photo of the need
+    note: str = ""  # the volunteer's word on what was done
+    confirmed: bool = False  # the requester confirmed it was done
+    created_by: int = 0  # messenger user id of the chair or requester
     id: int | None = None
 
     def __post_init__(self) -> None:
@@ -253,6 +258,10 @@ class Offer:
             raise ValueError("offer rounds start at 1")
         if self.expires_at <= self.offered_at:
             raise ValueError("an offer must expire after it was made")
+
+    @property
+    def is_pending(self) -> bool:
+        return self.state is OfferState.PENDING
 
     def is_due(self, now: datetime) -> bool:
         """Still waiting for an answer but out of time."""
@@ -421,3 +430,15 @@ def service_hours(
     hours = Fraction(elapsed // timedelta(microseconds=1), _HOUR // timedelta(microseconds=1))
     steps = math.ceil(hours / Fraction(step))
     return max(step * steps, minimum)
+
+
+@dataclass(frozen=True)
+class HoursEntry:
+    """One line of the service-hours ledger (志愿服务时长): credited once per task."""
+
+    council_id: int
+    member_id: int
+    task_id: int
+    hours: Decimal
+    at: datetime
+    team_id: int | None = None  # the volunteer's team then, for team totals

@@ -120,3 +120,31 @@ class MeetingNotFound(DomainError):
 
 class MeetingCancelled(DomainError):
     code = "meeting_cancelled"
+
+
+class AlreadyExists(DomainError):
+    code = "already_exists"
+
+
+class NotVolunteer(DomainError):
+    code = "not_volunteer"
+
+
+class TaskNotFound(DomainError):
+    code = "task_not_found"
+
+
+class UnknownSkill(DomainError):
+    code = "unknown_skill"
+
+
+class NoDecidedTopic(DomainError):
+    code = "no_decided_topic"
+
+
+class NotAssignee(DomainError):
+    code = "not_assignee"
+
+
+class NotRequester(DomainError):
+    code = "not_requester"

@@ -69,6 +69,30 @@ class IdempotentUnitOfWork:
         return self._inner.contacts
 
     @property
+    def volunteers(self) -> ports.VolunteerRepository:
+        return self._inner.volunteers
+
+    @property
+    def teams(self) -> ports.TeamRepository:
+        return self._inner.teams
+
+    @property
+    def units(self) -> ports.UnitRepository:
+        return self._inner.units
+
+    @property
+    def tasks(self) -> ports.TaskRepository:
+        return self._inner.tasks
+
+    @property
+    def offers(self) -> ports.OfferRepository:
+        return self._inner.offers
+
+    @property
+    def hours(self) -> ports.HoursLedger:
+        return self._inner.hours
+
+    @property
     def updates(self) -> ports.UpdateLog:
         return self._inner.updates
 

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from domain import errors
+from domain.dispatch import Task, TaskState
 from domain.model import BallotKind, MemberStatus, Notice, NoticeKind, Phase
 from domain.ports import Lock, UnitOfWork
 from domain.schedule import (
@@ -26,10 +27,12 @@ from domain.schedule import (
     ballot_jobs,
     job_ids,
     meeting_jobs,
+    task_jobs,
     topic_jobs,
     worth_planning,
 )
 from domain.services import MAX_OPTIONS, close_locked, open_ballot, require_council
+from domain.tasks import expire_round
 
 CLAIM_CHUNK = 500  # keys per "which were claimed" query
 
@@ -64,6 +67,8 @@ async def plan(uow: UnitOfWork, *, now: datetime, grace: timedelta) -> list[Job]
         jobs = [j for b in ballots for j in ballot_jobs(b, councils[b.council_id])]
         jobs += [j for t in topics for j in topic_jobs(t)]
         jobs += [j for m in meetings for j in meeting_jobs(m, councils[m.council_id])]
+        expiries = await uow.offers.pending_expiries()
+        jobs += [j for task_id, at in expiries.items() for j in task_jobs(task_id, at)]
         return await _unclaimed([j for j in jobs if worth_planning(j, now=now, grace=grace)], uow)
 
 
@@ -85,6 +90,12 @@ async def plan_for(
                 return [], []
             council = await require_council(uow, topic.council_id)
             jobs = topic_jobs(topic)
+        elif subject is Subject.TASK:
+            task = await uow.tasks.get(target)
+            if task is None:
+                return [], []
+            council = await require_council(uow, task.council_id)
+            jobs = task_jobs(target, await _expiry(uow, task))
         else:
             meeting = await uow.meetings.get(target)
             if meeting is None:
@@ -115,11 +126,23 @@ async def _planned(uow: UnitOfWork, kind: JobKind, target: int, variant: int) ->
         topic = await uow.topics.get(target)
         if topic is not None:
             jobs = topic_jobs(topic)
+    elif kind is JobKind.OFFER_EXPIRY:
+        task = await uow.tasks.get(target, lock=Lock.UPDATE)
+        if task is not None:
+            jobs = task_jobs(target, await _expiry(uow, task))
     else:
         meeting = await uow.meetings.get(target)
         if meeting is not None:
             jobs = meeting_jobs(meeting, await require_council(uow, meeting.council_id))
     return next((j for j in jobs if j.kind is kind and j.variant == variant), None)
+
+
+async def _expiry(uow: UnitOfWork, task: Task) -> datetime | None:
+    """When the task's earliest pending offer runs out, if it is waiting for answers."""
+    if task.state is not TaskState.OFFERED or task.id is None:
+        return None
+    pending = [o.expires_at for o in await uow.offers.for_task(task.id) if o.is_pending]
+    return min(pending, default=None)
 
 
 # --- running -------------------------------------------------------------------
@@ -277,12 +300,18 @@ async def _remind(uow: UnitOfWork, job: Job, now: datetime, late: timedelta) -> 
     ]
 
 
+async def _offers_expire(uow: UnitOfWork, job: Job, now: datetime, late: timedelta) -> list[Notice]:
+    await expire_round(uow, job.target, now)
+    return []  # the next round's offers were queued by the dispatch itself
+
+
 _Runner = Callable[[UnitOfWork, Job, datetime, timedelta], Awaitable[list[Notice] | None]]
 _RUNNERS: dict[JobKind, _Runner] = {
     JobKind.BALLOT_CLOSE: _close,
     JobKind.BALLOT_NUDGE: _nudge,
     JobKind.TOPIC_DEADLINE: _collection_ends,
     JobKind.MEETING_REMINDER: _remind,
+    JobKind.OFFER_EXPIRY: _offers_expire,
 }
 
 

@@ -32,6 +32,21 @@ DEFAULT_MEETING_REMINDERS = (24 * 60, 60)
 DEFAULT_BALLOT_NUDGE = 2 * 60
 MAX_REMINDERS = 4
 
+# Volunteers' skills every council has; a council may add its own (园艺, 电脑, …).
+COMMON_SKILLS = (
+    "repair",  # 维修
+    "health",  # 健康
+    "haircut",  # 理发
+    "mediation",  # 调解
+    "legal",  # 法律
+    "errands",  # 跑腿
+    "mobility",  # 助残 / 助行
+    "companionship",  # 陪伴
+)
+DEFAULT_OFFER_MINUTES = 30
+DEFAULT_OFFER_ROUND = 3
+MAX_SKILL = 20
+
 
 class MemberStatus(StrEnum):
     PENDING = "pending"  # asked to join; a chair must approve
@@ -64,7 +79,14 @@ class Council:
     chairs: set[int] = field(default_factory=set)  # messenger user ids
     meeting_reminders: tuple[int, ...] = DEFAULT_MEETING_REMINDERS  # minutes before
     ballot_nudge: int = DEFAULT_BALLOT_NUDGE  # minutes before a deadline; 0: off
+    skills: tuple[str, ...] = ()  # skills this council added to the common list
+    offer_minutes: int = DEFAULT_OFFER_MINUTES  # how long a volunteer has to answer an offer
+    offer_round: int = DEFAULT_OFFER_ROUND  # volunteers asked at once for a request
     id: int | None = None
+
+    @property
+    def all_skills(self) -> tuple[str, ...]:
+        return (*COMMON_SKILLS, *(s for s in self.skills if s not in COMMON_SKILLS))
 
     def is_chair(self, user_id: int) -> bool:
         return user_id in self.chairs
@@ -327,6 +349,11 @@ class NoticeKind(StrEnum):
     BALLOT_NUDGE = "ballot_nudge"  # privately, to a member who has not voted
     NON_VOTERS = "non_voters"  # in the group: those who could not be told privately
     MEETING_REMINDER = "meeting_reminder"
+    OFFER = "offer"  # privately, to a volunteer: a task with Accept / Decline
+    OFFER_UNREACHABLE = "offer_unreachable"  # in the group: please start the bot
+    TASK_ACCEPTED = "task_accepted"  # to the requester: who is coming
+    TASK_EXHAUSTED = "task_exhausted"  # in the group: nobody could take it
+    TASK_DONE = "task_done"  # to the requester: done, please confirm
 
 
 class NoticeState(StrEnum):

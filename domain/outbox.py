@@ -8,10 +8,12 @@ because a council would rather miss one reminder than get two outcome posts.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from domain.model import Notice, NoticeKind, NoticeState
 from domain.ports import UnitOfWork
+from domain.tasks import offer_unreachable
 
 MAX_ATTEMPTS = 5
 
@@ -83,14 +85,35 @@ async def recipient_unreachable(uow: UnitOfWork, *, notice_id: int, now: datetim
         await uow.contacts.mark(notice.chat_id, False, now)
         queued = False
         group = notice.params.get("group")
-        if notice.kind is NoticeKind.BALLOT_NUDGE and isinstance(group, int):
+        thread = int(str(notice.params.get("thread", 0)))
+        if notice.kind is NoticeKind.OFFER:
+            offer = await uow.offers.get(notice.subject)
+            if offer is not None:
+                await offer_unreachable(uow, offer, now)
+                queued = True
+        elif notice.kind in (NoticeKind.TASK_ACCEPTED, NoticeKind.TASK_DONE) and isinstance(
+            group, int
+        ):  # the requester blocked the bot since: tell them in the group
+            queued = await uow.notices.add(
+                replace(
+                    notice,
+                    key=f"{notice.key}:group",
+                    chat_id=group,
+                    thread_id=thread,
+                    private=False,
+                    state=NoticeState.PENDING,
+                    attempts=0,
+                    id=None,
+                )
+            )
+        elif notice.kind is NoticeKind.BALLOT_NUDGE and isinstance(group, int):
             queued = await uow.notices.add(
                 Notice(
                     key=f"{notice.key}:group",
                     kind=NoticeKind.NON_VOTERS,
                     council_id=notice.council_id,
                     chat_id=group,
-                    thread_id=int(str(notice.params.get("thread", 0))),
+                    thread_id=thread,
                     subject=notice.subject,
                     created_at=now,
                     params={

@@ -26,6 +26,7 @@ class JobKind(StrEnum):
     BALLOT_NUDGE = "ballot_nudge"
     TOPIC_DEADLINE = "topic_deadline"
     MEETING_REMINDER = "meeting_reminder"
+    OFFER_EXPIRY = "offer_expiry"  # a task's round of offers runs out
 
     @property
     def skippable(self) -> bool:
@@ -37,6 +38,7 @@ class Subject(StrEnum):
     BALLOT = "ballot"
     TOPIC = "topic"
     MEETING = "meeting"
+    TASK = "task"
 
 
 SUBJECT_OF = {
@@ -44,6 +46,7 @@ SUBJECT_OF = {
     JobKind.BALLOT_NUDGE: Subject.BALLOT,
     JobKind.TOPIC_DEADLINE: Subject.TOPIC,
     JobKind.MEETING_REMINDER: Subject.MEETING,
+    JobKind.OFFER_EXPIRY: Subject.TASK,
 }
 
 
@@ -84,6 +87,8 @@ def job_ids(subject: Subject, target: int, council: Council) -> list[str]:
         return [Job(datetime.min, k, target).id for k in kinds]
     if subject is Subject.TOPIC:
         return [Job(datetime.min, JobKind.TOPIC_DEADLINE, target).id]
+    if subject is Subject.TASK:
+        return [Job(datetime.min, JobKind.OFFER_EXPIRY, target).id]
     return [
         Job(datetime.min, JobKind.MEETING_REMINDER, target, offset).id
         for offset in council.meeting_reminders
@@ -128,3 +133,8 @@ def meeting_jobs(meeting: Meeting, council: Council) -> list[Job]:
 def worth_planning(job: Job, *, now: datetime, grace: timedelta) -> bool:
     """A reminder already past its grace is dropped rather than planned and skipped."""
     return not (job.kind.skippable and job.at < now - grace)
+
+
+def task_jobs(task_id: int, expiry: datetime | None) -> list[Job]:
+    """A task waiting for answers is looked at again when its earliest offer runs out."""
+    return [] if expiry is None else [Job(expiry, JobKind.OFFER_EXPIRY, task_id)]

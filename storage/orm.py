@@ -98,6 +98,9 @@ class CouncilRow(Base):
     created_at: Mapped[datetime]
     meeting_reminders: Mapped[list[int]] = mapped_column(JSON)  # minutes before a meeting
     ballot_nudge: Mapped[int] = mapped_column(Integer)  # minutes before a deadline; 0: off
+    skills: Mapped[list[str]] = mapped_column(JSON)  # added to the common list
+    offer_minutes: Mapped[int] = mapped_column(Integer)
+    offer_round: Mapped[int] = mapped_column(Integer)
 
 
 class CouncilChairRow(Base):
@@ -305,6 +308,118 @@ class ContactRow(Base):
     user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     reachable: Mapped[bool] = mapped_column(Boolean)
     updated_at: Mapped[datetime]
+
+
+class TeamRow(Base):
+    __tablename__ = "teams"
+    __table_args__ = (UniqueConstraint("council_id", "name"),)
+
+    id: Mapped[int] = _id()
+    council_id: Mapped[int] = mapped_column(IdType, ForeignKey("councils.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    leader_member_ids: Mapped[list[int]] = mapped_column(JSON)
+
+
+class UnitRow(Base):
+    """A member unit (成员单位)."""
+
+    __tablename__ = "units"
+    __table_args__ = (UniqueConstraint("council_id", "name"),)
+
+    id: Mapped[int] = _id()
+    council_id: Mapped[int] = mapped_column(IdType, ForeignKey("councils.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    contact_user_ids: Mapped[list[int]] = mapped_column(JSON)
+    services: Mapped[list[str]] = mapped_column(JSON)
+
+
+class VolunteerRow(Base):
+    __tablename__ = "volunteers"
+
+    council_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("councils.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    skills: Mapped[list[str]] = mapped_column(JSON)
+    grid: Mapped[str] = mapped_column(String(64))
+    team_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("teams.id", ondelete="SET NULL"), index=True
+    )
+    available: Mapped[bool] = mapped_column(Boolean)
+    registered_at: Mapped[datetime]
+
+
+class TaskRow(Base):
+    __tablename__ = "tasks"
+    __table_args__ = (Index("ix_tasks_council_id_state", "council_id", "state"),)
+
+    id: Mapped[int] = _id()
+    council_id: Mapped[int] = mapped_column(IdType, ForeignKey("councils.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text)
+    skill: Mapped[str | None] = mapped_column(String(64))
+    grid: Mapped[str] = mapped_column(String(64))
+    place: Mapped[str] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(String(16))
+    topic_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("topics.id", ondelete="CASCADE"), index=True
+    )
+    requester_member_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("members.id"))
+    unit_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("units.id"))
+    team_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("teams.id"))
+    member_ids: Mapped[list[int]] = mapped_column(JSON)
+    due: Mapped[datetime | None]
+    state: Mapped[str] = mapped_column(String(16))
+    round: Mapped[int] = mapped_column(Integer)
+    accepted_by: Mapped[int | None] = mapped_column(IdType, ForeignKey("members.id"))
+    accepted_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    hours: Mapped[Decimal] = mapped_column(Numeric(6, 2))
+    photo: Mapped[str | None] = mapped_column(String(255))
+    note: Mapped[str] = mapped_column(Text)
+    confirmed: Mapped[bool] = mapped_column(Boolean)
+    card_ref: Mapped[int | None] = mapped_column(BigInteger)
+    created_by: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+
+
+class OfferRow(Base):
+    """A task offered to one volunteer: at most once per task and volunteer."""
+
+    __tablename__ = "offers"
+    __table_args__ = (
+        UniqueConstraint("task_id", "member_id"),
+        Index("ix_offers_member_id_offered_at", "member_id", "offered_at"),
+        Index("ix_offers_state_expires_at", "state", "expires_at"),
+    )
+
+    id: Mapped[int] = _id()
+    task_id: Mapped[int] = mapped_column(IdType, ForeignKey("tasks.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(IdType, ForeignKey("members.id", ondelete="CASCADE"))
+    round: Mapped[int] = mapped_column(Integer)
+    offered_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16))
+    answered_at: Mapped[datetime | None]
+    message_ref: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class HoursRow(Base):
+    """The service-hours ledger: one line per finished task."""
+
+    __tablename__ = "service_hours"
+    __table_args__ = (Index("ix_service_hours_council_id_member_id", "council_id", "member_id"),)
+
+    task_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True
+    )
+    council_id: Mapped[int] = mapped_column(IdType, ForeignKey("councils.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(IdType, ForeignKey("members.id", ondelete="CASCADE"))
+    team_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("teams.id", ondelete="SET NULL"))
+    hours: Mapped[Decimal] = mapped_column(Numeric(6, 2))
+    at: Mapped[datetime]
 
 
 class ProcessedUpdateRow(Base):

@@ -189,6 +189,9 @@ class SqlCouncilRepository(_Repository):
             "created_at": council.created_at,
             "meeting_reminders": list(council.meeting_reminders),
             "ballot_nudge": council.ballot_nudge,
+            "skills": list(council.skills),
+            "offer_minutes": council.offer_minutes,
+            "offer_round": council.offer_round,
         }
 
     async def _load(self, row: CouncilRow) -> Council:
@@ -212,6 +215,9 @@ class SqlCouncilRepository(_Repository):
             chairs=chairs,
             meeting_reminders=tuple(row.meeting_reminders),
             ballot_nudge=row.ballot_nudge,
+            skills=tuple(row.skills),
+            offer_minutes=row.offer_minutes,
+            offer_round=row.offer_round,
         )
 
 
@@ -370,6 +376,15 @@ class SqlTopicRepository(_Repository):
             .order_by(TopicRow.opened_at.desc(), TopicRow.id.desc())
         )
         return [_topic(row) for row in rows]
+
+    async def latest_decided(self, council_id: int) -> Topic | None:
+        row = await self.session.scalar(
+            select(TopicRow)
+            .where(TopicRow.council_id == council_id, TopicRow.phase == Phase.DECIDED.value)
+            .order_by(TopicRow.decided_at.desc(), TopicRow.id.desc())
+            .limit(1)
+        )
+        return None if row is None else _topic(row)
 
     async def collecting_with_deadline(self) -> list[Topic]:
         rows = await self.session.scalars(

@@ -12,6 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from domain import ports
 from storage.agenda import SqlMeetingRepository
 from storage.db import create_engine
+from storage.dispatch import (
+    SqlHoursLedger,
+    SqlOfferRepository,
+    SqlTaskRepository,
+    SqlTeamRepository,
+    SqlUnitRepository,
+    SqlVolunteerRepository,
+)
 from storage.outbox import SqlContactRepository, SqlNoticeRepository
 from storage.repositories import (
     SqlBallotRepository,
@@ -49,6 +57,12 @@ class SqlUnitOfWork:
     meetings: ports.MeetingRepository
     notices: ports.NoticeRepository
     contacts: ports.ContactRepository
+    volunteers: ports.VolunteerRepository
+    teams: ports.TeamRepository
+    units: ports.UnitRepository
+    tasks: ports.TaskRepository
+    offers: ports.OfferRepository
+    hours: ports.HoursLedger
     updates: ports.UpdateLog
 
     def __init__(
@@ -83,6 +97,12 @@ class SqlUnitOfWork:
         self.meetings = SqlMeetingRepository(session)
         self.notices = SqlNoticeRepository(session)
         self.contacts = SqlContactRepository(session)
+        self.volunteers = SqlVolunteerRepository(session)
+        self.teams = SqlTeamRepository(session)
+        self.units = SqlUnitRepository(session)
+        self.tasks = SqlTaskRepository(session)
+        self.offers = SqlOfferRepository(session)
+        self.hours = SqlHoursLedger(session)
         self.updates = SqlUpdateLog(session, self._clock)
         return self
 

@@ -16,10 +16,20 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Any, Self, TypeVar
 
 from domain import errors, ports
+from domain.dispatch import (
+    HoursEntry,
+    MemberUnit,
+    Offer,
+    Task,
+    TaskState,
+    Team,
+    Volunteer,
+)
 from domain.model import (
     Ballot,
     Council,
@@ -76,6 +86,12 @@ class Tables:
     notices: dict[int, Notice] = field(default_factory=dict)
     contacts: dict[int, bool] = field(default_factory=dict)
     claimed_at: dict[int, datetime] = field(default_factory=dict)  # notice id -> when
+    volunteers: dict[tuple[int, int], Volunteer] = field(default_factory=dict)
+    teams: dict[int, Team] = field(default_factory=dict)
+    units: dict[int, MemberUnit] = field(default_factory=dict)
+    tasks: dict[int, Task] = field(default_factory=dict)
+    offers: dict[int, Offer] = field(default_factory=dict)
+    hours: dict[int, HoursEntry] = field(default_factory=dict)  # task id -> entry
     last_id: dict[str, int] = field(default_factory=dict)
     last_seq: int = 0
 
@@ -96,6 +112,12 @@ class Tables:
             notices={k: _clone(v) for k, v in self.notices.items()},
             contacts=dict(self.contacts),
             claimed_at=dict(self.claimed_at),
+            volunteers={k: _clone(v) for k, v in self.volunteers.items()},
+            teams={k: _clone(v) for k, v in self.teams.items()},
+            units={k: _clone(v) for k, v in self.units.items()},
+            tasks={k: _clone(v) for k, v in self.tasks.items()},
+            offers={k: _clone(v) for k, v in self.offers.items()},
+            hours=dict(self.hours),  # HoursEntry is frozen
             last_id=dict(self.last_id),
             last_seq=self.last_seq,
         )
@@ -194,6 +216,15 @@ class FakeMemberRepository(_Repository):
 
 
 class FakeTopicRepository(_Repository):
+    async def latest_decided(self, council_id: int) -> Topic | None:
+        decided = [
+            t
+            for t in self._t.topics.values()
+            if t.council_id == council_id and t.phase is Phase.DECIDED
+        ]
+        decided.sort(key=lambda t: (t.decided_at or t.opened_at, t.id or 0))
+        return _clone(decided[-1]) if decided else None
+
     async def collecting_with_deadline(self) -> list[Topic]:
         return [
             _clone(t)
@@ -432,7 +463,7 @@ class FakeNoticeRepository(_Repository):
         self._t.notices[notice.id] = _clone(notice)
 
     async def claim(self, now: datetime, limit: int) -> list[Notice]:
-        taken = []
+        taken: list[Notice] = []
         for _, notice in sorted(self._t.notices.items()):
             if len(taken) == limit:
                 break
@@ -462,6 +493,162 @@ class FakeContactRepository(_Repository):
         return {u for u in user_ids if self._t.contacts.get(u)}
 
 
+class FakeVolunteerRepository(_Repository):
+    async def get(self, council_id: int, member_id: int) -> Volunteer | None:
+        found = self._t.volunteers.get((council_id, member_id))
+        return None if found is None else _clone(found)
+
+    async def put(self, volunteer: Volunteer) -> Volunteer:
+        self._t.volunteers[(volunteer.council_id, volunteer.member_id)] = _clone(volunteer)
+        return volunteer
+
+    async def of_council(self, council_id: int, team_id: int | None = None) -> list[Volunteer]:
+        return [
+            _clone(v)
+            for (c, _), v in sorted(self._t.volunteers.items())
+            if c == council_id and (team_id is None or v.team_id == team_id)
+        ]
+
+
+class _FakeNamed(_Repository):
+    table: str
+
+    def _rows(self) -> dict[int, Any]:
+        rows: dict[int, Any] = getattr(self._t, self.table)
+        return rows
+
+    async def get(self, row_id: int) -> Any:
+        found = self._rows().get(row_id)
+        return None if found is None else _clone(found)
+
+    async def by_name(self, council_id: int, name: str) -> Any:
+        for row in self._rows().values():
+            if row.council_id == council_id and row.name == name:
+                return _clone(row)
+        return None
+
+    async def add(self, row: Any) -> Any:
+        if await self.by_name(row.council_id, row.name) is not None:
+            raise errors.AlreadyExists(name=row.name)
+        row.id = self._t.next_id(self.table)
+        self._rows()[row.id] = _clone(row)
+        return row
+
+    async def update(self, row: Any) -> None:
+        assert row.id in self._rows()
+        self._rows()[row.id] = _clone(row)
+
+    async def of_council(self, council_id: int) -> list[Any]:
+        return [_clone(r) for _, r in sorted(self._rows().items()) if r.council_id == council_id]
+
+
+class FakeTeamRepository(_FakeNamed):
+    table = "teams"
+
+
+class FakeUnitRepository(_FakeNamed):
+    table = "units"
+
+
+class FakeTaskRepository(_Repository):
+    async def get(self, task_id: int, lock: Lock = Lock.NONE) -> Task | None:
+        found = self._t.tasks.get(task_id)
+        return None if found is None else _clone(found)
+
+    async def add(self, task: Task) -> Task:
+        task.id = self._t.next_id("tasks")
+        self._t.tasks[task.id] = _clone(task)
+        return task
+
+    async def update(self, task: Task) -> None:
+        assert task.id in self._t.tasks, "update of a task never added"
+        self._t.tasks[task.id] = _clone(task)
+
+    async def for_topic(self, topic_id: int) -> list[Task]:
+        return [_clone(t) for _, t in sorted(self._t.tasks.items()) if t.topic_id == topic_id]
+
+    async def recent(self, council_id: int, limit: int) -> list[Task]:
+        mine = [t for t in self._t.tasks.values() if t.council_id == council_id]
+        open_ = (TaskState.OPEN, TaskState.OFFERED, TaskState.ACCEPTED)
+        mine.sort(key=lambda t: (t.state not in open_, -(t.id or 0)))
+        return [_clone(t) for t in mine[:limit]]
+
+    async def open_load(self, member_ids: Sequence[int]) -> dict[int, int]:
+        load: dict[int, int] = {}
+        for task in self._t.tasks.values():
+            if task.state is TaskState.ACCEPTED and task.accepted_by in member_ids:
+                assert task.accepted_by is not None
+                load[task.accepted_by] = load.get(task.accepted_by, 0) + 1
+        return load
+
+
+class FakeOfferRepository(_Repository):
+    async def add(self, offer: Offer) -> Offer:
+        if any(
+            o.task_id == offer.task_id and o.member_id == offer.member_id
+            for o in self._t.offers.values()
+        ):
+            raise AssertionError("a task is offered to a volunteer at most once")
+        offer.id = self._t.next_id("offers")
+        self._t.offers[offer.id] = _clone(offer)
+        return offer
+
+    async def get(self, offer_id: int) -> Offer | None:
+        found = self._t.offers.get(offer_id)
+        return None if found is None else _clone(found)
+
+    async def update(self, offer: Offer) -> None:
+        assert offer.id in self._t.offers, "update of an offer never added"
+        self._t.offers[offer.id] = _clone(offer)
+
+    async def for_task(self, task_id: int) -> list[Offer]:
+        return [_clone(o) for _, o in sorted(self._t.offers.items()) if o.task_id == task_id]
+
+    async def last_offered(self, member_ids: Sequence[int]) -> dict[int, datetime]:
+        last: dict[int, datetime] = {}
+        for offer in self._t.offers.values():
+            if offer.member_id in member_ids:
+                seen = last.get(offer.member_id)
+                if seen is None or offer.offered_at > seen:
+                    last[offer.member_id] = offer.offered_at
+        return last
+
+    async def pending_expiries(self) -> dict[int, datetime]:
+        found: dict[int, datetime] = {}
+        for offer in self._t.offers.values():
+            task = self._t.tasks.get(offer.task_id)
+            if offer.is_pending and task is not None and task.state is TaskState.OFFERED:
+                seen = found.get(offer.task_id)
+                if seen is None or offer.expires_at < seen:
+                    found[offer.task_id] = offer.expires_at
+        return found
+
+
+class FakeHoursLedger(_Repository):
+    async def add(self, entry: HoursEntry) -> bool:
+        if entry.task_id in self._t.hours:
+            return False
+        self._t.hours[entry.task_id] = entry
+        return True
+
+    async def total(self, council_id: int, member_id: int) -> Decimal:
+        return sum(
+            (
+                e.hours
+                for e in self._t.hours.values()
+                if e.council_id == council_id and e.member_id == member_id
+            ),
+            Decimal(0),
+        )
+
+    async def by_member(self, council_id: int, team_id: int | None) -> dict[int, Decimal]:
+        totals: dict[int, Decimal] = {}
+        for entry in self._t.hours.values():
+            if entry.council_id == council_id and (team_id is None or entry.team_id == team_id):
+                totals[entry.member_id] = totals.get(entry.member_id, Decimal(0)) + entry.hours
+        return totals
+
+
 class FakeUnitOfWork:
     """A transaction on a :class:`FakeStore`; may be entered again after it exits."""
 
@@ -476,6 +663,12 @@ class FakeUnitOfWork:
     meetings: ports.MeetingRepository
     notices: ports.NoticeRepository
     contacts: ports.ContactRepository
+    volunteers: ports.VolunteerRepository
+    teams: ports.TeamRepository
+    units: ports.UnitRepository
+    tasks: ports.TaskRepository
+    offers: ports.OfferRepository
+    hours: ports.HoursLedger
     updates: ports.UpdateLog
 
     def __init__(self, store: FakeStore | None = None) -> None:
@@ -496,6 +689,12 @@ class FakeUnitOfWork:
         self.meetings = FakeMeetingRepository(self)
         self.notices = FakeNoticeRepository(self)
         self.contacts = FakeContactRepository(self)
+        self.volunteers = FakeVolunteerRepository(self)
+        self.teams = FakeTeamRepository(self)
+        self.units = FakeUnitRepository(self)
+        self.tasks = FakeTaskRepository(self)
+        self.offers = FakeOfferRepository(self)
+        self.hours = FakeHoursLedger(self)
 
     @property
     def tables(self) -> Tables:
