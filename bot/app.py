@@ -12,7 +12,6 @@ from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -28,11 +27,12 @@ from bot.ballot_box import BallotBox
 from bot.buttons import Signer
 from bot.config import Settings
 from bot.context import Clock, Deps, utcnow
-from bot.handlers import ballots, council, meetings, topics
+from bot.handlers import ballots, council, meetings, tasks, topics, volunteers
 from bot.i18n import EN_US, ZH_CN, language_of, t
 from bot.notices import NoticeRenderer
 from bot.outbox import Outbox
 from bot.processor import PerUserUpdateProcessor
+from bot.ratelimit import RateLimiter
 from bot.render import plain
 from bot.scheduler import Scheduler
 from bot.tally import TallyRefresher
@@ -61,6 +61,16 @@ COMMANDS = (
     ("meeting", "cmd.meeting"),
     ("agenda", "cmd.agenda"),
     ("reminders", "cmd.reminders"),
+    ("request", "cmd.request"),
+    ("volunteer", "cmd.volunteer"),
+    ("tasks", "cmd.tasks"),
+    ("hours", "cmd.hours"),
+    ("finish", "cmd.finish"),
+    ("task", "cmd.task"),
+    ("volunteers", "cmd.volunteers"),
+    ("skills", "cmd.skills"),
+    ("team", "cmd.team"),
+    ("unit", "cmd.unit"),
 )
 
 
@@ -83,6 +93,16 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
         "meeting": meetings.meeting,
         "agenda": meetings.agenda,
         "reminders": meetings.reminders,
+        "request": tasks.request,
+        "volunteer": volunteers.volunteer,
+        "tasks": tasks.task_list,
+        "hours": volunteers.hours,
+        "finish": tasks.finish,
+        "task": tasks.task,
+        "volunteers": volunteers.volunteers,
+        "skills": volunteers.skills,
+        "team": volunteers.team,
+        "unit": volunteers.unit,
     }
     # First, in a group of its own: note who may be written to privately.
     application.add_handler(TypeHandler(Update, council.note_contact), group=-1)
@@ -92,6 +112,14 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CallbackQueryHandler(topics.second, pattern=r"^s:"))
     application.add_handler(CallbackQueryHandler(meetings.toggle_agenda, pattern=r"^a:"))
     application.add_handler(CallbackQueryHandler(meetings.calendar, pattern=r"^i:"))
+    application.add_handler(CallbackQueryHandler(tasks.answer_offer, pattern=r"^o:"))
+    application.add_handler(CallbackQueryHandler(tasks.done_button, pattern=r"^d:"))
+    application.add_handler(CallbackQueryHandler(tasks.confirm_button, pattern=r"^c:"))
+    application.add_handler(CallbackQueryHandler(volunteers.toggle_skill, pattern=r"^k:"))
+    # A photo captioned "/request …" or "/finish …": the command with a picture.
+    for command, callback in (("request", tasks.request), ("finish", tasks.finish)):
+        caption = filters.CaptionRegex(rf"^/{command}(@\w+)?(\s|$)")
+        application.add_handler(MessageHandler(filters.PHOTO & caption, callback))
     application.add_handler(CallbackQueryHandler(ballots.vote))  # anything else: refused as stale
     application.add_handler(
         MessageHandler(
@@ -146,7 +174,7 @@ def build_application(
         .connection_pool_size(CONCURRENT_UPDATES)
     )
     if rate_limiter:
-        limiter = AIORateLimiter(
+        limiter = RateLimiter(
             overall_max_rate=settings.messages_per_second,
             group_max_rate=settings.group_messages_per_minute,
             max_retries=5,

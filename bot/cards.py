@@ -5,8 +5,8 @@ from __future__ import annotations
 from telegram import Bot
 from telegram.error import BadRequest
 
-from bot import render
-from domain import services
+from bot import render, render_dispatch
+from domain import services, tasks
 from domain.ports import UnitOfWorkFactory
 
 
@@ -25,7 +25,9 @@ async def refresh_topic_card(bot: Bot, uow: UnitOfWorkFactory, topic_id: int) ->
     if view.topic.card_ref is None:
         return
     council = await services.council_by_id(uow(), council_id=view.topic.council_id)
-    text, markup = render.topic_card(council.language, view, bot.username)
+    tasks_, names = await tasks.topic_progress(uow(), topic_id=topic_id)
+    progress = render_dispatch.progress_lines(council.language, tasks_, names)
+    text, markup = render.topic_card(council.language, view, bot.username, progress)
     await edit_quietly(
         bot, text, chat_id=council.chat_id, message_id=view.topic.card_ref, reply_markup=markup
     )

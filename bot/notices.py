@@ -13,13 +13,13 @@ from datetime import datetime
 
 from telegram import Bot, InlineKeyboardMarkup
 
-from bot import render
+from bot import render, render_dispatch
 from bot.buttons import Signer
 from bot.cards import refresh_topic_card
 from bot.i18n import Markup, language_of, t
 from bot.tally import TallyRefresher
-from domain import errors, meetings, services
-from domain.model import Notice, NoticeKind
+from domain import errors, meetings, services, tasks
+from domain.model import Council, Notice, NoticeKind
 from domain.ports import UnitOfWorkFactory
 
 
@@ -30,6 +30,7 @@ class Outgoing:
     reply_to: int | None = None
     # Run once the message is out, with its message id (remember it, refresh a card).
     after: Callable[[int], Awaitable[None]] | None = None
+    photo: str | None = None  # sent as a photo with the text as its caption
 
 
 @dataclass
@@ -42,7 +43,13 @@ class NoticeRenderer:
     async def __call__(self, notice: Notice) -> Outgoing | None:
         try:
             return await _RENDERERS[notice.kind](self, notice)
-        except (errors.BallotNotFound, errors.MeetingNotFound, errors.CouncilNotSetUp):
+        except (
+            errors.BallotNotFound,
+            errors.MeetingNotFound,
+            errors.CouncilNotSetUp,
+            errors.TaskNotFound,
+            errors.StaleButton,
+        ):
             return None  # deleted meanwhile: nothing left to announce
 
     async def ballot_outcome(self, notice: Notice) -> Outgoing:
@@ -123,6 +130,71 @@ class NoticeRenderer:
         offset = int(str(notice.params.get("offset", 0)))
         return Outgoing(render.reminder_message(lang, view, offset), reply_to=meeting.message_ref)
 
+    async def offer(self, notice: Notice) -> Outgoing | None:
+        offer, view = await tasks.offer_view(self.uow(), offer_id=notice.subject)
+        if not offer.is_pending:
+            return None  # answered, taken or expired before it could be sent
+        lang = await self._language(view.council, notice.chat_id)
+        text, markup = render_dispatch.offer_message(lang, offer, view, self.signer)
+
+        async def after(message_id: int) -> None:
+            await tasks.offer_sent(self.uow(), offer_id=notice.subject, message_ref=message_id)
+
+        return Outgoing(text, markup, after=after, photo=view.task.photo)
+
+    async def offer_unreachable(self, notice: Notice) -> Outgoing:
+        view = await tasks.task_view(self.uow(), task_id=notice.subject)
+        lang = view.council.language
+        members = notice.params.get("members")
+        names = [
+            render.mention(int(user_id), str(name))
+            for user_id, name in (members if isinstance(members, list) else [])
+        ]
+        text = t(
+            lang,
+            "offer.unreachable",
+            names=Markup("、".join(names)),
+            title=view.task.title,
+            bot=self.bot.username,
+        )
+        return Outgoing(text)
+
+    async def task_accepted(self, notice: Notice) -> Outgoing | None:
+        view = await tasks.task_view(self.uow(), task_id=notice.subject)
+        task = view.task
+        if task.accepted_by is None:
+            return None  # withdrawn meanwhile
+        lang = view.council.language
+        name = view.names.get(task.accepted_by, "?")
+        text = t(lang, "task.accepted_requester", id=task.id, title=task.title, name=name)
+        if not notice.private and task.requester_member_id is not None:
+            requester = view.names.get(task.requester_member_id, "")
+            text = t(lang, "task.for_requester", name=requester) + text
+        return Outgoing(text)
+
+    async def task_exhausted(self, notice: Notice) -> Outgoing:
+        view = await tasks.task_view(self.uow(), task_id=notice.subject)
+        lang = view.council.language
+        text = t(
+            lang,
+            "task.exhausted",
+            id=view.task.id,
+            title=view.task.title,
+            chairs=Markup(render_dispatch.chairs_mentions(lang, view.council)),
+        )
+        return Outgoing(text)
+
+    async def task_done(self, notice: Notice) -> Outgoing:
+        view = await tasks.task_view(self.uow(), task_id=notice.subject)
+        lang = view.council.language
+        text, markup = render_dispatch.done_message(lang, view, self.signer)
+        return Outgoing(text, markup)
+
+    async def _language(self, council: Council, user_id: int) -> str:
+        """A member's own language for private notices, else the council's."""
+        member = await services.member_of(self.uow(), council_id=council.id or 0, user_id=user_id)
+        return language_of(member.language if member else None, council.language)
+
 
 def _time(value: object) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) else None
@@ -134,4 +206,9 @@ _RENDERERS: dict[NoticeKind, Callable[[NoticeRenderer, Notice], Awaitable[Outgoi
     NoticeKind.BALLOT_NUDGE: NoticeRenderer.ballot_nudge,
     NoticeKind.NON_VOTERS: NoticeRenderer.non_voters,
     NoticeKind.MEETING_REMINDER: NoticeRenderer.meeting_reminder,
+    NoticeKind.OFFER: NoticeRenderer.offer,
+    NoticeKind.OFFER_UNREACHABLE: NoticeRenderer.offer_unreachable,
+    NoticeKind.TASK_ACCEPTED: NoticeRenderer.task_accepted,
+    NoticeKind.TASK_EXHAUSTED: NoticeRenderer.task_exhausted,
+    NoticeKind.TASK_DONE: NoticeRenderer.task_done,
 }

@@ -16,12 +16,14 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
-from telegram import Bot, ReplyParameters
+from telegram import Bot, Message, ReplyParameters
 from telegram.error import Forbidden, RetryAfter, TelegramError
 
 from bot.context import Clock
 from bot.notices import Outgoing
+from bot.ratelimit import NO_RETRY
 from domain import outbox
 from domain.model import Notice
 from domain.ports import UnitOfWorkFactory
@@ -32,6 +34,7 @@ BATCH = 64
 CONCURRENCY = 16  # messages in flight; the rate limiter spaces them out
 RETRY = timedelta(seconds=15)
 STUCK = timedelta(minutes=5)  # a notice SENDING this long was left by a dead sender
+CAPTION = 1024  # Telegram's limit on a photo's caption
 
 Renderer = Callable[[Notice], Awaitable[Outgoing | None]]
 
@@ -46,6 +49,7 @@ class Outbox:
         self._again = False
         self._slots = asyncio.Semaphore(CONCURRENCY)
         self.sent = 0  # messages sent by this process, for tests and benchmarks
+        self.postponed = 0  # 429s met
 
     def kick(self) -> None:
         """Deliver whatever is due, soon; several kicks in a row make one round."""
@@ -89,17 +93,7 @@ class Outbox:
                 if out is None:
                     await outbox.notice_dropped(self._uow(), notice_id=notice.id, now=self._clock())
                     return
-                message = await self._bot.send_message(
-                    notice.chat_id,
-                    out.text,
-                    reply_markup=out.markup,
-                    message_thread_id=notice.thread_id or None,
-                    reply_parameters=(
-                        ReplyParameters(out.reply_to, allow_sending_without_reply=True)
-                        if out.reply_to
-                        else None
-                    ),
-                )
+                message = await self._send(notice, out)
             except Forbidden:
                 queued = await outbox.recipient_unreachable(
                     self._uow(), notice_id=notice.id, now=self._clock()
@@ -107,7 +101,10 @@ class Outbox:
                 if queued:
                     self._again = True
                 return
-            except TelegramError as error:  # 429 after the limiter's retries, network, …
+            except RetryAfter as error:
+                await self._postpone(notice, error)
+                return
+            except TelegramError as error:  # network, a refused text, …
                 await self._failed(notice, error)
                 return
             await outbox.notice_sent(
@@ -120,15 +117,39 @@ class Outbox:
             except Exception:
                 log.exception("follow-up of notice %s failed", notice.key)
 
+    async def _send(self, notice: Notice, out: Outgoing) -> Message:
+        reply = (
+            ReplyParameters(out.reply_to, allow_sending_without_reply=True)
+            if out.reply_to
+            else None
+        )
+        common: dict[str, Any] = {
+            "reply_markup": out.markup,
+            "message_thread_id": notice.thread_id or None,
+            "reply_parameters": reply,
+            # A 429 comes back here (the notice waits alone) instead of holding every send.
+            "rate_limit_args": NO_RETRY,
+        }
+        if out.photo is not None:
+            return await self._bot.send_photo(
+                notice.chat_id, out.photo, caption=out.text[:CAPTION], **common
+            )
+        return await self._bot.send_message(notice.chat_id, out.text, **common)
+
+    async def _postpone(self, notice: Notice, error: RetryAfter) -> None:
+        assert notice.id is not None
+        wait = error.retry_after
+        seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+        await outbox.notice_postponed(
+            self._uow(), notice_id=notice.id, until=self._clock() + timedelta(seconds=seconds)
+        )
+        self.postponed += 1
+        asyncio.get_running_loop().call_later(seconds, self.kick)
+
     async def _failed(self, notice: Notice, error: TelegramError) -> None:
         assert notice.id is not None
-        retry = RETRY
-        if isinstance(error, RetryAfter):
-            wait = error.retry_after
-            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-            retry = max(RETRY, timedelta(seconds=seconds))
         again = await outbox.notice_failed(
-            self._uow(), notice_id=notice.id, now=self._clock(), retry_in=retry
+            self._uow(), notice_id=notice.id, now=self._clock(), retry_in=RETRY
         )
         log.warning(
             "notice %s not sent (%s); %s",

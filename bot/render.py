@@ -158,8 +158,9 @@ def keyboard(rows: list[list[InlineKeyboardButton]]) -> InlineKeyboardMarkup | N
 
 
 def topic_card(
-    lang: str, view: TopicView, bot_username: str
+    lang: str, view: TopicView, bot_username: str, extra: Sequence[str] = ()
 ) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The topic card; ``extra`` lines follow (a resolution's tasks and their progress)."""
     topic = view.topic
     assert topic.id is not None
     lines = [
@@ -187,6 +188,7 @@ def topic_card(
             lines.append(t(lang, "topic.more", count=len(view.proposals) - 10))
     elif topic.phase is Phase.COLLECTING:
         lines.append(t(lang, "topic.no_proposals"))
+    lines.extend(extra)
     buttons: list[list[InlineKeyboardButton]] = []
     if topic.phase is Phase.COLLECTING:
         lines.append(t(lang, "topic.how_to_propose", id=topic.id))
@@ -198,7 +200,7 @@ def topic_card(
                 )
             ]
         )
-    return "\n".join(lines), keyboard(buttons)
+    return _fit("\n".join(lines)), keyboard(buttons)
 
 
 def proposal_message(

@@ -89,7 +89,7 @@ TRANSITIONS: Mapping[TaskState, frozenset[TaskState]] = MappingProxyType(
 def require_transition(current: TaskState, new: TaskState) -> None:
     """Refuse a move the table does not allow, so no path can skip a state."""
     if new not in TRANSITIONS[current]:
-        raise errors.WrongPhase(task_state=current.value, to=new.value)
+        raise errors.WrongPhase(field="task", task_state=current.value, to=new.value)
 
 
 class TaskSource(StrEnum):
@@ -270,7 +270,7 @@ class Offer:
     def close(self, state: OfferState, now: datetime) -> None:
         """Settle the offer once; a second answer to the same message is refused."""
         if self.state is not OfferState.PENDING or state is OfferState.PENDING:
-            raise errors.WrongPhase(offer_state=self.state.value, to=state.value)
+            raise errors.WrongPhase(field="offer", offer_state=self.state.value, to=state.value)
         self.state = state
         self.answered_at = now
 

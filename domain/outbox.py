@@ -70,6 +70,20 @@ async def notice_failed(
         return again
 
 
+async def notice_postponed(uow: UnitOfWork, *, notice_id: int, until: datetime) -> None:
+    """Telegram said "too many requests, retry after …": not a failure of the notice,
+    so it does not use up an attempt."""
+    async with uow:
+        notice = await uow.notices.get(notice_id)
+        if notice is None or notice.state is not NoticeState.SENDING:
+            return
+        notice.state = NoticeState.PENDING
+        notice.not_before = until
+        notice.attempts = max(0, notice.attempts - 1)
+        await uow.notices.update(notice)
+        await uow.commit()
+
+
 async def recipient_unreachable(uow: UnitOfWork, *, notice_id: int, now: datetime) -> bool:
     """The member never started the bot, or blocked it: remember that, and where the
     notice has a public counterpart, name them in the group instead.

@@ -71,6 +71,16 @@ async def require_council(uow: UnitOfWork, council_id: int) -> Council:
     return council
 
 
+async def member_of(uow: UnitOfWork, *, council_id: int, user_id: int) -> Member | None:
+    async with uow:
+        return await uow.members.by_user(council_id, user_id)
+
+
+async def member_by_id(uow: UnitOfWork, *, member_id: int) -> Member | None:
+    async with uow:
+        return await uow.members.get(member_id)
+
+
 async def _voting_member(uow: UnitOfWork, council_id: int, user_id: int) -> Member:
     member = await uow.members.by_user(council_id, user_id)
     if member is None or member.status is MemberStatus.REMOVED:

@@ -93,31 +93,78 @@ async def register_volunteer(
     team: str | None,
     available: bool,
     now: datetime,
-) -> Volunteer:
-    """Join (or update one's entry in) the council's volunteers."""
+) -> Registered:
+    """Join (or update one's entry in) the council's volunteers; ``team`` None keeps
+    the team one is in."""
     async with uow:
         council = await require_council(uow, council_id)
         member = await _member(uow, council_id, user_id)
         assert member.id is not None
         chosen = frozenset(s for s in (_skill(council, k) for k in skills) if s is not None)
-        team_id = None
+        existing = await uow.volunteers.get(council_id, member.id)
+        team_id = existing.team_id if existing else None
         if team:
             found = await uow.teams.by_name(council_id, team)
             if found is None:
-                raise errors.NotFound(what="team", name=team)
+                raise errors.NotFound(field="team", name=team)
             team_id = found.id
-        existing = await uow.volunteers.get(council_id, member.id)
         volunteer = await uow.volunteers.put(
             Volunteer(
                 member_id=member.id,
                 council_id=council_id,
                 skills=chosen,
-                grid=_text(grid, field="grid", limit=MAX_NAME, required=False),
+                grid=_text(grid, field="grid", limit=MAX_NAME, required=False)
+                or (existing.grid if existing else member.building),
                 registered_at=existing.registered_at if existing else now,
                 team_id=team_id,
                 available=available,
             )
         )
+        await uow.commit()
+        return Registered(volunteer, await _team_name(uow, volunteer.team_id))
+
+
+@dataclass(frozen=True)
+class Registered:
+    volunteer: Volunteer
+    team: str | None
+
+    @property
+    def skills(self) -> frozenset[str]:
+        return self.volunteer.skills
+
+    @property
+    def grid(self) -> str:
+        return self.volunteer.grid
+
+    @property
+    def available(self) -> bool:
+        return self.volunteer.available
+
+
+async def _team_name(uow: UnitOfWork, team_id: int | None) -> str | None:
+    team = await uow.teams.get(team_id) if team_id is not None else None
+    return team.name if team else None
+
+
+async def toggle_skill(
+    uow: UnitOfWork, *, council_id: int, user_id: int, skill: str, now: datetime
+) -> Volunteer:
+    """A press on the skill picker: add the skill or take it away (registering if new)."""
+    async with uow:
+        council = await require_council(uow, council_id)
+        member = await _member(uow, council_id, user_id)
+        assert member.id is not None
+        _skill(council, skill)
+        volunteer = await uow.volunteers.get(council_id, member.id) or Volunteer(
+            member_id=member.id,
+            council_id=council_id,
+            skills=frozenset(),
+            grid=member.building,
+            registered_at=now,
+        )
+        volunteer.skills = volunteer.skills ^ {skill}
+        await uow.volunteers.put(volunteer)
         await uow.commit()
         return volunteer
 
@@ -287,12 +334,12 @@ async def create_task(
         if assignee.unit:
             unit = await uow.units.by_name(council_id, assignee.unit)
             if unit is None:
-                raise errors.NotFound(what="unit", name=assignee.unit)
+                raise errors.NotFound(field="unit", name=assignee.unit)
             unit_id = unit.id
         elif assignee.team:
             team = await uow.teams.by_name(council_id, assignee.team)
             if team is None:
-                raise errors.NotFound(what="team", name=assignee.team)
+                raise errors.NotFound(field="team", name=assignee.team)
             team_id = team.id
         elif assignee.user_ids:
             if len(assignee.user_ids) > MAX_ASSIGNEES:
@@ -377,7 +424,10 @@ def _round_size(council: Council, task: Task, pool: int) -> int:
 async def _dispatch(uow: UnitOfWork, council: Council, task: Task, now: datetime) -> Dispatched:
     """Offer ``task`` to the next round of candidates, or tell the group nobody is left."""
     assert task.id is not None
-    pool = await _candidates(uow, council, task)
+    # Whoever asked for help is not asked to give it.
+    pool = [
+        v for v in await _candidates(uow, council, task) if v.member_id != task.requester_member_id
+    ]
     offers = await uow.offers.for_task(task.id)
     asked = {o.member_id for o in offers}
     declined = {o.member_id for o in offers if o.state is OfferState.DECLINED}
@@ -481,7 +531,7 @@ async def answer_offer(
         offer = await uow.offers.get(offer_id)  # again, now that the task is locked
         assert offer is not None
         if task.state in (TaskState.CANCELLED, TaskState.EXPIRED):
-            raise errors.WrongPhase(task_state=task.state.value, to="accepted")
+            raise errors.WrongPhase(field="task", task_state=task.state.value, to="accepted")
         if not accept:
             if offer.state is OfferState.DECLINED:
                 return Answered(task, offer, accepted=False)
@@ -614,7 +664,9 @@ async def complete_task(
         if not (is_doer or council.is_chair(user_id)):
             raise errors.NotAssignee()
         if task.state is not TaskState.ACCEPTED or task.accepted_by is None:
-            raise errors.WrongPhase(task_state=task.state.value, to=TaskState.DONE.value)
+            raise errors.WrongPhase(
+                field="task", task_state=task.state.value, to=TaskState.DONE.value
+            )
         assert task.accepted_at is not None and task.id is not None
         if hours is not None and not Decimal(0) < hours <= MAX_HOURS:
             raise errors.InvalidInput(field="hours", limit=MAX_HOURS)
@@ -649,7 +701,7 @@ async def confirm_task(uow: UnitOfWork, *, task_id: int, user_id: int) -> Task:
         if member is None or member.id != task.requester_member_id:
             raise errors.NotRequester()
         if task.state is not TaskState.DONE:
-            raise errors.WrongPhase(task_state=task.state.value, to="confirmed")
+            raise errors.WrongPhase(field="task", task_state=task.state.value, to="confirmed")
         task.confirmed = True
         await uow.tasks.update(task)
         await uow.commit()
@@ -725,9 +777,13 @@ async def tasks_of_council(uow: UnitOfWork, *, council_id: int) -> list[TaskView
         return [await _task_view(uow, t) for t in await uow.tasks.recent(council_id, RECENT_TASKS)]
 
 
-async def tasks_of_topic(uow: UnitOfWork, *, topic_id: int) -> list[Task]:
+async def topic_progress(uow: UnitOfWork, *, topic_id: int) -> tuple[list[Task], dict[int, str]]:
+    """A resolution's tasks, and the names of those who took them."""
     async with uow:
-        return await uow.tasks.for_topic(topic_id)
+        tasks = await uow.tasks.for_topic(topic_id)
+        doers = sorted({t.accepted_by for t in tasks if t.accepted_by is not None})
+        names = {m.id: m.name for m in await _members(uow, doers) if m.id is not None}
+        return tasks, names
 
 
 @dataclass(frozen=True)
