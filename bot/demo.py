@@ -22,6 +22,7 @@ TOPIC = (
     "东侧违建拆除后留下约 300 平方米空地。社区老人和孩子多，缺少休憩空间。"
     "请大家提出方案，下周举手表决。"
 )
+REQUEST = "/request 维修 卫生间水管漏水，老人独居，请帮忙看看\n地点：6-3-501"
 MEETING = "/meeting 周六 上午9点 社区活动室\n口袋花园施工安排（社工委、城管局、体育局）"
 RESIDENTS = [  # name, address, floor area in m²
     ("张阿姨", "3-2-301", "85.5"),
@@ -165,6 +166,26 @@ async def _script(emu: BotApiEmulator, out: Printer) -> None:
     await emu.wait_idle(quiet=0.3)
     await _say(emu, people[0], group, "/agenda")
     await _say(emu, people[0], group, "/reminders")
+
+    out.step("10. 居民点单 · a resident asks for help; volunteers get offers privately")
+    for user in (people[3], people[5]):
+        emu.start_bot(user)
+    await _say(emu, people[3], group, "/volunteer 维修 跑腿")
+    await _say(emu, people[5], group, "/volunteer 维修")
+    await _say(emu, people[4], group, REQUEST)
+    await emu.wait_idle(quiet=0.5)
+    offer = emu.last_bot_message(people[5])
+    assert offer is not None and offer.buttons
+    await emu.press(people[5], offer, _data(offer, 0, 1))  # 孙老师 cannot come now
+    offer = emu.last_bot_message(people[3])
+    assert offer is not None and offer.buttons
+    await emu.press(people[3], offer, _data(offer, 0))  # 陈师傅 takes it
+    await emu.wait_idle(quiet=0.5)
+    done = emu.last_bot_message(people[3])
+    assert done is not None and done.buttons
+    await emu.press(people[3], done, _data(done, 0))  # … and reports it done
+    await emu.wait_idle(quiet=0.5)
+    await _say(emu, people[3], group, "/hours")
     out.flush()
 
 

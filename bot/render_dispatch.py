@@ -123,7 +123,7 @@ def answered_offer(
             [InlineKeyboardButton(t(lang, "button.done"), callback_data=signer.data("d", task.id))]
         )
     elif offer.state is OfferState.ACCEPTED and task.state is TaskState.DONE:
-        lines.append(t(lang, "offer.done", hours=task.hours))
+        lines.append(t(lang, "offer.done", hours=hours_text(task.hours)))
     elif offer.state is OfferState.DECLINED:
         lines.append(t(lang, "offer.declined"))
     else:
@@ -142,7 +142,7 @@ def done_message(
         id=task.id,
         title=task.title,
         name=view.names.get(task.accepted_by or 0, "?"),
-        hours=task.hours,
+        hours=hours_text(task.hours),
     )
     if task.note:
         text += "\n" + t(lang, "task.note", note=task.note)
@@ -226,18 +226,18 @@ def tasks_message(lang: str, views: Sequence[TaskView]) -> str:
 
 
 def hours_message(lang: str, view: HoursView) -> str:
-    lines = [t(lang, "hours.mine", name=view.member.name, hours=_hours(view.mine))]
+    lines = [t(lang, "hours.mine", name=view.member.name, hours=hours_text(view.mine))]
     if view.team is not None:
         total = sum(view.team_hours.values(), Decimal(0))
-        lines.append(t(lang, "hours.team", team=view.team.name, hours=_hours(total)))
+        lines.append(t(lang, "hours.team", team=view.team.name, hours=hours_text(total)))
         ranked = sorted(view.team_hours.items(), key=lambda item: (-item[1], item[0]))
         for member_id, hours in ranked[:20]:
             name = view.names.get(member_id, "?")
-            lines.append(t(lang, "hours.line", name=name, hours=_hours(hours)))
+            lines.append(t(lang, "hours.line", name=name, hours=hours_text(hours)))
     return "\n".join(lines)
 
 
-def _hours(value: Decimal) -> str:
+def hours_text(value: Decimal) -> str:
     return str(value.quantize(Decimal("0.1")).normalize()) if value else "0"
 
 

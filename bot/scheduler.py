@@ -243,7 +243,7 @@ class Scheduler:
         log.info("job %s: %s (late %s)", job_id, result.ran.value, result.late)
         if result.ran is Ran.NOT_DUE and result.job is not None:
             await asyncio.to_thread(self._add, job_id, result.job.at)
-        if result.notices:
+        if result.ran is Ran.DONE:  # its notices, or those a dispatch queued on the way
             self._on_notices()
 
     def pending(self) -> dict[str, float]:

@@ -210,7 +210,7 @@ async def done_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         now=now(context),
     )
     lang = user_language(update, context)
-    await query.answer(t(lang, "task.finished", hours=finished.hours))
+    await query.answer(t(lang, "task.finished", hours=render_dispatch.hours_text(finished.hours)))
     view = await tasks.task_view(uow(context), task_id=press.target)
     accepted = next((o for o in view.offers if o.member_id == finished.accepted_by), None)
     if accepted is not None and query.message is not None:
@@ -250,7 +250,11 @@ async def finish(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         now=now(context),
     )
     await message.reply_text(
-        t(user_language(update, context), "task.finished", hours=finished.hours)
+        t(
+            user_language(update, context),
+            "task.finished",
+            hours=render_dispatch.hours_text(finished.hours),
+        )
     )
     await _after_dispatch(context, finished)
 

@@ -116,7 +116,7 @@ def test_allowed_transition(current: TaskState, new: TaskState) -> None:
 def test_forbidden_transition(current: TaskState, new: TaskState) -> None:
     with pytest.raises(errors.WrongPhase) as refused:
         require_transition(current, new)
-    assert refused.value.params == {"task_state": current.value, "to": new.value}
+    assert refused.value.params == {"field": "task", "task_state": current.value, "to": new.value}
 
 
 def test_final_states_have_no_way_out() -> None:
