@@ -74,7 +74,8 @@ class TaskState(StrEnum):
 # DONE, CANCELLED and EXPIRED are final: a new need is a new task.
 TRANSITIONS: Mapping[TaskState, frozenset[TaskState]] = MappingProxyType(
     {
-        TaskState.OPEN: frozenset({TaskState.OFFERED, TaskState.CANCELLED}),
+        # OPEN -> EXPIRED: nobody at all could be asked.
+        TaskState.OPEN: frozenset({TaskState.OFFERED, TaskState.CANCELLED, TaskState.EXPIRED}),
         TaskState.OFFERED: frozenset(
             {TaskState.OFFERED, TaskState.ACCEPTED, TaskState.EXPIRED, TaskState.CANCELLED}
         ),

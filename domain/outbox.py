@@ -103,8 +103,7 @@ async def recipient_unreachable(uow: UnitOfWork, *, notice_id: int, now: datetim
         if notice.kind is NoticeKind.OFFER:
             offer = await uow.offers.get(notice.subject)
             if offer is not None:
-                await offer_unreachable(uow, offer, now)
-                queued = True
+                queued = await offer_unreachable(uow, offer, now)
         elif notice.kind in (NoticeKind.TASK_ACCEPTED, NoticeKind.TASK_DONE) and isinstance(
             group, int
         ):  # the requester blocked the bot since: tell them in the group

@@ -14,7 +14,7 @@ Accept at the same instant exactly one gets it and the other is told it is taken
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -283,7 +283,7 @@ async def request_service(
         task = await uow.tasks.add(
             Task(
                 council_id=council_id,
-                title=_text(text.splitlines()[0], field="title", limit=MAX_TITLE * 4)[:MAX_TITLE],
+                title=" ".join(text.splitlines()[0].split())[:MAX_TITLE],
                 description=text,
                 skill=_skill(council, skill),
                 grid=requester.building,
@@ -424,9 +424,12 @@ def _round_size(council: Council, task: Task, pool: int) -> int:
 async def _dispatch(uow: UnitOfWork, council: Council, task: Task, now: datetime) -> Dispatched:
     """Offer ``task`` to the next round of candidates, or tell the group nobody is left."""
     assert task.id is not None
-    # Whoever asked for help is not asked to give it.
+    candidates = await _candidates(uow, council, task)
+    members = await _members(uow, [v.member_id for v in candidates])
+    active = {m.id for m in members if m.status is MemberStatus.ACTIVE}
+    # Whoever asked for help is not asked to give it; nor is anyone off the roll.
     pool = [
-        v for v in await _candidates(uow, council, task) if v.member_id != task.requester_member_id
+        v for v in candidates if v.member_id in active and v.member_id != task.requester_member_id
     ]
     offers = await uow.offers.for_task(task.id)
     asked = {o.member_id for o in offers}
@@ -444,7 +447,10 @@ async def _dispatch(uow: UnitOfWork, council: Council, task: Task, now: datetime
         )
         for v in pool
     ]
-    chosen = next_round(task, facts, now, _round_size(council, task, len(pool)))
+    # A unit's contacts and named people were chosen by the chair: no skill to match.
+    chosen_by_chair = task.unit_id is not None or bool(task.member_ids)
+    ranked = replace(task, skill=None) if chosen_by_chair else task
+    chosen = next_round(ranked, facts, now, _round_size(council, task, len(pool)))
     if not chosen:
         task.expire(now)
         await uow.tasks.update(task)
@@ -605,12 +611,13 @@ async def expire_round(uow: UnitOfWork, task_id: int, now: datetime) -> Dispatch
     return await _dispatch(uow, council, task, now)
 
 
-async def offer_unreachable(uow: UnitOfWork, offer: Offer, now: datetime) -> None:
+async def offer_unreachable(uow: UnitOfWork, offer: Offer, now: datetime) -> bool:
     """Within a transaction: the volunteer never started the bot (403). They are named
-    in the group and asked to start it; the task goes on to others."""
+    in the group and asked to start it; the task goes on to others. True when
+    something was queued."""
     task = await uow.tasks.get(offer.task_id, lock=Lock.UPDATE)
     if task is None or offer.state is not OfferState.PENDING:
-        return
+        return False
     offer.close(OfferState.UNREACHABLE, now)
     await uow.offers.update(offer)
     council = await require_council(uow, task.council_id)
@@ -630,6 +637,7 @@ async def offer_unreachable(uow: UnitOfWork, offer: Offer, now: datetime) -> Non
     )
     if task.state is TaskState.OFFERED and await _round_over(uow, task):
         await _dispatch(uow, council, task, now)
+    return True
 
 
 async def offer_sent(uow: UnitOfWork, *, offer_id: int, message_ref: int) -> None:
@@ -668,7 +676,7 @@ async def complete_task(
                 field="task", task_state=task.state.value, to=TaskState.DONE.value
             )
         assert task.accepted_at is not None and task.id is not None
-        if hours is not None and not Decimal(0) < hours <= MAX_HOURS:
+        if hours is not None and not (hours.is_finite() and Decimal(0) < hours <= MAX_HOURS):
             raise errors.InvalidInput(field="hours", limit=MAX_HOURS)
         credited = hours or min(service_hours(task.accepted_at, now), MAX_HOURS)
         task.complete(now, credited)

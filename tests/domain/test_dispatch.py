@@ -95,6 +95,7 @@ def ids(ranked: list[Ranked]) -> list[int]:
 ALLOWED = {
     (TaskState.OPEN, TaskState.OFFERED),
     (TaskState.OPEN, TaskState.CANCELLED),
+    (TaskState.OPEN, TaskState.EXPIRED),  # nobody at all could be asked
     (TaskState.OFFERED, TaskState.OFFERED),
     (TaskState.OFFERED, TaskState.ACCEPTED),
     (TaskState.OFFERED, TaskState.EXPIRED),
@@ -205,8 +206,11 @@ def test_cancel_and_expire_record_when() -> None:
     expired.offer()
     expired.expire(NOW)
     assert (expired.state, expired.closed_at) == (TaskState.EXPIRED, NOW)
+    nobody = task()
+    nobody.expire(NOW)  # nobody at all could be asked
+    assert (nobody.state, nobody.closed_at) == (TaskState.EXPIRED, NOW)
     with pytest.raises(errors.WrongPhase):
-        task().expire(NOW)  # never offered: nothing ran out
+        expired.expire(NOW)  # expired already
 
 
 @pytest.mark.parametrize("hours", [Decimal(-1), Decimal("NaN"), Decimal("Infinity")])
