@@ -40,6 +40,8 @@ COMMANDS = {
     "start", "help", "setup", "join", "roll", "rules", "topic",
     "propose", "done", "cancel", "ballot", "close", "result",
     "deadline", "meeting", "agenda", "reminders",
+    "request", "volunteer", "tasks", "hours", "finish", "task", "volunteers", "skills", "team",
+    "unit",
 }  # fmt: skip
 CJK = re.compile(r"[\u4e00-\u9fff]")
 RESIDENT_NAMES = ["张阿姨", "李叔叔", "刘大姐", "陈师傅"]  # conftest.make_council's default
