@@ -19,8 +19,11 @@ from storage.db import is_sqlite, libpq_url
 
 log = logging.getLogger(__name__)
 
-# Away from the migration lock and the vote-batch locks (storage/).
-LEADER_LOCK = 0x5949_5348_4C45_4144  # "YISHLEAD"
+# The two-key form of the advisory lock: this constant, and a hash of the database
+# and schema, so that deployments (or test runs) in other schemas of one server do
+# not take each other's lead. The one-key locks of storage/ never collide with it.
+LEADER_LOCK = 0x5949_534C  # "YISL"
+_SCOPE = "hashtext(current_database() || '.' || current_schema())"
 
 
 class Leadership:
@@ -43,7 +46,7 @@ class Leadership:
                     libpq_url(self._url), autocommit=True
                 )
             cursor = await self._connection.execute(
-                "SELECT pg_try_advisory_lock(%s)", (LEADER_LOCK,)
+                f"SELECT pg_try_advisory_lock(%s, {_SCOPE})", (LEADER_LOCK,)
             )
             row = await cursor.fetchone()
         except psycopg.Error:
@@ -70,7 +73,9 @@ class Leadership:
     async def release(self) -> None:
         if self._connection is not None and self.is_leader:
             with contextlib.suppress(psycopg.Error):
-                await self._connection.execute("SELECT pg_advisory_unlock(%s)", (LEADER_LOCK,))
+                await self._connection.execute(
+                    f"SELECT pg_advisory_unlock(%s, {_SCOPE})", (LEADER_LOCK,)
+                )
         self.is_leader = False
         await self._drop()
 
