@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 
-import pytest
-
 from bot.leader import Leadership
 from storage.db import scratch_schema
 from tests.conftest import TEST_DATABASE_URL
@@ -41,8 +39,3 @@ async def test_sqlite_has_a_single_process_which_leads(sqlite_url: str) -> None:
     assert await leadership.still_leader()
     await leadership.release()
     assert not leadership.is_leader
-
-
-@pytest.fixture
-def postgres_url(postgres_url: str) -> str:
-    return postgres_url

@@ -17,8 +17,6 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-
 from bot.emulator import BotApiEmulator, RateLimits
 from bot.local import LocalBot, bot_on
 from domain import meetings
@@ -155,8 +153,3 @@ async def _roles_after(process: Process) -> list[str]:
     except TimeoutError:
         pass
     return process.roles
-
-
-@pytest.fixture
-def postgres_url(postgres_url: str) -> str:  # only PostgreSQL: SQLite is one process
-    return postgres_url
