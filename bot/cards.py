@@ -10,10 +10,14 @@ from domain import services, tasks
 from domain.ports import UnitOfWorkFactory
 
 
-async def edit_quietly(bot: Bot, text: str, **kwargs: object) -> None:
-    """Edit a message; an edit that changes nothing is not an error."""
+async def edit_quietly(bot: Bot, text: str, *, caption: bool = False, **kwargs: object) -> None:
+    """Edit a message's text (or a photo's ``caption``); an edit that changes nothing
+    is not an error."""
     try:
-        await bot.edit_message_text(text, **kwargs)  # type: ignore[arg-type]
+        if caption:
+            await bot.edit_message_caption(caption=text, **kwargs)  # type: ignore[arg-type]
+        else:
+            await bot.edit_message_text(text, **kwargs)  # type: ignore[arg-type]
     except BadRequest as error:
         if "not modified" not in error.message.lower():
             raise

@@ -241,8 +241,10 @@ class Scheduler:
         due = result.job.at if result.job else None
         self.runs.append(RunRecord(job_id, result.ran, due, started, time.perf_counter() - began))
         log.info("job %s: %s (late %s)", job_id, result.ran.value, result.late)
-        if result.ran is Ran.NOT_DUE and result.job is not None:
-            await asyncio.to_thread(self._add, job_id, result.job.at)
+        if result.job is not None and result.ran is not Ran.ALREADY:
+            # A run may plan what comes next (a task's next round of offers runs out
+            # later); one that was not due yet is planned again at its time.
+            await self.sync(result.job.subject, result.job.target)
         if result.ran is Ran.DONE:  # its notices, or those a dispatch queued on the way
             self._on_notices()
 

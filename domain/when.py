@@ -11,6 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from domain import errors
@@ -30,7 +31,7 @@ _TIME = (
 _WHEN = re.compile(rf"(?:{_DATE}\s*)?{_TIME}", re.IGNORECASE)
 _DURATION = re.compile(
     r"(?:(?P<days>\d{1,3})\s*(?:d|天))?\s*"
-    r"(?:(?P<hours>\d{1,4})\s*(?:h|小时|个小时))?\s*"
+    r"(?:(?P<hours>\d{1,4}(?:\.\d{1,2})?)\s*(?:h|小时|个小时))?\s*"
     r"(?:(?P<minutes>\d{1,5})\s*(?:m|min|分钟|分))?",
     re.IGNORECASE,
 )
@@ -84,8 +85,8 @@ def parse_duration(text: str) -> timedelta | None:
         return None
     length = timedelta(
         days=int(match["days"] or 0),
-        hours=int(match["hours"] or 0),
-        minutes=int(match["minutes"] or 0),
+        # "1.5h": hours may have decimals; whole minutes are what is kept.
+        minutes=int(Decimal(match["hours"] or 0) * 60) + int(match["minutes"] or 0),
     )
     return length if length > timedelta(0) else None
 

@@ -134,6 +134,35 @@ async def edit_message_text(engine: Engine, p: Params) -> Any:
     return message.to_api()
 
 
+async def edit_message_caption(engine: Engine, p: Params) -> Any:
+    message = _own_message(engine, p, "message to edit not found")
+    if message.document is None and message.photo is None:
+        raise bad_request("there is no caption in the message to edit")
+    source = p.get_str("caption")
+    formatted = engine.format(
+        source,
+        p.get_str("parse_mode"),
+        p.get_json("caption_entities"),
+        limit=MAX_CAPTION_LENGTH,
+        empty=None,
+        too_long="message caption is too long",
+    )
+    markup = validate_markup(p.get_json("reply_markup"))
+    caption = formatted.text or None
+    if (caption, formatted.entities, markup) == (
+        message.caption,
+        message.entities,
+        message.reply_markup,
+    ):
+        raise bad_request(NOT_MODIFIED)
+    engine.limiter.acquire(message.chat.id, is_group=message.chat.is_group)
+    message.caption, message.entities, message.reply_markup = caption, formatted.entities, markup
+    message.source, message.parse_mode = source, p.get_str("parse_mode")
+    message.edit_date = int(time.time())
+    engine.record_bot_message("edited", message)
+    return message.to_api()
+
+
 async def edit_message_reply_markup(engine: Engine, p: Params) -> Any:
     message = _own_message(engine, p, "message to edit not found")
     markup = validate_markup(p.get_json("reply_markup"))

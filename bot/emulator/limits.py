@@ -44,6 +44,7 @@ SENDING_METHODS = frozenset(
         "sendmessage",
         "editmessagetext",
         "editmessagereplymarkup",
+        "editmessagecaption",
         "senddocument",
         "sendphoto",
         "pinchatmessage",

@@ -32,6 +32,7 @@ _HANDLERS: dict[str, Handler] = {
     "sendMessage": msg.send_message,
     "editMessageText": msg.edit_message_text,
     "editMessageReplyMarkup": msg.edit_message_reply_markup,
+    "editMessageCaption": msg.edit_message_caption,
     "deleteMessage": msg.delete_message,
     "pinChatMessage": msg.pin_chat_message,
     "unpinChatMessage": msg.unpin_chat_message,

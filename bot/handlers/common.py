@@ -26,7 +26,12 @@ def refusal_text(lang: str, error: errors.DomainError) -> str:
     key = f"error.{error.code}.{field}" if field else f"error.{error.code}"
     if key not in catalogue:
         key = f"error.{error.code}" if f"error.{error.code}" in catalogue else "error.error"
-    return "⛔ " + t(lang, key, **error.params)
+    params = dict(error.params)
+    for name in ("task_state", "to"):  # a task's state, in words rather than its code
+        state_key = f"task_state.{params.get(name)}"
+        if state_key in catalogue:
+            params[name] = t(lang, state_key)
+    return "⛔ " + t(lang, key, **params)
 
 
 async def refuse(

@@ -190,7 +190,12 @@ async def _show_offer(context: ContextTypes.DEFAULT_TYPE, offer_id: int, lang: s
         return
     text, markup = render_dispatch.answered_offer(lang, offer, view, deps(context).signer)
     await edit_quietly(
-        context.bot, text, chat_id=member.user_id, message_id=offer.message_ref, reply_markup=markup
+        context.bot,
+        text,
+        caption=view.task.photo is not None,  # the offer went out as a photo
+        chat_id=member.user_id,
+        message_id=offer.message_ref,
+        reply_markup=markup,
     )
 
 
@@ -218,6 +223,7 @@ async def done_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         await edit_quietly(
             context.bot,
             text,
+            caption=view.task.photo is not None,
             chat_id=query.message.chat.id,
             message_id=query.message.message_id,
             reply_markup=markup,

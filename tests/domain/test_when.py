@@ -425,6 +425,8 @@ def test_find_when_does_not_eat_the_start_of_a_latin_place_name() -> None:
         ("1天2小时", timedelta(days=1, hours=2)),
         ("0d1h", timedelta(hours=1)),
         (" 48h ", timedelta(hours=48)),
+        ("1.5h", timedelta(hours=1, minutes=30)),
+        ("0.25小时", timedelta(minutes=15)),
     ],
 )
 def test_valid_durations(text: str, expected: timedelta) -> None:
@@ -438,7 +440,7 @@ def test_zero_durations_are_none(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "   ", "garbage", "48", "h", "1.5h", "-1h", "2周", "h48", "48h!", "明天 19:30", "1000d"],
+    ["", "   ", "garbage", "48", "h", "1.5d", "-1h", "2周", "h48", "48h!", "明天 19:30", "1000d"],
 )
 def test_garbage_durations_are_none(text: str) -> None:
     assert parse_duration(text) is None
