@@ -238,8 +238,6 @@ class Scheduler:
             log.exception("job %s failed; trying again in %s", job_id, RETRY_AFTER)
             await asyncio.to_thread(self._add, job_id, started + RETRY_AFTER)
             return
-        due = result.job.at if result.job else None
-        self.runs.append(RunRecord(job_id, result.ran, due, started, time.perf_counter() - began))
         log.info("job %s: %s (late %s)", job_id, result.ran.value, result.late)
         if result.job is not None and result.ran is not Ran.ALREADY:
             # A run may plan what comes next (a task's next round of offers runs out
@@ -247,6 +245,10 @@ class Scheduler:
             await self.sync(result.job.subject, result.job.target)
         if result.ran is Ran.DONE:  # its notices, or those a dispatch queued on the way
             self._on_notices()
+        # Recorded last: a run in ``runs`` has done all it will do.
+        due = result.job.at if result.job else None
+        seconds = time.perf_counter() - began
+        self.runs.append(RunRecord(job_id, result.ran, due, started, seconds))
 
     def pending(self) -> dict[str, float]:
         """The jobs in the store (id -> epoch seconds), for tests and the benchmark."""
