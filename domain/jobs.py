@@ -17,7 +17,17 @@ from enum import StrEnum
 
 from domain import errors
 from domain.dispatch import Task, TaskState
-from domain.model import BallotKind, MemberStatus, Notice, NoticeKind, Phase
+from domain.model import (
+    Ballot,
+    BallotKind,
+    Council,
+    Meeting,
+    MemberStatus,
+    Notice,
+    NoticeKind,
+    Phase,
+    Topic,
+)
 from domain.ports import Lock, UnitOfWork
 from domain.schedule import (
     LATE_AFTER,
@@ -113,28 +123,43 @@ async def _unclaimed(jobs: list[Job], uow: UnitOfWork) -> list[Job]:
     return sorted(j for j in jobs if j.claim not in claimed)
 
 
-async def _planned(uow: UnitOfWork, kind: JobKind, target: int, variant: int) -> Job | None:
-    """The job with this id as the state plans it now, or None."""
+@dataclass
+class _Loaded:
+    """What planning a job read, handed on to its run so nothing is read twice."""
+
+    council: Council | None = None
+    ballot: Ballot | None = None
+    topic: Topic | None = None
+    meeting: Meeting | None = None
+
+
+async def _planned(
+    uow: UnitOfWork, kind: JobKind, target: int, variant: int
+) -> tuple[Job | None, _Loaded]:
+    """The job with this id as the state plans it now (or None), and what was read."""
     jobs: Iterable[Job] = ()
+    loaded = _Loaded()
     if kind in (JobKind.BALLOT_CLOSE, JobKind.BALLOT_NUDGE):
         # The closing job locks the ballot now, so a vote or a chair's /close waits for it.
         lock = Lock.UPDATE if kind is JobKind.BALLOT_CLOSE else Lock.NONE
-        ballot = await uow.ballots.get(target, lock=lock)
-        if ballot is not None:
-            jobs = ballot_jobs(ballot, await require_council(uow, ballot.council_id))
+        loaded.ballot = await uow.ballots.get(target, lock=lock)
+        if loaded.ballot is not None:
+            loaded.council = await require_council(uow, loaded.ballot.council_id)
+            jobs = ballot_jobs(loaded.ballot, loaded.council)
     elif kind is JobKind.TOPIC_DEADLINE:
-        topic = await uow.topics.get(target)
-        if topic is not None:
-            jobs = topic_jobs(topic)
+        loaded.topic = await uow.topics.get(target)
+        if loaded.topic is not None:
+            jobs = topic_jobs(loaded.topic)
     elif kind is JobKind.OFFER_EXPIRY:
         task = await uow.tasks.get(target, lock=Lock.UPDATE)
         if task is not None:
             jobs = task_jobs(target, await _expiry(uow, task))
     else:
-        meeting = await uow.meetings.get(target)
-        if meeting is not None:
-            jobs = meeting_jobs(meeting, await require_council(uow, meeting.council_id))
-    return next((j for j in jobs if j.kind is kind and j.variant == variant), None)
+        loaded.meeting = await uow.meetings.get(target)
+        if loaded.meeting is not None:
+            loaded.council = await require_council(uow, loaded.meeting.council_id)
+            jobs = meeting_jobs(loaded.meeting, loaded.council)
+    return next((j for j in jobs if j.kind is kind and j.variant == variant), None), loaded
 
 
 async def _expiry(uow: UnitOfWork, task: Task) -> datetime | None:
@@ -152,7 +177,7 @@ async def run_job(uow: UnitOfWork, job_id: str, *, now: datetime, grace: timedel
     """Do what the job stands for, if it is (still) due and not done yet."""
     kind, target, variant = Job.parse_id(job_id)
     async with uow:
-        job = await _planned(uow, kind, target, variant)
+        job, loaded = await _planned(uow, kind, target, variant)
         if job is None:
             return JobRun(Ran.STALE)
         if job.at > now:
@@ -163,7 +188,7 @@ async def run_job(uow: UnitOfWork, job_id: str, *, now: datetime, grace: timedel
         if kind.skippable and late > grace:
             await uow.commit()  # the claim: it is skipped for good
             return JobRun(Ran.SKIPPED, job, late)
-        notices = await _RUNNERS[kind](uow, job, now, late)
+        notices = await _RUNNERS[kind](uow, job, loaded, now, late)
         if notices is None:  # too late to be of use: what it announced has begun
             await uow.commit()
             return JobRun(Ran.SKIPPED, job, late)
@@ -173,10 +198,11 @@ async def run_job(uow: UnitOfWork, job_id: str, *, now: datetime, grace: timedel
         return JobRun(Ran.DONE, job, late, len(notices))
 
 
-async def _close(uow: UnitOfWork, job: Job, now: datetime, late: timedelta) -> list[Notice]:
-    ballot = await uow.ballots.get(job.target, lock=Lock.UPDATE)
-    assert ballot is not None and ballot.deadline is not None
-    council = await require_council(uow, ballot.council_id)
+async def _close(
+    uow: UnitOfWork, job: Job, loaded: _Loaded, now: datetime, late: timedelta
+) -> list[Notice]:
+    ballot, council = loaded.ballot, loaded.council
+    assert ballot is not None and ballot.deadline is not None and council is not None
     await close_locked(uow, ballot, now)
     return [
         Notice(
@@ -192,12 +218,14 @@ async def _close(uow: UnitOfWork, job: Job, now: datetime, late: timedelta) -> l
     ]
 
 
-async def _nudge(uow: UnitOfWork, job: Job, now: datetime, late: timedelta) -> list[Notice] | None:
-    ballot = await uow.ballots.get(job.target)
+async def _nudge(
+    uow: UnitOfWork, job: Job, loaded: _Loaded, now: datetime, late: timedelta
+) -> list[Notice] | None:
+    ballot, council = loaded.ballot, loaded.council
     assert ballot is not None and ballot.id is not None and ballot.deadline is not None
+    assert council is not None
     if now >= ballot.deadline:
         return None
-    council = await require_council(uow, ballot.council_id)
     voted = await uow.votes.current(ballot.id)
     missing = [
         m
@@ -244,9 +272,9 @@ async def _nudge(uow: UnitOfWork, job: Job, now: datetime, late: timedelta) -> l
 
 
 async def _collection_ends(
-    uow: UnitOfWork, job: Job, now: datetime, late: timedelta
+    uow: UnitOfWork, job: Job, loaded: _Loaded, now: datetime, late: timedelta
 ) -> list[Notice]:
-    topic = await uow.topics.get(job.target)
+    topic = loaded.topic
     assert topic is not None and topic.id is not None and topic.phase is Phase.COLLECTING
     council = await require_council(uow, topic.council_id)
     proposals = await uow.proposals.for_topic(topic.id)
@@ -280,12 +308,13 @@ async def _collection_ends(
     ]
 
 
-async def _remind(uow: UnitOfWork, job: Job, now: datetime, late: timedelta) -> list[Notice] | None:
-    meeting = await uow.meetings.get(job.target)
-    assert meeting is not None
+async def _remind(
+    uow: UnitOfWork, job: Job, loaded: _Loaded, now: datetime, late: timedelta
+) -> list[Notice] | None:
+    meeting, council = loaded.meeting, loaded.council
+    assert meeting is not None and council is not None
     if now >= meeting.starts_at:
         return None
-    council = await require_council(uow, meeting.council_id)
     return [
         Notice(
             key=job.claim,
@@ -300,12 +329,14 @@ async def _remind(uow: UnitOfWork, job: Job, now: datetime, late: timedelta) -> 
     ]
 
 
-async def _offers_expire(uow: UnitOfWork, job: Job, now: datetime, late: timedelta) -> list[Notice]:
+async def _offers_expire(
+    uow: UnitOfWork, job: Job, loaded: _Loaded, now: datetime, late: timedelta
+) -> list[Notice]:
     await expire_round(uow, job.target, now)
     return []  # the next round's offers were queued by the dispatch itself
 
 
-_Runner = Callable[[UnitOfWork, Job, datetime, timedelta], Awaitable[list[Notice] | None]]
+_Runner = Callable[[UnitOfWork, Job, _Loaded, datetime, timedelta], Awaitable[list[Notice] | None]]
 _RUNNERS: dict[JobKind, _Runner] = {
     JobKind.BALLOT_CLOSE: _close,
     JobKind.BALLOT_NUDGE: _nudge,
