@@ -7,13 +7,12 @@ does nothing is checked to commit nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from functools import partial
 
 import pytest
 
-from domain import meetings, outbox, services
+from domain import meetings, services
 from domain.jobs import JobRun, Ran, is_ours, plan, plan_for, run_job
 from domain.model import (
     DEFAULT_BALLOT_NUDGE,
@@ -22,24 +21,35 @@ from domain.model import (
     Meeting,
     Member,
     MemberStatus,
-    Notice,
     NoticeKind,
     Phase,
     Proposal,
     Topic,
 )
 from domain.rules import Choice
-from domain.schedule import DEFAULT_GRACE, Job, JobKind, Subject
+from domain.schedule import Job, JobKind, Subject
+from tests.domain import builders
+from tests.domain.builders import (
+    CHAIR,
+    CHAT,
+    CLOSING,
+    GRACE,
+    NOW,
+    OTHER_CHAT,
+    STARTS,
+    ident,
+    notices,
+    open_topic,
+    put_motion,
+    reachable,
+    set_up,
+    unchanged,
+    update_council,
+    vote,
+)
 from tests.fakes import FakeUnitOfWorkFactory
 
-NOW = datetime(2025, 5, 6, 9, 30, tzinfo=UTC)
-CLOSING = NOW + timedelta(days=2)  # a ballot's deadline
 COLLECTED = NOW + timedelta(days=1)  # a topic's deadline
-STARTS = NOW + timedelta(days=3)  # a meeting
-GRACE = DEFAULT_GRACE
-CHAT = -1001234567890
-OTHER_CHAT = -1009876543210
-CHAIR = 1
 NUDGE = timedelta(minutes=DEFAULT_BALLOT_NUDGE)
 FOR, AGAINST, ABSTAIN = Choice.FOR.value, Choice.AGAINST.value, Choice.ABSTAIN.value
 
@@ -49,47 +59,15 @@ def factory() -> FakeUnitOfWorkFactory:
     return FakeUnitOfWorkFactory()
 
 
-@contextmanager
-def unchanged(factory: FakeUnitOfWorkFactory) -> Iterator[None]:
-    """Asserts that nothing was committed inside the block."""
-    before = factory.store.snapshot()
-    commits = factory.committed
-    yield
-    assert factory.committed == commits
-    assert factory.store.committed == before
-
-
 # --- builders ----------------------------------------------------------------
 
-
-async def set_up(factory: FakeUnitOfWorkFactory, *, chat_id: int = CHAT) -> int:
-    council = await services.set_up_council(
-        factory(),
-        chat_id=chat_id,
-        thread_id=0,
-        title="杨家园社区小院议事会",
-        user_id=CHAIR,
-        is_group_admin=True,
-        rule_name="simple",
-        timezone="Asia/Shanghai",
-        language="zh-CN",
-        now=NOW,
-    )
-    assert council.id is not None
-    return council.id
+# Every meeting here has one item on its agenda.
+schedule = partial(builders.schedule, items=["物业费"])
 
 
 async def join(factory: FakeUnitOfWorkFactory, council_id: int, user_id: int) -> Member:
-    return await services.join(
-        factory(),
-        council_id=council_id,
-        user_id=user_id,
-        name=f"居民{user_id}",
-        address=services.parse_address(f"1-1-{100 + user_id}"),
-        area=None,
-        language=None,
-        now=NOW,
-    )
+    """Here each member lives in room 1-1-(100 + user id)."""
+    return await builders.join(factory, council_id, user_id, address=f"1-1-{100 + user_id}")
 
 
 async def council_with_roll(factory: FakeUnitOfWorkFactory, size: int) -> tuple[int, list[int]]:
@@ -101,37 +79,6 @@ async def council_with_roll(factory: FakeUnitOfWorkFactory, size: int) -> tuple[
     return council_id, users
 
 
-async def update_council(
-    factory: FakeUnitOfWorkFactory, council_id: int, **changes: object
-) -> None:
-    async with factory() as uow:
-        council = await uow.councils.get(council_id)
-        assert council is not None
-        for name, value in changes.items():
-            setattr(council, name, value)
-        await uow.councils.update(council)
-        await uow.commit()
-
-
-async def open_topic(
-    factory: FakeUnitOfWorkFactory,
-    council_id: int,
-    *,
-    deadline: datetime | None = None,
-    title: str = "口袋花园建设方案",
-    now: datetime = NOW,
-) -> Topic:
-    return await services.open_topic(
-        factory(),
-        council_id=council_id,
-        user_id=CHAIR,
-        title=title,
-        description="",
-        deadline=deadline,
-        now=now,
-    )
-
-
 async def motion(
     factory: FakeUnitOfWorkFactory,
     council_id: int,
@@ -140,40 +87,7 @@ async def motion(
     now: datetime = NOW,
 ) -> Ballot:
     topic = await open_topic(factory, council_id, now=now)
-    return await services.put_ballot(
-        factory(),
-        council_id=council_id,
-        topic_id=topic.id,
-        user_id=CHAIR,
-        kind=BallotKind.MOTION,
-        deadline=deadline,
-        now=now,
-    )
-
-
-async def vote(factory: FakeUnitOfWorkFactory, ballot_id: int, user_id: int, choice: str) -> None:
-    await services.cast_vote(
-        factory(), ballot_id=ballot_id, user_id=user_id, choice=choice, now=NOW
-    )
-
-
-async def schedule(
-    factory: FakeUnitOfWorkFactory,
-    council_id: int,
-    *,
-    starts_at: datetime = STARTS,
-    now: datetime = NOW,
-) -> Meeting:
-    return await meetings.schedule_meeting(
-        factory(),
-        council_id=council_id,
-        user_id=CHAIR,
-        starts_at=starts_at,
-        place="社区活动室",
-        online=False,
-        items=["物业费"],
-        now=now,
-    )
+    return await put_motion(factory, council_id, topic, deadline=deadline, now=now)
 
 
 async def propose(
@@ -197,11 +111,6 @@ async def second(factory: FakeUnitOfWorkFactory, proposal_id: int, user_id: int)
     await services.second_proposal(factory(), proposal_id=proposal_id, user_id=user_id, now=NOW)
 
 
-async def reachable(factory: FakeUnitOfWorkFactory, *user_ids: int) -> None:
-    for user_id in user_ids:
-        await outbox.note_private_chat(factory(), user_id=user_id, now=NOW)
-
-
 async def unreachable(factory: FakeUnitOfWorkFactory, *user_ids: int) -> None:
     async with factory() as uow:
         for user_id in user_ids:
@@ -219,15 +128,6 @@ async def planned(
     factory: FakeUnitOfWorkFactory, at: datetime = NOW, grace: timedelta = GRACE
 ) -> list[Job]:
     return await plan(factory(), now=at, grace=grace)
-
-
-def notices(factory: FakeUnitOfWorkFactory) -> list[Notice]:
-    return [n for _, n in sorted(factory.store.committed.notices.items())]
-
-
-def ident(entity: Ballot | Topic | Meeting | Proposal | Member) -> int:
-    assert entity.id is not None
-    return entity.id
 
 
 def close_id(ballot: Ballot) -> str:
@@ -325,14 +225,7 @@ async def test_plan_omits_closed_ballots_cancelled_meetings_and_voting_topics(
         factory(), council_id=council_id, meeting_id=ident(cancelled), user_id=CHAIR, now=NOW
     )
     voting = await open_topic(factory, council_id, deadline=COLLECTED, title="已表决")
-    await services.put_ballot(
-        factory(),
-        council_id=council_id,
-        topic_id=ident(voting),
-        user_id=CHAIR,
-        kind=BallotKind.MOTION,
-        now=NOW,
-    )
+    await put_motion(factory, council_id, voting, deadline=None)
     cancelled_topic = await open_topic(factory, council_id, deadline=COLLECTED, title="取消")
     await services.cancel_topic(
         factory(), council_id=council_id, topic_id=ident(cancelled_topic), user_id=CHAIR, now=NOW
@@ -1008,14 +901,7 @@ async def test_a_collection_deadline_after_a_chair_put_the_ballot_is_stale(
     factory: FakeUnitOfWorkFactory,
 ) -> None:
     council_id, topic, _ = await collecting(factory, 2)
-    await services.put_ballot(
-        factory(),
-        council_id=council_id,
-        topic_id=ident(topic),
-        user_id=CHAIR,
-        kind=BallotKind.MOTION,
-        now=NOW,
-    )
+    await put_motion(factory, council_id, topic, deadline=None)
     with unchanged(factory):
         assert (await run(factory, topic_id_of(topic), COLLECTED)).ran is Ran.STALE
 

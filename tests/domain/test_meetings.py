@@ -6,9 +6,7 @@ checked to change nothing at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -20,23 +18,31 @@ from domain.model import (
     MAX_AGENDA,
     MAX_AGENDA_ITEM,
     MAX_PLACE,
-    BallotKind,
     Meeting,
     MeetingStatus,
     Phase,
     Topic,
 )
 from domain.when import MAX_AHEAD
+from tests.domain import builders
+from tests.domain.builders import (
+    CHAIR,
+    CHAT,
+    CLOSING,
+    NOW,
+    OTHER_CHAT,
+    STARTS,
+    STRANGER,
+    ident,
+    join,
+    open_topic,
+    put_motion,
+    schedule,
+    unchanged,
+)
 from tests.fakes import FakeUnitOfWorkFactory
 
-NOW = datetime(2025, 5, 6, 9, 30, tzinfo=UTC)
-STARTS = NOW + timedelta(days=3)
-CLOSING = NOW + timedelta(days=2)
-CHAT = -1001234567890
-OTHER_CHAT = -1009876543210
-CHAIR = 1
 MEMBER = 101  # on the roll, not a chair
-STRANGER = 999
 
 
 @pytest.fixture
@@ -44,97 +50,14 @@ def factory() -> FakeUnitOfWorkFactory:
     return FakeUnitOfWorkFactory()
 
 
-@contextmanager
-def unchanged(factory: FakeUnitOfWorkFactory) -> Iterator[None]:
-    """Asserts that nothing was committed inside the block."""
-    before = factory.store.snapshot()
-    commits = factory.committed
-    yield
-    assert factory.committed == commits
-    assert factory.store.committed == before
-
-
 # --- builders ----------------------------------------------------------------
 
 
 async def set_up(factory: FakeUnitOfWorkFactory, *, chat_id: int = CHAT) -> int:
-    council = await services.set_up_council(
-        factory(),
-        chat_id=chat_id,
-        thread_id=0,
-        title="杨家园社区小院议事会",
-        user_id=CHAIR,
-        is_group_admin=True,
-        rule_name="simple",
-        timezone="Asia/Shanghai",
-        language="zh-CN",
-        now=NOW,
-    )
-    assert council.id is not None
-    await services.join(
-        factory(),
-        council_id=council.id,
-        user_id=MEMBER,
-        name="王阿姨",
-        address=services.parse_address("3-2-301"),
-        area=None,
-        language=None,
-        now=NOW,
-    )
-    return council.id
-
-
-async def schedule(
-    factory: FakeUnitOfWorkFactory,
-    council_id: int,
-    *,
-    starts_at: datetime = STARTS,
-    place: str = "社区活动室",
-    online: bool = False,
-    items: tuple[str, ...] = (),
-    user_id: int = CHAIR,
-    now: datetime = NOW,
-) -> Meeting:
-    return await meetings.schedule_meeting(
-        factory(),
-        council_id=council_id,
-        user_id=user_id,
-        starts_at=starts_at,
-        place=place,
-        online=online,
-        items=items,
-        now=now,
-    )
-
-
-async def open_topic(
-    factory: FakeUnitOfWorkFactory,
-    council_id: int,
-    title: str = "口袋花园建设方案",
-    *,
-    now: datetime = NOW,
-) -> Topic:
-    return await services.open_topic(
-        factory(),
-        council_id=council_id,
-        user_id=CHAIR,
-        title=title,
-        description="",
-        deadline=None,
-        now=now,
-    )
-
-
-async def put_motion(factory: FakeUnitOfWorkFactory, council_id: int, topic: Topic) -> None:
-    await services.put_ballot(
-        factory(),
-        council_id=council_id,
-        topic_id=topic.id,
-        user_id=CHAIR,
-        kind=BallotKind.MOTION,
-        deadline=CLOSING,
-        now=NOW,
-    )
+    """A council whose roll holds MEMBER, 王阿姨 of 3-2-301."""
+    council_id = await builders.set_up(factory, chat_id=chat_id)
+    await join(factory, council_id, MEMBER, address="3-2-301", name="王阿姨")
+    return council_id
 
 
 async def toggle(
@@ -174,11 +97,6 @@ async def cancel(
     return await meetings.cancel_meeting(
         factory(), council_id=council_id, meeting_id=meeting_id, user_id=user_id, now=NOW
     )
-
-
-def ident(entity: Meeting | Topic) -> int:
-    assert entity.id is not None
-    return entity.id
 
 
 def stored(factory: FakeUnitOfWorkFactory, meeting: Meeting) -> Meeting:

@@ -2,38 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
-from domain import outbox, services
+from domain import outbox
 from domain.jobs import Ran, run_job
-from domain.model import BallotKind, Notice, NoticeKind, NoticeState
+from domain.model import Notice, NoticeKind, NoticeState
 from domain.outbox import MAX_ATTEMPTS
-from domain.schedule import DEFAULT_GRACE
+from tests.domain.builders import (
+    CHAT,
+    GRACE,
+    NOW,
+    join,
+    notices,
+    open_topic,
+    put_motion,
+    reachable,
+    set_up,
+    unchanged,
+)
 from tests.fakes import FakeUnitOfWorkFactory
 
-NOW = datetime(2025, 5, 6, 9, 30, tzinfo=UTC)
-CHAT = -1001234567890
-CHAIR = 1
 RETRY = timedelta(minutes=1)
 
 
 @pytest.fixture
 def factory() -> FakeUnitOfWorkFactory:
     return FakeUnitOfWorkFactory()
-
-
-@contextmanager
-def unchanged(factory: FakeUnitOfWorkFactory) -> Iterator[None]:
-    """Asserts that nothing was committed inside the block."""
-    before = factory.store.snapshot()
-    commits = factory.committed
-    yield
-    assert factory.committed == commits
-    assert factory.store.committed == before
 
 
 async def queue(
@@ -66,10 +62,6 @@ async def queue(
 
 def notice(factory: FakeUnitOfWorkFactory, notice_id: int) -> Notice:
     return factory.store.committed.notices[notice_id]
-
-
-def everything(factory: FakeUnitOfWorkFactory) -> list[Notice]:
-    return [n for _, n in sorted(factory.store.committed.notices.items())]
 
 
 async def claim(factory: FakeUnitOfWorkFactory, at: datetime = NOW, limit: int = 10) -> list[int]:
@@ -215,58 +207,21 @@ async def test_a_failure_reported_after_the_notice_left_sending_changes_nothing(
 
 async def nudged(factory: FakeUnitOfWorkFactory) -> tuple[Notice, list[int]]:
     """A council of two; 101 is reachable and is nudged privately, 102 in the group."""
-    council = await services.set_up_council(
-        factory(),
-        chat_id=CHAT,
-        thread_id=5,
-        title="议事会",
-        user_id=CHAIR,
-        is_group_admin=True,
-        rule_name="simple",
-        timezone="Asia/Shanghai",
-        language="zh-CN",
-        now=NOW,
-    )
-    assert council.id is not None
+    council_id = await set_up(factory, thread_id=5, title="议事会")
     for user_id in (101, 102):
-        await services.join(
-            factory(),
-            council_id=council.id,
-            user_id=user_id,
-            name=f"居民{user_id}",
-            address=services.parse_address(f"1-1-{user_id}"),
-            area=None,
-            language=None,
-            now=NOW,
-        )
-    await outbox.note_private_chat(factory(), user_id=101, now=NOW)
+        await join(factory, council_id, user_id)
+    await reachable(factory, 101)
     deadline = NOW + timedelta(days=1)
-    topic = await services.open_topic(
-        factory(),
-        council_id=council.id,
-        user_id=CHAIR,
-        title="议题",
-        description="",
-        deadline=None,
-        now=NOW,
-    )
-    ballot = await services.put_ballot(
-        factory(),
-        council_id=council.id,
-        topic_id=topic.id,
-        user_id=CHAIR,
-        kind=BallotKind.MOTION,
-        deadline=deadline,
-        now=NOW,
-    )
+    topic = await open_topic(factory, council_id, "议题")
+    ballot = await put_motion(factory, council_id, topic, deadline=deadline)
     result = await run_job(
         factory(),
         f"ballot_nudge:{ballot.id}",
         now=deadline - timedelta(hours=2),
-        grace=DEFAULT_GRACE,
+        grace=GRACE,
     )
     assert result.ran is Ran.DONE
-    private, group = everything(factory)
+    private, group = notices(factory)
     assert (private.kind, private.chat_id) == (NoticeKind.BALLOT_NUDGE, 101)
     assert group.kind is NoticeKind.NON_VOTERS
     return private, [private.id or 0, group.id or 0]
@@ -285,7 +240,7 @@ async def test_an_unreachable_nudge_recipient_is_named_in_the_group_once(
     assert queued is True
     assert notice(factory, private.id).state is NoticeState.UNREACHABLE
     assert factory.store.committed.contacts[101] is False
-    (added,) = [n for n in everything(factory) if n.id not in before]
+    (added,) = [n for n in notices(factory) if n.id not in before]
     assert added.kind is NoticeKind.NON_VOTERS
     assert added.key == f"{private.key}:group"
     assert (added.council_id, added.chat_id, added.thread_id) == (private.council_id, CHAT, 5)
@@ -298,10 +253,10 @@ async def test_an_unreachable_nudge_recipient_is_named_in_the_group_once(
         "members": [[101, "居民101"]],
     }
 
-    count = len(everything(factory))
+    count = len(notices(factory))
     again = await outbox.recipient_unreachable(factory(), notice_id=private.id, now=later)
     assert again is False
-    assert len(everything(factory)) == count
+    assert len(notices(factory)) == count
 
 
 async def test_an_unreachable_recipient_of_another_notice_is_only_remembered(
@@ -322,7 +277,7 @@ async def test_an_unreachable_recipient_of_another_notice_is_only_remembered(
 
     assert notice(factory, notice_id).state is NoticeState.UNREACHABLE
     assert factory.store.committed.contacts[101] is False
-    assert len(everything(factory)) == 1
+    assert len(notices(factory)) == 1
 
 
 async def test_a_nudge_without_a_group_queues_nothing(factory: FakeUnitOfWorkFactory) -> None:
@@ -330,7 +285,7 @@ async def test_a_nudge_without_a_group_queues_nothing(factory: FakeUnitOfWorkFac
         factory, "nudge", kind=NoticeKind.BALLOT_NUDGE, chat_id=101, private=True
     )
     assert await outbox.recipient_unreachable(factory(), notice_id=notice_id, now=NOW) is False
-    assert len(everything(factory)) == 1
+    assert len(notices(factory)) == 1
 
 
 async def test_a_private_chat_makes_a_member_reachable_again(
@@ -384,4 +339,4 @@ async def test_abandon_stuck_only_touches_old_sending_notices(
 async def test_abandon_stuck_with_nothing_stuck(factory: FakeUnitOfWorkFactory) -> None:
     await queue(factory, "n")
     assert await outbox.abandon_stuck(factory(), now=NOW, older_than=timedelta(minutes=5)) == 0
-    assert everything(factory)[0].state is NoticeState.PENDING
+    assert notices(factory)[0].state is NoticeState.PENDING

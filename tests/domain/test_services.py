@@ -8,8 +8,6 @@ the committed state and the commit count are compared before and after.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -37,6 +35,7 @@ from domain.model import (
 )
 from domain.ports import Lock, UnitOfWork
 from domain.rules import PRESETS, Choice, Quantity, Result
+from tests.domain.builders import unchanged, update_council
 from tests.fakes import FakeUnitOfWork, FakeUnitOfWorkFactory
 
 NOW = datetime(2025, 5, 6, 9, 30, tzinfo=UTC)
@@ -51,16 +50,6 @@ FOR, AGAINST, ABSTAIN = Choice.FOR.value, Choice.AGAINST.value, Choice.ABSTAIN.v
 @pytest.fixture
 def factory() -> FakeUnitOfWorkFactory:
     return FakeUnitOfWorkFactory()
-
-
-@contextmanager
-def unchanged(factory: FakeUnitOfWorkFactory) -> Iterator[None]:
-    """Asserts that nothing was committed inside the block."""
-    before = factory.store.snapshot()
-    commits = factory.committed
-    yield
-    assert factory.committed == commits
-    assert factory.store.committed == before
 
 
 def keyed(factory: FakeUnitOfWorkFactory, key: str) -> UnitOfWork:
@@ -131,18 +120,6 @@ async def council_with_roll(
     for user in users:
         await join(factory, cid(council), user)
     return cid(council), users
-
-
-async def update_council(
-    factory: FakeUnitOfWorkFactory, council_id: int, **changes: object
-) -> None:
-    async with factory() as uow:
-        council = await uow.councils.get(council_id)
-        assert council is not None
-        for name, value in changes.items():
-            setattr(council, name, value)
-        await uow.councils.update(council)
-        await uow.commit()
 
 
 async def set_status(factory: FakeUnitOfWorkFactory, member: Member, status: MemberStatus) -> None:

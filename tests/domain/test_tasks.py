@@ -8,9 +8,7 @@ checked to change nothing at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -32,29 +30,39 @@ from domain.model import (
     DEFAULT_OFFER_MINUTES,
     DEFAULT_OFFER_ROUND,
     MAX_TITLE,
-    BallotKind,
     Member,
-    Notice,
     NoticeKind,
     NoticeState,
     Phase,
     Topic,
 )
 from domain.rules import Choice
-from domain.schedule import DEFAULT_GRACE, Job, JobKind
+from domain.schedule import Job, JobKind
+from tests.domain.builders import (
+    CHAIR,
+    CHAT,
+    GRACE,
+    NOW,
+    OTHER_CHAT,
+    STRANGER,
+    ident,
+    join,
+    notices,
+    open_topic,
+    put_motion,
+    reachable,
+    set_up,
+    unchanged,
+    update_council,
+    vote,
+)
 from tests.fakes import FakeUnitOfWorkFactory
 
-NOW = datetime(2025, 5, 6, 9, 30, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=5)  # volunteers answer
 OFFER_TTL = timedelta(minutes=DEFAULT_OFFER_MINUTES)
 EXPIRY = NOW + OFFER_TTL  # round 1 runs out
 EARLIER = NOW - timedelta(days=2)
-GRACE = DEFAULT_GRACE
-CHAT = -1001234567890
-OTHER_CHAT = -1009876543210
-CHAIR = 1  # group admin who set the council up; not on the roll
 REQUESTER = 101  # lives in building 1
-STRANGER = 999  # never joined
 
 
 @pytest.fixture
@@ -62,61 +70,7 @@ def factory() -> FakeUnitOfWorkFactory:
     return FakeUnitOfWorkFactory()
 
 
-@contextmanager
-def unchanged(factory: FakeUnitOfWorkFactory) -> Iterator[None]:
-    """Asserts that nothing was committed inside the block."""
-    before = factory.store.snapshot()
-    commits = factory.committed
-    yield
-    assert factory.committed == commits
-    assert factory.store.committed == before
-
-
 # --- builders ----------------------------------------------------------------
-
-
-async def set_up(factory: FakeUnitOfWorkFactory, *, chat_id: int = CHAT) -> int:
-    council = await services.set_up_council(
-        factory(),
-        chat_id=chat_id,
-        thread_id=0,
-        title="杨家园社区小院议事会",
-        user_id=CHAIR,
-        is_group_admin=True,
-        rule_name="simple",
-        timezone="Asia/Shanghai",
-        language="zh-CN",
-        now=NOW,
-    )
-    assert council.id is not None
-    return council.id
-
-
-async def join(
-    factory: FakeUnitOfWorkFactory, council_id: int, user_id: int, *, building: str = "1"
-) -> Member:
-    return await services.join(
-        factory(),
-        council_id=council_id,
-        user_id=user_id,
-        name=f"居民{user_id}",
-        address=services.parse_address(f"{building}-1-{user_id}"),
-        area=None,
-        language=None,
-        now=NOW,
-    )
-
-
-async def update_council(
-    factory: FakeUnitOfWorkFactory, council_id: int, **changes: object
-) -> None:
-    async with factory() as uow:
-        council = await uow.councils.get(council_id)
-        assert council is not None
-        for name, value in changes.items():
-            setattr(council, name, value)
-        await uow.councils.update(council)
-        await uow.commit()
 
 
 async def register(
@@ -203,27 +157,10 @@ async def decided_topic(
     factory: FakeUnitOfWorkFactory, council_id: int, voter: int, *, title: str = "楼道灯维修"
 ) -> Topic:
     """A topic put to the vote and closed, by the existing use cases."""
-    topic = await services.open_topic(
-        factory(),
-        council_id=council_id,
-        user_id=CHAIR,
-        title=title,
-        description="",
-        deadline=None,
-        now=EARLIER,
-    )
-    ballot = await services.put_ballot(
-        factory(),
-        council_id=council_id,
-        topic_id=topic.id,
-        user_id=CHAIR,
-        kind=BallotKind.MOTION,
-        now=EARLIER,
-    )
+    topic = await open_topic(factory, council_id, title, now=EARLIER)
+    ballot = await put_motion(factory, council_id, topic, deadline=None, now=EARLIER)
     assert ballot.id is not None
-    await services.cast_vote(
-        factory(), ballot_id=ballot.id, user_id=voter, choice=Choice.FOR.value, now=EARLIER
-    )
+    await vote(factory, ballot.id, voter, Choice.FOR.value, now=EARLIER)
     closed = await services.close_ballot(
         factory(), council_id=council_id, ballot_id=ballot.id, user_id=CHAIR, now=EARLIER
     )
@@ -264,11 +201,6 @@ async def ask_before(
     await tasks.cancel_task(factory(), task_id=ident(dispatched.task), user_id=CHAIR, now=at)
 
 
-async def reachable(factory: FakeUnitOfWorkFactory, *user_ids: int) -> None:
-    for user_id in user_ids:
-        await outbox.note_private_chat(factory(), user_id=user_id, now=NOW)
-
-
 async def roster_volunteer(factory: FakeUnitOfWorkFactory, council_id: int) -> int:
     """A repair volunteer of grid 1 on the roll with no messenger account (user_id None)."""
     async with factory() as uow:
@@ -297,25 +229,12 @@ async def roster_volunteer(factory: FakeUnitOfWorkFactory, council_id: int) -> i
         return member.id
 
 
-def ident(entity: Task | Offer | Member | Topic | Notice) -> int:
-    assert entity.id is not None
-    return entity.id
-
-
 def stored_task(factory: FakeUnitOfWorkFactory, task_id: int) -> Task:
     return factory.store.committed.tasks[task_id]
 
 
 def offers_of(factory: FakeUnitOfWorkFactory, task_id: int) -> list[Offer]:
     return [o for _, o in sorted(factory.store.committed.offers.items()) if o.task_id == task_id]
-
-
-def notices(factory: FakeUnitOfWorkFactory, kind: NoticeKind | None = None) -> list[Notice]:
-    return [
-        n
-        for _, n in sorted(factory.store.committed.notices.items())
-        if kind is None or n.kind is kind
-    ]
 
 
 def user_of(factory: FakeUnitOfWorkFactory, member_id: int) -> int | None:
