@@ -7,8 +7,9 @@ are chosen here, never in the domain.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from telegram import Bot, InlineKeyboardMarkup
@@ -19,7 +20,7 @@ from bot.cards import refresh_topic_card
 from bot.i18n import Markup, language_of, t
 from bot.tally import TallyRefresher
 from domain import errors, meetings, services, tasks
-from domain.model import Council, Notice, NoticeKind
+from domain.model import Notice, NoticeKind
 from domain.ports import UnitOfWorkFactory
 
 
@@ -33,12 +34,16 @@ class Outgoing:
     photo: str | None = None  # sent as a photo with the text as its caption
 
 
+TASK_VIEW_SECONDS = 2.0
+
+
 @dataclass
 class NoticeRenderer:
     bot: Bot
     uow: UnitOfWorkFactory
     signer: Signer
     refresher: TallyRefresher
+    _tasks: dict[int, tuple[float, tasks.TaskView]] = field(default_factory=dict)
 
     async def __call__(self, notice: Notice) -> Outgoing | None:
         try:
@@ -131,16 +136,14 @@ class NoticeRenderer:
         return Outgoing(render.reminder_message(lang, view, offset), reply_to=meeting.message_ref)
 
     async def offer(self, notice: Notice) -> Outgoing | None:
-        offer, view = await tasks.offer_view(self.uow(), offer_id=notice.subject)
+        offer = await tasks.offer_of(self.uow(), offer_id=notice.subject)
         if not offer.is_pending:
             return None  # answered, taken or expired before it could be sent
-        lang = await self._language(view.council, notice.chat_id)
+        view = await self._task(offer.task_id)
+        # The volunteer's own language, noted when the offer was made.
+        lang = language_of(str(notice.params.get("language") or ""), view.council.language)
         text, markup = render_dispatch.offer_message(lang, offer, view, self.signer)
-
-        async def after(message_id: int) -> None:
-            await tasks.offer_sent(self.uow(), offer_id=notice.subject, message_ref=message_id)
-
-        return Outgoing(text, markup, after=after, photo=view.task.photo)
+        return Outgoing(text, markup, photo=view.task.photo)
 
     async def offer_unreachable(self, notice: Notice) -> Outgoing:
         view = await tasks.task_view(self.uow(), task_id=notice.subject)
@@ -190,10 +193,17 @@ class NoticeRenderer:
         text, markup = render_dispatch.done_message(lang, view, self.signer)
         return Outgoing(text, markup)
 
-    async def _language(self, council: Council, user_id: int) -> str:
-        """A member's own language for private notices, else the council's."""
-        member = await services.member_of(self.uow(), council_id=council.id or 0, user_id=user_id)
-        return language_of(member.language if member else None, council.language)
+    async def _task(self, task_id: int) -> tasks.TaskView:
+        """The task as its offers show it, read once for a whole call for help: the
+        offers of one task, sent within a few seconds, show the same task."""
+        now = time.monotonic()
+        cached = self._tasks.get(task_id)
+        if cached is not None and now - cached[0] < TASK_VIEW_SECONDS:
+            return cached[1]
+        view = await tasks.task_view(self.uow(), task_id=task_id, with_offers=False)
+        self._tasks = {k: v for k, v in self._tasks.items() if now - v[0] < TASK_VIEW_SECONDS}
+        self._tasks[task_id] = (now, view)
+        return view
 
 
 def _time(value: object) -> datetime | None:

@@ -31,6 +31,7 @@ from domain.ports import UnitOfWorkFactory
 log = logging.getLogger(__name__)
 
 BATCH = 64
+WORKERS = 2
 CONCURRENCY = 16  # messages in flight; the rate limiter spaces them out
 RETRY = timedelta(seconds=15)
 STUCK = timedelta(minutes=5)  # a notice SENDING this long was left by a dead sender
@@ -60,16 +61,34 @@ class Outbox:
     async def _rounds(self) -> None:
         while self._again:
             self._again = False
-            try:
-                while await self.flush():
-                    pass
-            except Exception:
-                log.exception("outbox delivery failed; the next kick tries again")
+            # Two at once: one claims and records its batch while the other sends.
+            await asyncio.gather(*(self._drain_batches() for _ in range(WORKERS)))
+
+    async def _drain_batches(self) -> None:
+        try:
+            while await self.flush():
+                pass
+        except Exception:
+            log.exception("outbox delivery failed; the next kick tries again")
 
     async def flush(self) -> int:
         """One batch: claim due notices and send them; returns how many were claimed."""
         notices = await outbox.claim_notices(self._uow(), now=self._clock(), limit=BATCH)
-        await asyncio.gather(*(self._deliver(notice) for notice in notices))
+        delivered = [
+            done
+            for done in await asyncio.gather(*(self._deliver(notice) for notice in notices))
+            if done is not None
+        ]
+        if delivered:
+            sent = [(notice_id, message_id) for notice_id, message_id, _ in delivered]
+            await outbox.notices_sent(self._uow(), sent=sent, now=self._clock())
+            self.sent += len(sent)
+        for notice_id, message_id, out in delivered:
+            if out.after is not None:
+                try:
+                    await out.after(message_id)
+                except Exception:
+                    log.exception("follow-up of notice %s failed", notice_id)
         return len(notices)
 
     async def recover(self) -> None:
@@ -85,14 +104,18 @@ class Outbox:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._task)
 
-    async def _deliver(self, notice: Notice) -> None:
+    async def _deliver(self, notice: Notice) -> tuple[int, int, Outgoing] | None:
+        """Send one notice; (notice id, message id, what was sent) when it went out.
+
+        Whatever else happens to it (dropped, unreachable, postponed, failed) is
+        recorded here; its being sent is recorded with the batch (``flush``)."""
         assert notice.id is not None
         async with self._slots:
             try:
                 out = await self._render(notice)
                 if out is None:
                     await outbox.notice_dropped(self._uow(), notice_id=notice.id, now=self._clock())
-                    return
+                    return None
                 message = await self._send(notice, out)
             except Forbidden:
                 queued = await outbox.recipient_unreachable(
@@ -100,22 +123,14 @@ class Outbox:
                 )
                 if queued:
                     self._again = True
-                return
+                return None
             except RetryAfter as error:
                 await self._postpone(notice, error)
-                return
+                return None
             except TelegramError as error:  # network, a refused text, …
                 await self._failed(notice, error)
-                return
-            await outbox.notice_sent(
-                self._uow(), notice_id=notice.id, message_ref=message.message_id, now=self._clock()
-            )
-            self.sent += 1
-        if out.after is not None:
-            try:
-                await out.after(message.message_id)
-            except Exception:
-                log.exception("follow-up of notice %s failed", notice.key)
+                return None
+            return notice.id, message.message_id, out
 
     async def _send(self, notice: Notice, out: Outgoing) -> Message:
         reply = (
@@ -144,7 +159,8 @@ class Outbox:
             self._uow(), notice_id=notice.id, until=self._clock() + timedelta(seconds=seconds)
         )
         self.postponed += 1
-        asyncio.get_running_loop().call_later(seconds, self.kick)
+        # A little after: a kick before the notice is due would find nothing to send.
+        asyncio.get_running_loop().call_later(seconds + 0.05, self.kick)
 
     async def _failed(self, notice: Notice, error: TelegramError) -> None:
         assert notice.id is not None

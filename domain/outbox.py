@@ -8,12 +8,13 @@ because a council would rather miss one reminder than get two outcome posts.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 from domain.model import Notice, NoticeKind, NoticeState
 from domain.ports import UnitOfWork
-from domain.tasks import offer_unreachable
+from domain.tasks import offer_unreachable, remember_offer_message
 
 MAX_ATTEMPTS = 5
 
@@ -25,18 +26,30 @@ async def claim_notices(uow: UnitOfWork, *, now: datetime, limit: int) -> list[N
         return notices
 
 
-async def notice_sent(
-    uow: UnitOfWork, *, notice_id: int, message_ref: int | None, now: datetime
+async def notices_sent(
+    uow: UnitOfWork, *, sent: Sequence[tuple[int, int | None]], now: datetime
 ) -> None:
+    """A batch delivered: (notice id, message ref) each, recorded in one transaction.
+
+    One commit per batch rather than per message is what lets a call for help to a
+    thousand volunteers go out at Telegram's pace; a sender that dies before it
+    leaves the batch SENDING, given up later as UNKNOWN (at most once).
+    """
     async with uow:
-        notice = await uow.notices.get(notice_id)
-        if notice is None:
-            return
-        notice.state = NoticeState.SENT
-        notice.sent_at = now
-        notice.message_ref = message_ref
-        await uow.notices.update(notice)
-        await uow.commit()
+        found = False
+        for notice_id, message_ref in sent:
+            notice = await uow.notices.get(notice_id)
+            if notice is None:
+                continue
+            found = True
+            notice.state = NoticeState.SENT
+            notice.sent_at = now
+            notice.message_ref = message_ref
+            await uow.notices.update(notice)
+            if notice.kind is NoticeKind.OFFER and message_ref is not None:
+                await remember_offer_message(uow, notice.subject, message_ref)
+        if found:
+            await uow.commit()
 
 
 async def notice_dropped(uow: UnitOfWork, *, notice_id: int, now: datetime) -> None:

@@ -71,11 +71,6 @@ async def require_council(uow: UnitOfWork, council_id: int) -> Council:
     return council
 
 
-async def member_of(uow: UnitOfWork, *, council_id: int, user_id: int) -> Member | None:
-    async with uow:
-        return await uow.members.by_user(council_id, user_id)
-
-
 async def member_by_id(uow: UnitOfWork, *, member_id: int) -> Member | None:
     async with uow:
         return await uow.members.get(member_id)

@@ -459,37 +459,58 @@ async def _dispatch(uow: UnitOfWork, council: Council, task: Task, now: datetime
     round_ = task.offer()
     await uow.tasks.update(task)
     expires = now + timedelta(minutes=council.offer_minutes)
-    users = {m.id: m.user_id for m in await _members(uow, [v.member_id for v in chosen])}
-    made = []
-    for volunteer in chosen:
-        offer = await uow.offers.add(Offer(task.id, volunteer.member_id, round_, now, expires))
-        user_id = users.get(volunteer.member_id)
-        assert offer.id is not None
-        if user_id is None:  # a roster row with no account: nobody to message
-            offer.close(OfferState.UNREACHABLE, now)
-            await uow.offers.update(offer)
-            continue
-        made.append(offer)
-        await uow.notices.add(
+    people = {m.id: m for m in members}
+    # A roster row with no account has nobody to message: offered, and unreachable.
+    offers = await uow.offers.add_many(
+        [
+            Offer(
+                task.id,
+                v.member_id,
+                round_,
+                now,
+                expires,
+                state=OfferState.PENDING if _user(people, v) else OfferState.UNREACHABLE,
+                answered_at=None if _user(people, v) else now,
+            )
+            for v in chosen
+        ]
+    )
+    made = [offer for offer in offers if offer.is_pending]
+    notices = []
+    for offer in made:
+        person = people[offer.member_id]
+        assert offer.id is not None and person.user_id is not None
+        notices.append(
             Notice(
                 key=f"offer:{offer.id}",
                 kind=NoticeKind.OFFER,
                 council_id=task.council_id,
-                chat_id=user_id,
+                chat_id=person.user_id,
                 subject=offer.id,
                 created_at=now,
                 private=True,
-                params={"task": task.id, "group": council.chat_id, "thread": council.thread_id},
+                params={
+                    "task": task.id,
+                    "group": council.chat_id,
+                    "thread": council.thread_id,
+                    "language": person.language,
+                },
             )
         )
+    await uow.notices.add_many(notices)
     if not made:
         return await _dispatch(uow, council, task, now)
     return Dispatched(task, made)
 
 
+def _user(people: dict[int | None, Member], volunteer: Volunteer) -> int | None:
+    person = people.get(volunteer.member_id)
+    return person.user_id if person else None
+
+
 async def _members(uow: UnitOfWork, member_ids: Sequence[int]) -> list[Member]:
-    found = [await uow.members.get(member_id) for member_id in member_ids]
-    return [m for m in found if m is not None]
+    found = await uow.members.by_ids(member_ids)
+    return [found[i] for i in member_ids if i in found]
 
 
 def _group_notice(council: Council, task: Task, kind: NoticeKind, now: datetime) -> Notice:
@@ -642,11 +663,18 @@ async def offer_unreachable(uow: UnitOfWork, offer: Offer, now: datetime) -> boo
 
 async def offer_sent(uow: UnitOfWork, *, offer_id: int, message_ref: int) -> None:
     async with uow:
-        offer = await uow.offers.get(offer_id)
-        if offer is not None:
-            offer.message_ref = message_ref
-            await uow.offers.update(offer)
+        if await remember_offer_message(uow, offer_id, message_ref):
             await uow.commit()
+
+
+async def remember_offer_message(uow: UnitOfWork, offer_id: int, message_ref: int) -> bool:
+    """Within a transaction: which message carries the offer, to edit it once answered."""
+    offer = await uow.offers.get(offer_id)
+    if offer is None:
+        return False
+    offer.message_ref = message_ref
+    await uow.offers.update(offer)
+    return True
 
 
 # --- done, hours, lists ----------------------------------------------------------------
@@ -747,18 +775,22 @@ class TaskView:
     team: Team | None
 
 
-async def task_view(uow: UnitOfWork, *, task_id: int) -> TaskView:
+async def task_view(uow: UnitOfWork, *, task_id: int, with_offers: bool = True) -> TaskView:
+    """The task and the names its messages show; ``with_offers`` False leaves out its
+    offers (a call to a thousand volunteers has a thousand)."""
     async with uow:
         task = await uow.tasks.get(task_id)
         if task is None:
             raise errors.TaskNotFound()
-        return await _task_view(uow, task)
+        return await _task_view(uow, task, None if with_offers else [])
 
 
-async def _task_view(uow: UnitOfWork, task: Task) -> TaskView:
+async def _task_view(uow: UnitOfWork, task: Task, offers: list[Offer] | None = None) -> TaskView:
+    """The task with what a message about it names; ``offers`` None: all of them."""
     assert task.id is not None
     council = await require_council(uow, task.council_id)
-    offers = await uow.offers.for_task(task.id)
+    if offers is None:
+        offers = await uow.offers.for_task(task.id)
     ids = {o.member_id for o in offers} | set(task.member_ids)
     for member_id in (task.accepted_by, task.requester_member_id):
         if member_id is not None:
@@ -769,6 +801,14 @@ async def _task_view(uow: UnitOfWork, task: Task) -> TaskView:
     return TaskView(task, council, offers, names, unit, team)
 
 
+async def offer_of(uow: UnitOfWork, *, offer_id: int) -> Offer:
+    async with uow:
+        offer = await uow.offers.get(offer_id)
+        if offer is None:
+            raise errors.StaleButton()
+        return offer
+
+
 async def offer_view(uow: UnitOfWork, *, offer_id: int) -> tuple[Offer, TaskView]:
     async with uow:
         offer = await uow.offers.get(offer_id)
@@ -777,7 +817,8 @@ async def offer_view(uow: UnitOfWork, *, offer_id: int) -> tuple[Offer, TaskView
         task = await uow.tasks.get(offer.task_id)
         if task is None:
             raise errors.TaskNotFound()
-        return offer, await _task_view(uow, task)
+        # One offer of a call to a thousand: the others are none of its message's business.
+        return offer, await _task_view(uow, task, [offer])
 
 
 async def tasks_of_council(uow: UnitOfWork, *, council_id: int) -> list[TaskView]:

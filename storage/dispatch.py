@@ -306,23 +306,42 @@ def _offer(row: OfferRow) -> Offer:
     )
 
 
+# Rows per INSERT: well within SQLite's limit on bound parameters in one statement.
+CHUNK = 500
+
+
+def _offer_values(offer: Offer) -> dict[str, Any]:
+    return {
+        "task_id": offer.task_id,
+        "member_id": offer.member_id,
+        "round": offer.round,
+        "offered_at": offer.offered_at,
+        "expires_at": offer.expires_at,
+        "state": offer.state.value,
+        "answered_at": offer.answered_at,
+        "message_ref": offer.message_ref,
+    }
+
+
 class SqlOfferRepository(_Repository):
     async def add(self, offer: Offer) -> Offer:
         offer.id = await self.session.scalar(
-            self.insert(OfferRow)
-            .values(
-                task_id=offer.task_id,
-                member_id=offer.member_id,
-                round=offer.round,
-                offered_at=offer.offered_at,
-                expires_at=offer.expires_at,
-                state=offer.state.value,
-                answered_at=offer.answered_at,
-                message_ref=offer.message_ref,
-            )
-            .returning(OfferRow.id)
+            self.insert(OfferRow).values(**_offer_values(offer)).returning(OfferRow.id)
         )
         return offer
+
+    async def add_many(self, offers: Sequence[Offer]) -> list[Offer]:
+        ids: dict[int, int] = {}
+        for start in range(0, len(offers), CHUNK):
+            rows = await self.session.execute(
+                self.insert(OfferRow)
+                .values([_offer_values(offer) for offer in offers[start : start + CHUNK]])
+                .returning(OfferRow.id, OfferRow.member_id)
+            )
+            ids.update({member_id: offer_id for offer_id, member_id in rows})
+        for offer in offers:
+            offer.id = ids[offer.member_id]  # (task, member) is unique
+        return list(offers)
 
     async def get(self, offer_id: int) -> Offer | None:
         row = await self.session.scalar(

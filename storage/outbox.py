@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 
 from domain.model import Notice, NoticeKind, NoticeState
+from storage.dispatch import CHUNK
 from storage.orm import ContactRow, NoticeRow
 from storage.repositories import _Repository, _required
 
@@ -70,6 +71,20 @@ class SqlNoticeRepository(_Repository):
             return False
         notice.id = notice_id
         return True
+
+    async def add_many(self, notices: Sequence[Notice]) -> int:
+        ids: dict[str, int] = {}
+        for start in range(0, len(notices), CHUNK):
+            rows = await self.session.execute(
+                self.insert(NoticeRow)
+                .values([_values(notice) for notice in notices[start : start + CHUNK]])
+                .on_conflict_do_nothing(index_elements=["key"])
+                .returning(NoticeRow.id, NoticeRow.key)
+            )
+            ids.update({key: notice_id for notice_id, key in rows})
+        for notice in notices:
+            notice.id = ids.get(notice.key)
+        return len(ids)
 
     async def get(self, notice_id: int) -> Notice | None:
         row = await self.session.scalar(select(NoticeRow).where(NoticeRow.id == notice_id))

@@ -262,6 +262,14 @@ class SqlMemberRepository(_Repository):
         row = await self.session.scalar(select(MemberRow).where(MemberRow.id == member_id))
         return None if row is None else _member(row)
 
+    async def by_ids(self, member_ids: Sequence[int]) -> dict[int, Member]:
+        if not member_ids:
+            return {}
+        rows = await self.session.scalars(
+            select(MemberRow).where(MemberRow.id.in_(set(member_ids)))
+        )
+        return {row.id: _member(row) for row in rows}
+
     async def by_user(self, council_id: int, user_id: int) -> Member | None:
         row = await self.session.scalar(
             select(MemberRow).where(

@@ -178,6 +178,9 @@ class FakeMemberRepository(_Repository):
         member = self._t.members.get(member_id)
         return None if member is None else _clone(member)
 
+    async def by_ids(self, member_ids: Sequence[int]) -> dict[int, Member]:
+        return {i: _clone(self._t.members[i]) for i in member_ids if i in self._t.members}
+
     async def by_user(self, council_id: int, user_id: int) -> Member | None:
         for member in self._t.members.values():
             if member.council_id == council_id and member.user_id == user_id:
@@ -454,6 +457,9 @@ class FakeNoticeRepository(_Repository):
         self._t.notices[notice.id] = _clone(notice)
         return True
 
+    async def add_many(self, notices: Sequence[Notice]) -> int:
+        return sum([await self.add(notice) for notice in notices])
+
     async def get(self, notice_id: int) -> Notice | None:
         notice = self._t.notices.get(notice_id)
         return None if notice is None else _clone(notice)
@@ -592,6 +598,9 @@ class FakeOfferRepository(_Repository):
         offer.id = self._t.next_id("offers")
         self._t.offers[offer.id] = _clone(offer)
         return offer
+
+    async def add_many(self, offers: Sequence[Offer]) -> list[Offer]:
+        return [await self.add(offer) for offer in offers]
 
     async def get(self, offer_id: int) -> Offer | None:
         found = self._t.offers.get(offer_id)

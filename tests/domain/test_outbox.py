@@ -109,7 +109,7 @@ async def test_a_limit_counts_only_what_is_taken(factory: FakeUnitOfWorkFactory)
     await queue(factory, "later", not_before=NOW + timedelta(hours=1))
     sent = await queue(factory, "sent")
     await claim(factory, limit=1)
-    await outbox.notice_sent(factory(), notice_id=sent, message_ref=1, now=NOW)
+    await outbox.notices_sent(factory(), sent=[(sent, 1)], now=NOW)
     due = [await queue(factory, f"due{i}") for i in range(3)]
     assert await claim(factory, limit=2) == due[:2]
 
@@ -122,7 +122,7 @@ async def test_a_sent_notice_is_recorded(factory: FakeUnitOfWorkFactory) -> None
     await claim(factory)
     sent_at = NOW + timedelta(seconds=2)
 
-    await outbox.notice_sent(factory(), notice_id=notice_id, message_ref=555, now=sent_at)
+    await outbox.notices_sent(factory(), sent=[(notice_id, 555)], now=sent_at)
 
     stored = notice(factory, notice_id)
     assert (stored.state, stored.sent_at, stored.message_ref) == (
@@ -143,7 +143,7 @@ async def test_a_dropped_notice_is_never_sent(factory: FakeUnitOfWorkFactory) ->
 
 async def test_recording_an_unknown_notice_does_nothing(factory: FakeUnitOfWorkFactory) -> None:
     with unchanged(factory):
-        await outbox.notice_sent(factory(), notice_id=42, message_ref=1, now=NOW)
+        await outbox.notices_sent(factory(), sent=[(42, 1)], now=NOW)
         await outbox.notice_dropped(factory(), notice_id=42, now=NOW)
         assert await outbox.notice_failed(factory(), notice_id=42, now=NOW, retry_in=RETRY) is False
         assert await outbox.recipient_unreachable(factory(), notice_id=42, now=NOW) is False
@@ -188,7 +188,7 @@ async def test_a_failure_reported_after_the_notice_left_sending_changes_nothing(
         )
         assert abandoned == 1
     else:  # sent after all, then a late error for the same notice
-        await outbox.notice_sent(factory(), notice_id=notice_id, message_ref=555, now=later)
+        await outbox.notices_sent(factory(), sent=[(notice_id, 555)], now=later)
     before = notice(factory, notice_id)
     assert before.state is state
 
@@ -309,7 +309,7 @@ async def test_abandon_stuck_only_touches_old_sending_notices(
     old_sending = await queue(factory, "old")
     old_sent = await queue(factory, "old-sent")
     await claim(factory, NOW)
-    await outbox.notice_sent(factory(), notice_id=old_sent, message_ref=1, now=NOW)
+    await outbox.notices_sent(factory(), sent=[(old_sent, 1)], now=NOW)
     pending = await queue(factory, "pending", not_before=NOW + timedelta(days=1))
     recent = await queue(factory, "recent")
     await claim(factory, NOW + timedelta(minutes=9))

@@ -605,7 +605,7 @@ async def test_a_request_creates_an_offered_task_and_one_private_offer_notice_ea
         assert notice.chat_id == user_of(factory, offer.member_id)
         assert notice.subject == ident(offer)
         assert notice.council_id == council_id
-        assert notice.params == {"task": ident(task), "group": CHAT, "thread": 0}
+        assert notice.params == {"task": ident(task), "group": CHAT, "thread": 0, "language": None}
         assert notice.state is NoticeState.PENDING
 
 
