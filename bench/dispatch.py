@@ -95,8 +95,6 @@ from storage.orm import NoticeRow
 TARGET_RATIO = 0.9
 # Telegram allows 30/s; far higher, the fixed 1 s retry of a 429 dominates a short run.
 DEFAULT_CEILING = 50
-    50  # Telegram: 30/s. Higher makes the fixed 1 s retry tail of the 429s dominate a run.
-)
 DEFAULT_INJECT = 0.05  # fraction of sending calls refused with 429 retry_after=1
 GROUP_MESSAGES_PER_MINUTE = 20  # Telegram's; the group gets two messages here
 # Extra capacity of the emulator's global bucket, in seconds of refill: the bot's limiter
