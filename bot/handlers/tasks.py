@@ -24,6 +24,7 @@ TEAM_PREFIXES = ("队:", "队：", "team:")
 DUE_PREFIXES = ("截止:", "截止：", "due:")
 SKILL_PREFIXES = ("技能:", "技能：", "skill:")
 TOPIC_ID = re.compile(r"#(\d+)")
+CANCEL_WORDS = ("cancel", "取消")
 
 
 def _text_of(update: Update) -> str:
@@ -93,6 +94,10 @@ async def task(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     assert message is not None and user is not None
     council, council_id = await council_here(update, context)
     text = command_text(message)
+    first, _, rest = text.partition(" ")
+    if first.lower() in CANCEL_WORDS:
+        await _cancel(update, context, rest.strip().lstrip("#"))
+        return
     topic_id = None
     if (found := TOPIC_ID.match(text)) is not None:
         topic_id, text = int(found[1]), text[found.end() :]
@@ -143,6 +148,20 @@ async def task(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
     )
     await _after_dispatch(context, created)
+
+
+async def _cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, number: str) -> None:
+    """/task cancel 5: the chair, or the resident who asked, calls a task off."""
+    message, user = update.effective_message, update.effective_user
+    assert message is not None and user is not None
+    if not number.isdigit():
+        raise errors.InvalidInput(field="task_usage")
+    cancelled = await tasks.cancel_task(
+        keyed_uow(update, context), task_id=int(number), user_id=user.id, now=now(context)
+    )
+    lang = user_language(update, context)
+    await message.reply_text(t(lang, "task.cancelled", id=cancelled.id, title=cancelled.title))
+    await _after_dispatch(context, cancelled)
 
 
 def _mentioned(update: Update) -> list[int]:

@@ -820,7 +820,7 @@ async def test_bad_dispatch_commands_and_forged_buttons_are_refused_and_change_n
     )
     assert (await ask(council, chair, "/task 修路灯")).text == (
         "⛔ 用法：/task 标题 单位:名称、/task 标题 队:服务队名，或回复某人的消息 /task 标题；"
-        "可加 截止:12-05 18:00。"
+        "可加 截止:12-05 18:00。取消：/task cancel 任务号。"
     )
     assert (await ask(council, chair, "/unit 物业公司 烹饪")).text == (
         "⛔ 没有「烹饪」这项技能。可选：维修、健康、理发、调解、法律、跑腿、助残助行、陪伴。"
@@ -928,6 +928,27 @@ async def test_a_refusal_about_a_tasks_state_names_the_state_in_chinese(
     await ask(council, uncle, "/finish 1")
     again = await ask(council, uncle, "/finish 1")
     assert again.text == "⛔ 这项任务当前不能这样做（已完成）。"
+    assert_clean(emu, caplog)
+
+
+async def test_the_requester_cancels_a_request_and_its_offers_are_withdrawn(
+    local: LocalBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    council = await make_council(local)
+    emu = council.emu
+    aunt, uncle, sister, *_ = council.members
+    await register(council, uncle, "维修")
+    await start_privately(council, aunt, uncle)
+    await request(council, aunt, REQUEST)
+    await settled(council.local)
+    refused = await ask(council, sister, "/task cancel 1")
+    assert refused.text == "⛔ 只有召集人可以这样做。"
+    cancelled = await ask(council, aunt, "/task cancel 1")
+    assert cancelled.text == f"🚫 任务 #1「{REQUEST_TITLE}」已取消，未答复的派单已撤回。"
+    offer = the_offer(emu, uncle)
+    late = await press(emu, uncle, offer, button(offer, "接单"))
+    assert late.show_alert and late.text == "⛔ 这项任务当前不能这样做（已取消）。"
+    assert (await task_of(council, 1)).state.value == "cancelled"
     assert_clean(emu, caplog)
 
 
