@@ -30,7 +30,7 @@ from domain.ports import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
-BATCH = 64
+BATCH = 8  # claimed at a time: at most WORKERS × BATCH are in doubt after a crash
 WORKERS = 2
 CONCURRENCY = 16  # messages in flight; the rate limiter spaces them out
 RETRY = timedelta(seconds=15)
