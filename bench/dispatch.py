@@ -52,14 +52,11 @@ import gc
 import json
 import logging
 import math
-import os
-import statistics
 import sys
-import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -71,8 +68,8 @@ try:
 except ImportError:  # run from a checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from common import Series, add_database_args, databases, fresh_database, log
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.ext import ExtBot
@@ -89,7 +86,6 @@ from domain import services, tasks
 from domain.dispatch import Volunteer
 from domain.model import BallotKind, Member, NoticeKind, NoticeState, Phase
 from domain.rules import Choice
-from storage.db import libpq_url, scratch_schema
 from storage.orm import NoticeRow
 
 TARGET_RATIO = 0.9
@@ -106,12 +102,7 @@ TEAM = "压测突击队"
 TASK_TITLE = "清理楼道杂物"
 QUIET = 1.5  # longer than the injected retry_after: a postponed duplicate would show
 CHECK_EVERY = 1.0  # seconds without a delivery before the database is looked at
-TEST_DATABASE_URL = "TEST_DATABASE_URL"
 OPEN_STATES = (NoticeState.PENDING.value, NoticeState.SENDING.value)
-
-
-def log(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
 
 
 # --- results -------------------------------------------------------------------------
@@ -149,18 +140,6 @@ class RunResult:
     resume_s: float = math.nan  # restart → last offer delivered
     restart_s: float = math.nan  # restart → the new bot running
     recovered_by_leader: bool = True  # recover() ran as the scheduler's leader
-
-
-@dataclass
-class Series:
-    name: str  # "bare", "sqlite", "postgresql", "sqlite crash", …
-    runs: list[RunResult] = field(default_factory=list)
-
-    def median(self, attribute: str) -> float:
-        return float(statistics.median(getattr(r, attribute) for r in self.runs))
-
-    def total(self, attribute: str) -> int:
-        return sum(int(getattr(r, attribute)) for r in self.runs)
 
 
 def emulator_limits(ceiling: int) -> RateLimits:
@@ -528,37 +507,6 @@ async def run_bare(n: int, ceiling: int) -> RunResult:
     return run
 
 
-# --- databases -----------------------------------------------------------------------
-
-
-def postgres_base(url: str | None) -> tuple[str | None, str]:
-    """The PostgreSQL URL to use, or None with the reason it cannot be used."""
-    url = url or os.environ.get(TEST_DATABASE_URL)
-    if not url:
-        return None, f"PostgreSQL skipped: neither --postgresql-url nor {TEST_DATABASE_URL} is set"
-    import psycopg
-
-    try:
-        with psycopg.connect(libpq_url(url), connect_timeout=5) as connection:
-            connection.execute("SELECT 1")
-    except psycopg.Error as error:
-        shown = make_url(url).render_as_string(hide_password=True)
-        return None, f"PostgreSQL skipped: {shown} is unreachable: {error}".strip()
-    return url, ""
-
-
-@asynccontextmanager
-async def fresh_database(kind: str, postgres_url: str | None) -> AsyncIterator[str]:
-    """A URL to an empty database: a temporary SQLite file, or a new PostgreSQL schema."""
-    if kind == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="yishi-bench-") as tmp:
-            yield f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
-        return
-    assert postgres_url is not None
-    with scratch_schema(postgres_url, prefix="bench") as url:
-        yield url
-
-
 # --- main ----------------------------------------------------------------------------
 
 
@@ -589,15 +537,7 @@ def describe(name: str, i: int, run: RunResult) -> str:
 
 
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
-    kinds = ["sqlite", "postgresql"] if args.database == "all" else [args.database]
-    notes: list[str] = []
-    postgres_url: str | None = None
-    if "postgresql" in kinds:
-        postgres_url, why = postgres_base(args.postgresql_url)
-        if postgres_url is None:
-            notes.append(why)
-            log(why)
-            kinds.remove("postgresql")
+    kinds, postgres_url, notes = databases(args)
 
     names = ["bare", *kinds, *(f"{k} crash" for k in kinds if args.crash)]
     series = {name: Series(name) for name in names}
@@ -617,7 +557,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             for crashing in variants:
                 name = f"{kind} crash" if crashing else kind
                 use_profile = profile if (i == 1 and kind == kinds[0] and not crashing) else None
-                async with fresh_database(kind, postgres_url) as url:
+                with fresh_database(kind, postgres_url) as url:
                     run = await run_yishi(
                         url,
                         args.volunteers,
@@ -740,17 +680,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help=f"fraction of sending calls refused with 429 (default {DEFAULT_INJECT})",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the injected 429s")
-    parser.add_argument(
-        "--database",
-        choices=["sqlite", "postgresql", "all"],
-        default="all",
-        help="which database(s) to run the bot on (default all)",
-    )
-    parser.add_argument(
-        "--postgresql-url",
-        default=None,
-        help=f"PostgreSQL to use (default ${TEST_DATABASE_URL}); a schema is created per run",
-    )
+    add_database_args(parser)
     parser.add_argument(
         "--crash", action="store_true", help="also a crash-resume run per database and run"
     )

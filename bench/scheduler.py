@@ -41,17 +41,14 @@ import asyncio
 import json
 import logging
 import math
-import os
 import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import tracemalloc
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -66,6 +63,7 @@ except ImportError:  # run from a checkout without installing
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
+from common import add_database_args, databases, fresh_database, log, percentile
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
@@ -75,13 +73,12 @@ from domain.jobs import Ran
 from domain.model import Ballot, BallotKind, Council, Meeting, Member, Phase, Topic, Vote
 from domain.rules import preset
 from domain.schedule import Job, JobKind, Subject
-from storage.db import is_sqlite, libpq_url, scratch_schema, sync_url
+from storage.db import is_sqlite, sync_url
 from storage.orm import BallotRow, MemberRow, ResolutionRow
 from storage.uow import Database
 
 TARGET_RECONCILE_S = 2.0
 TARGET_P99_S = 1.0
-TEST_DATABASE_URL = "TEST_DATABASE_URL"
 COUNCILS = 100
 MEMBERS_PER_COUNCIL = 5
 CHAIR = 7_000_000_001
@@ -91,19 +88,6 @@ JOB_DEFAULTS = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1
 WAIT_AFTER_DUE = 300.0  # seconds a batch may take to run after its moment before it counts lost
 CHILD_TIMEOUT = 1800.0
 LEADER_WAIT = 600.0  # seconds a phase waits for the leader lock (PostgreSQL) before failing
-
-
-def log(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100)."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
 
 
 def peak_rss_kib() -> int:
@@ -600,34 +584,6 @@ def child(
     return result
 
 
-def postgres_base(url: str | None) -> tuple[str | None, str]:
-    """The PostgreSQL URL to use, or None with the reason it cannot be used."""
-    url = url or os.environ.get(TEST_DATABASE_URL)
-    if not url:
-        return None, f"PostgreSQL skipped: neither --postgresql-url nor {TEST_DATABASE_URL} is set"
-    import psycopg
-
-    try:
-        with psycopg.connect(libpq_url(url), connect_timeout=5) as connection:
-            connection.execute("SELECT 1")
-    except psycopg.Error as error:
-        shown = make_url(url).render_as_string(hide_password=True)
-        return None, f"PostgreSQL skipped: {shown} is unreachable: {error}".strip()
-    return url, ""
-
-
-@contextmanager
-def fresh_database(kind: str, postgres_url: str | None) -> Iterator[str]:
-    """A URL to an empty database: a temporary SQLite file, or a new PostgreSQL schema."""
-    if kind == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="yishi-bench-") as tmp:
-            yield f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
-        return
-    assert postgres_url is not None
-    with scratch_schema(postgres_url, prefix="bench") as url:
-        yield url
-
-
 def one_run(kind: str, url: str, args: argparse.Namespace, mix: Mix, i: int) -> dict[str, Any]:
     seeded = asyncio.run(seed(url, mix))
     log(f"  {kind:<10} run {i}: seeded in {seeded['seconds']:.1f} s (not timed)")
@@ -729,15 +685,7 @@ def summarize(kind: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def bench(args: argparse.Namespace) -> dict[str, Any]:
-    kinds = ["sqlite", "postgresql"] if args.database == "all" else [args.database]
-    notes: list[str] = []
-    postgres_url: str | None = None
-    if "postgresql" in kinds:
-        postgres_url, why = postgres_base(args.postgresql_url)
-        if postgres_url is None:
-            notes.append(why)
-            log(why)
-            kinds.remove("postgresql")
+    kinds, postgres_url, notes = databases(args)
     mix = Mix.of(args.pending)
     log(
         f"scheduler benchmark: {args.pending} pending jobs ({mix.ballots + mix.lone_ballots} "
@@ -918,17 +866,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=None,
         help="seconds from opening the batch to its deadline (default 20; quick 10)",
     )
-    parser.add_argument(
-        "--database",
-        choices=["sqlite", "postgresql", "all"],
-        default="all",
-        help="which database(s) to run the scheduler on (default all)",
-    )
-    parser.add_argument(
-        "--postgresql-url",
-        default=None,
-        help=f"PostgreSQL to use (default ${TEST_DATABASE_URL}); a schema is created per run",
-    )
+    add_database_args(parser, runs_on="the scheduler")
     parser.add_argument(
         "--quick", action="store_true", help="smoke check: 2000 pending, batch 200, 1 run"
     )

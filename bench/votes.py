@@ -35,10 +35,7 @@ import cProfile
 import gc
 import json
 import logging
-import os
-import statistics
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
@@ -54,6 +51,7 @@ try:
 except ImportError:  # run from a checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from common import Series, add_database_args, databases, fresh_database, percentile
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
     Application,
@@ -68,7 +66,6 @@ from bot.local import LocalBot, local_bot
 from bot.processor import PerUserUpdateProcessor
 from domain import services
 from domain.model import Member
-from storage.db import libpq_url, scratch_schema
 
 TARGET_RATIO = 0.5
 # Realistic Telegram settings: a group receives ~20 messages a minute; one tally edit per 3 s.
@@ -77,7 +74,6 @@ TALLY_EDIT_INTERVAL = 3.0
 MAX_CONCURRENT_UPDATES = 64  # as bot/app.py: PerUserUpdateProcessor(64)
 FIRST_USER_ID = 10_000_001
 PRESS_TIMEOUT = 300.0  # a press waits this long for its answer before counting as lost
-TEST_DATABASE_URL = "TEST_DATABASE_URL"
 
 
 PROGRESS = sys.stdout  # per-run lines; stderr when the figures are printed as JSON
@@ -111,27 +107,6 @@ class RunResult:
     error_texts: list[str] = field(default_factory=list)
     setup_s: float = 0.0
     settle_s: float = 0.0  # from the last answer until every tally edit was made
-
-
-@dataclass
-class Series:
-    name: str  # "bare", "sqlite", "postgresql"
-    runs: list[RunResult] = field(default_factory=list)
-
-    def median(self, attribute: str) -> float:
-        return float(statistics.median(getattr(r, attribute) for r in self.runs))
-
-    def total(self, attribute: str) -> int:
-        return sum(int(getattr(r, attribute)) for r in self.runs)
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100)."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
 
 
 # --- the burst -----------------------------------------------------------------------
@@ -348,38 +323,6 @@ async def run_bare(n: int) -> RunResult:
         return run
 
 
-# --- databases -----------------------------------------------------------------------
-
-
-def postgres_base(url: str | None) -> tuple[str | None, str]:
-    """The PostgreSQL URL to use, or None with the reason it cannot be used."""
-    url = url or os.environ.get(TEST_DATABASE_URL)
-    if not url:
-        return None, f"PostgreSQL skipped: neither --postgresql-url nor {TEST_DATABASE_URL} is set"
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    try:
-        with psycopg.connect(libpq_url(url), connect_timeout=5) as connection:
-            connection.execute("SELECT 1")
-    except psycopg.Error as error:
-        shown = make_url(url).render_as_string(hide_password=True)
-        return None, f"PostgreSQL skipped: {shown} is unreachable: {error}".strip()
-    return url, ""
-
-
-@asynccontextmanager
-async def fresh_database(kind: str, postgres_url: str | None) -> AsyncIterator[str]:
-    """A URL to an empty database: a temporary SQLite file, or a new PostgreSQL schema."""
-    if kind == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="yishi-bench-") as tmp:
-            yield f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
-        return
-    assert postgres_url is not None
-    with scratch_schema(postgres_url, prefix="bench") as url:
-        yield url
-
-
 # --- main ----------------------------------------------------------------------------
 
 
@@ -398,15 +341,7 @@ def describe(name: str, i: int, run: RunResult) -> str:
 
 
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
-    kinds = ["sqlite", "postgresql"] if args.database == "all" else [args.database]
-    notes: list[str] = []
-    postgres_url: str | None = None
-    if "postgresql" in kinds:
-        postgres_url, why = postgres_base(args.postgresql_url)
-        if postgres_url is None:
-            notes.append(why)
-            log(why)
-            kinds.remove("postgresql")
+    kinds, postgres_url, notes = databases(args, log)
 
     series = {name: Series(name) for name in ["bare", *kinds]}
     profile = cProfile.Profile() if args.profile else None
@@ -420,7 +355,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         series["bare"].runs.append(run)
         log(describe("bare", i, run))
         for kind in kinds:
-            async with fresh_database(kind, postgres_url) as url:
+            with fresh_database(kind, postgres_url) as url:
                 use_profile = profile if (i == 1 and kind == kinds[0]) else None
                 run = await run_yishi(url, args.members, profile=use_profile)
             series[kind].runs.append(run)
@@ -512,17 +447,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--members", type=int, default=None, help="voters (default 2000)")
     parser.add_argument("--runs", type=int, default=None, help="runs per series (default 3)")
-    parser.add_argument(
-        "--database",
-        choices=["sqlite", "postgresql", "all"],
-        default="all",
-        help="which database(s) to run the bot on (default all)",
-    )
-    parser.add_argument(
-        "--postgresql-url",
-        default=None,
-        help=f"PostgreSQL to use (default ${TEST_DATABASE_URL}); a schema is created per run",
-    )
+    add_database_args(parser)
     parser.add_argument("--quick", action="store_true", help="smoke check: 200 members, 1 run")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument(
