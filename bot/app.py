@@ -169,6 +169,9 @@ def build_application(
             )
         )
         .concurrent_updates(PerUserUpdateProcessor(CONCURRENT_UPDATES))
+        # Scheduled work is bot.scheduler's, persisted; PTB's in-memory JobQueue (which
+        # it makes whenever APScheduler is installed) would be a second, idle scheduler.
+        .job_queue(None)
         # One connection per update in flight; past ~128 open connections httpx
         # stalls requests for seconds, which then reach Telegram in bursts.
         .connection_pool_size(CONCURRENT_UPDATES)
