@@ -7,12 +7,16 @@ chat. Nothing sleeps; all waiting is the emulator's.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable
+import time
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 
 from bot.emulator import BotApiEmulator, CallbackAnswer, Chat, Message, User
 from bot.local import LocalBot, local_bot
@@ -30,6 +34,40 @@ async def local(database_url: str) -> AsyncIterator[LocalBot]:
     """The real bot on the emulator and a fresh database (SQLite, then PostgreSQL)."""
     async with local_bot(database_url) as running:
         yield running
+
+
+@pytest.fixture
+def traveller() -> Iterator[time_machine.Traveller]:
+    """The wall clock, to move: APScheduler 3 reads it itself, the bot's clock reads it too."""
+    with time_machine.travel(datetime.now(UTC), tick=True) as coordinates:
+        yield coordinates
+
+
+# --- time and the scheduler ------------------------------------------------------
+
+
+async def settled(local: LocalBot) -> None:
+    """Wait until the outbox has sent what was queued and the bot is idle."""
+    for _ in range(2):
+        await local.deps.outbox.drain()
+        await local.emulator.wait_idle(quiet=0.2)
+
+
+async def settle_jobs(local: LocalBot, runs: int, timeout: float = 10.0) -> None:
+    """Wait until the scheduler has run ``runs`` jobs in all and their messages are out."""
+    scheduler = local.deps.scheduler
+    deadline = time.monotonic() + timeout
+    while len(scheduler.runs) < runs:
+        assert time.monotonic() < deadline, f"only {scheduler.runs} ran"
+        await asyncio.sleep(0.02)
+    await settled(local)
+
+
+async def advance(local: LocalBot, traveller: time_machine.Traveller, delta: timedelta) -> None:
+    """Move the clock, then let the scheduler look at its jobs, as its heartbeat would."""
+    assert local.deps.scheduler.leadership.is_leader  # the only process of its schema
+    traveller.shift(delta)
+    await local.deps.scheduler.tick()
 
 
 # --- acting ------------------------------------------------------------------
@@ -99,6 +137,16 @@ def current(emu: BotApiEmulator, message: Message) -> Message:
 
 def text_of(emu: BotApiEmulator, message: Message) -> str:
     return current(emu, message).text or ""
+
+
+def shown(message: Message) -> str:
+    """What a person sees of a message: its text, or a photo's caption."""
+    return (message.text if message.text is not None else message.caption) or ""
+
+
+def group_texts(council: Council, marker: str) -> list[str]:
+    """What the bot says in the council's chat, of the messages containing ``marker``."""
+    return [shown(m) for m in bot_messages(council.emu, council.group) if marker in shown(m)]
 
 
 def bot_messages(emu: BotApiEmulator, chat: Chat | User) -> list[Message]:

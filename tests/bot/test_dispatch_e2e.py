@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -29,16 +28,21 @@ from tests.bot.conftest import (
     QUIET,
     TIMEOUT,
     Council,
+    advance,
     assert_clean,
     bot_messages,
     button,
     buttons,
     current,
+    group_texts,
     latest_update_id,
     make_council,
     press,
     redeliver,
     say,
+    settle_jobs,
+    settled,
+    shown,
     text_of,
 )
 
@@ -53,46 +57,7 @@ PNG = bytes.fromhex(
 )
 
 
-@pytest.fixture
-def traveller() -> Iterator[time_machine.Traveller]:
-    with time_machine.travel(datetime.now(UTC), tick=True) as coordinates:
-        yield coordinates
-
-
 # --- helpers ----------------------------------------------------------------------------
-
-
-async def settled(local: LocalBot) -> None:
-    """Wait until the outbox has sent what was queued and the bot is idle."""
-    for _ in range(2):
-        await local.deps.outbox.drain()
-        await local.emulator.wait_idle(quiet=0.2)
-
-
-async def settle_jobs(local: LocalBot, runs: int, timeout: float = 10.0) -> None:
-    """Wait until the scheduler has run ``runs`` jobs in all and their messages are out."""
-    scheduler = local.deps.scheduler
-    deadline = time.monotonic() + timeout
-    while len(scheduler.runs) < runs:
-        assert time.monotonic() < deadline, f"only {scheduler.runs} ran"
-        await asyncio.sleep(0.02)
-    await settled(local)
-
-
-async def leading(local: LocalBot) -> None:
-    """This bot runs the jobs: the only process of its database and schema leads."""
-    assert local.deps.scheduler.leadership.is_leader
-
-
-async def advance(local: LocalBot, traveller: time_machine.Traveller, delta: timedelta) -> None:
-    await leading(local)
-    traveller.shift(delta)
-    await local.deps.scheduler.tick()
-
-
-def shown(message: Message) -> str:
-    """What a person sees of a message: its text, or a photo's caption."""
-    return (message.text if message.text is not None else message.caption) or ""
 
 
 def offers_to(emu: BotApiEmulator, user: User) -> list[Message]:
@@ -115,10 +80,6 @@ def the_offer(emu: BotApiEmulator, user: User) -> Message:
 
 def private_texts(emu: BotApiEmulator, user: User, marker: str) -> list[str]:
     return [shown(m) for m in emu.sent_to(user) if marker in shown(m)]
-
-
-def group_texts(council: Council, marker: str) -> list[str]:
-    return [shown(m) for m in bot_messages(council.emu, council.group) if marker in shown(m)]
 
 
 def last_said_by(emu: BotApiEmulator, chat: Chat, user: User) -> Message:

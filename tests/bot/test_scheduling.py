@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -24,12 +24,15 @@ from domain import jobs
 from domain.model import NoticeState
 from tests.bot.conftest import (
     Council,
+    advance,
     assert_clean,
     bot_messages,
     button,
+    group_texts,
     make_council,
     press,
     say,
+    settle_jobs,
     text_of,
 )
 
@@ -38,37 +41,20 @@ LATE_TEXT = "此结果为恢复后补发"
 
 
 @pytest.fixture
-def traveller() -> Iterator[time_machine.Coordinates]:
-    with time_machine.travel(datetime.now(UTC), tick=True) as coordinates:
-        yield coordinates
-
-
-@pytest.fixture
 async def emulator() -> AsyncIterator[BotApiEmulator]:
     async with BotApiEmulator(limits=RateLimits(group_per_minute=600)) as emu:
         yield emu
 
 
-async def settle(local: LocalBot, runs: int, timeout: float = 10.0) -> None:
-    """Wait until the scheduler has run ``runs`` jobs in all and their messages are out."""
-    scheduler = local.deps.scheduler
-    deadline = time.monotonic() + timeout
-    while len(scheduler.runs) < runs:
-        assert time.monotonic() < deadline, f"only {scheduler.runs} ran"
-        await asyncio.sleep(0.02)
-    await local.deps.outbox.drain()
-    await local.emulator.wait_idle(quiet=0.15)
-
-
-async def advance(local: LocalBot, traveller: time_machine.Coordinates, delta: timedelta) -> None:
-    traveller.shift(delta)
-    await local.deps.scheduler.tick()
-
-
-def group_texts(council: Council, marker: str) -> list[str]:
-    return [
-        m.text or "" for m in bot_messages(council.emu, council.group) if marker in (m.text or "")
-    ]
+async def close_by_its_job(local: LocalBot, ballot_id: int) -> None:
+    """Run the closing job's transaction, as the scheduler would, but send nothing."""
+    ran = await jobs.run_job(
+        local.database.uow(),
+        f"ballot_close:{ballot_id}",
+        now=local.deps.clock(),
+        grace=local.deps.scheduler.grace,
+    )
+    assert ran.ran is jobs.Ran.DONE and ran.notices == 1
 
 
 async def vote(council: Council, user: User, ballot: Message, label: str) -> None:
@@ -93,7 +79,7 @@ async def test_a_ballot_with_a_deadline_closes_by_itself(
     assert set(pending) == {f"ballot_close:{ballot_id}", f"ballot_nudge:{ballot_id}"}
 
     await advance(local, traveller, timedelta(hours=3, seconds=1))
-    await settle(local, runs=2)  # the nudge (skipped: 2 h late) and the closing
+    await settle_jobs(local, runs=2)  # the nudge (skipped: 2 h late) and the closing
 
     outcomes = group_texts(council, "表决结果")
     assert len(outcomes) == 1, outcomes
@@ -137,7 +123,7 @@ async def test_restart_between_scheduling_and_firing_fires_once_and_says_late(
     traveller.shift(timedelta(hours=3))
     async with bot_on(emulator, database_url) as second:
         council.local = second
-        await settle(second, runs=1)
+        await settle_jobs(second, runs=1)
         assert second.deps.scheduler.last_reconcile is not None
         outcomes = group_texts(council, "表决结果")
         assert len(outcomes) == 1 and LATE_TEXT in outcomes[0], outcomes
@@ -158,7 +144,7 @@ async def test_a_kill_right_after_firing_announces_nothing_twice(
         await council.topic()
         _ballot, ballot_id = await council.ballot("1h")
         await advance(first, traveller, timedelta(hours=1, seconds=1))
-        await settle(first, runs=1)  # no nudge: 2 h before is before the ballot opened
+        await settle_jobs(first, runs=1)  # no nudge: 2 h before is before the ballot opened
         assert len(group_texts(council, "表决结果")) == 1
         # As if the process died before APScheduler had removed the job it fired:
         # the row is still in the job store when the next process starts.
@@ -181,13 +167,7 @@ async def test_a_crash_between_the_closing_and_its_message_still_sends_it_once(
         _ballot, ballot_id = await council.ballot("1h")
         traveller.shift(timedelta(hours=1, seconds=1))
         # The closing commits with its notice queued, then the process dies before sending.
-        ran = await jobs.run_job(
-            first.database.uow(),
-            f"ballot_close:{ballot_id}",
-            now=first.deps.clock(),
-            grace=first.deps.scheduler.grace,
-        )
-        assert ran.ran is jobs.Ran.DONE and ran.notices == 1
+        await close_by_its_job(first, ballot_id)
         assert group_texts(council, "表决结果") == []
     async with bot_on(emulator, database_url) as second:
         council.local = second
@@ -207,10 +187,7 @@ async def test_a_notice_left_half_sent_by_a_dead_process_is_not_sent_again(
         await council.topic()
         _ballot, ballot_id = await council.ballot("1h")
         traveller.shift(timedelta(hours=1, seconds=1))
-        await jobs.run_job(
-            first.database.uow(), f"ballot_close:{ballot_id}", now=first.deps.clock(),
-            grace=first.deps.scheduler.grace,
-        )  # fmt: skip
+        await close_by_its_job(first, ballot_id)
         from domain import outbox
 
         # A sender took the notice, sent it maybe, and died before saying so.
@@ -243,7 +220,7 @@ async def test_the_nudge_goes_only_to_those_who_have_not_voted(
     await vote(council, council.chair, ballot, "反对")
 
     await advance(local, traveller, timedelta(hours=1, seconds=1))  # 2 h before the deadline
-    await settle(local, runs=1)
+    await settle_jobs(local, runs=1)
     await local.deps.outbox.drain()
     await council.emu.wait_idle(quiet=0.3)
 
@@ -283,7 +260,7 @@ async def test_a_collection_deadline_opens_the_vote_by_itself(
     opened = await council.emu.wait_for_bot_message(
         council.group, lambda m: "现自动发起表决" in (m.text or ""), timeout=10, after=0
     )
-    await settle(local, runs=1)
+    await settle_jobs(local, runs=1)
     assert "选项1" in (opened.text or "") and len(opened.buttons) == 3  # 2 options + abstain
     answer = await press(council.emu, council.members[2], opened, opened.buttons[0][0][1] or "")
     assert "已记录" in (answer.text or "")
@@ -334,7 +311,7 @@ async def test_moving_a_meeting_moves_its_reminders(
     assert local.deps.scheduler.runs == []
     # The new one: said once, with the agenda.
     await advance(local, traveller, timedelta(seconds=after[day_before] + 60 - time.time()))
-    await settle(local, runs=1)
+    await settle_jobs(local, runs=1)
     reminders = group_texts(council, "会议提醒")
     assert len(reminders) == 1, reminders
     assert "活动室使用规则" in reminders[0] and "其他事项" in reminders[0]
