@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -36,10 +37,31 @@ async def local(database_url: str) -> AsyncIterator[LocalBot]:
         yield running
 
 
+# The time of day every clock-moving test starts at, in the councils' time zone: a test
+# that adds "2 days 3 hours" to a reminder planned "in 3 days at 19:30" must not depend
+# on the hour it happens to run at.
+PINNED_HOUR = 10
+COUNCIL_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def pinned_start(hour: int = PINNED_HOUR, now: datetime | None = None) -> datetime:
+    """The next moment (from ``now``) that is ``hour``:00 in the councils' time zone.
+
+    Always ahead of the real clock: moving a running bot's clock back could confuse it.
+    """
+    local = (now or datetime.now(UTC)).astimezone(COUNCIL_TZ)
+    start = local.replace(hour=hour, minute=0, second=0, microsecond=0)
+    if start <= local + timedelta(minutes=1):
+        start += timedelta(days=1)
+    return start.astimezone(UTC)
+
+
 @pytest.fixture
 def traveller() -> Iterator[time_machine.Traveller]:
-    """The wall clock, to move: APScheduler 3 reads it itself, the bot's clock reads it too."""
-    with time_machine.travel(datetime.now(UTC), tick=True) as coordinates:
+    """The wall clock, to move: APScheduler 3 reads it itself, the bot's clock reads it too.
+
+    It starts at the next 10:00 Asia/Shanghai, so tests read the same at any hour."""
+    with time_machine.travel(pinned_start(), tick=True) as coordinates:
         yield coordinates
 
 

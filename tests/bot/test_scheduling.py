@@ -340,7 +340,10 @@ async def test_a_reminder_missed_while_the_bot_was_down_is_skipped_not_sent_late
     async with bot_on(emulator, database_url) as first:
         council = await make_council(first)
         await council.say(council.chair, f"/meeting {local_day(3)} 19:30 社区活动室")
-    traveller.shift(timedelta(days=2, hours=3))  # past the 24 h reminder by hours
+    day = datetime.fromisoformat(local_day(3))
+    starts = datetime(day.year, day.month, day.day, 19, 30, tzinfo=ZoneInfo(TZ))
+    # Past the 24 h reminder by 3 hours, and 20 hours before the 1 h one.
+    traveller.move_to(starts - timedelta(hours=24) + timedelta(hours=3))
     async with bot_on(emulator, database_url) as second:
         await asyncio.sleep(0.3)
         await second.deps.outbox.drain()
