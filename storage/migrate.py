@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
 
 from storage.db import create_engine, normalize_url
@@ -73,11 +75,30 @@ def _current_revision(connection: Connection) -> str | None:
 
 async def _run(url: str, action: _Action) -> None:
     engine = create_engine(url, poolclass=NullPool)
+    if engine.dialect.name == "sqlite":
+        _foreign_keys_off(engine)
     try:
         async with engine.begin() as connection:
             await connection.run_sync(_locked, url, action)
     finally:
         await engine.dispose()
+
+
+def _foreign_keys_off(engine: AsyncEngine) -> None:
+    """SQLite migrations run with foreign keys off, as SQLite's own recipe for schema
+    changes says: Alembic's batch mode rebuilds a table by creating a copy, dropping
+    the original and renaming the copy, and with foreign keys on, dropping ``councils``
+    deletes every member, topic and vote through ON DELETE CASCADE. The pragma is a
+    no-op inside a transaction, so it is set on connecting; ``_check_foreign_keys``
+    then proves, before the commit, that no reference was broken."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _off(dbapi_connection: Any, _record: object) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA foreign_keys=OFF")
+        finally:
+            cursor.close()
 
 
 def _locked(connection: Connection, url: str, action: _Action) -> None:
@@ -86,3 +107,16 @@ def _locked(connection: Connection, url: str, action: _Action) -> None:
     config = alembic_config(url)
     config.attributes["connection"] = connection
     action(config)
+    if connection.dialect.name == "sqlite":
+        _check_foreign_keys(connection)
+
+
+class BrokenReferences(RuntimeError):
+    """A migration left rows pointing at rows that are not there; nothing was committed."""
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        sample = ", ".join(f"{row[0]} row {row[1]} -> {row[2]}" for row in broken[:5])
+        raise BrokenReferences(f"{len(broken)} broken references after migrating: {sample}")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +13,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
@@ -17,6 +21,7 @@ from storage import migrate
 from storage.db import create_engine
 from storage.orm import metadata
 from storage.uow import Database
+from tests.storage.migration_data import SEEDS, Snapshot, seed, snapshot
 
 TABLES = {
     "councils",
@@ -116,29 +121,104 @@ def test_offline_sql(capsys: pytest.CaptureFixture[str]) -> None:
 
 async def test_upgrade_keeps_councils_and_gives_them_default_reminders(database_url: str) -> None:
     """A council set up before meetings existed gets 24 h and 1 h reminders, 2 h nudges."""
-    import json
-
-    from domain.rules import preset
     from tests.storage.helpers import make_council
 
-    await migrate.upgrade(database_url, "0001")
-    engine = create_engine(database_url)
-    rule = json.dumps(dict(preset("simple").to_dict()))
-    try:
-        async with engine.begin() as connection:
-            await connection.exec_driver_sql(
-                "INSERT INTO councils (chat_id, thread_id, title, rule, timezone, language,"
-                f" require_approval, created_at) VALUES (-100, 0, 'old', '{rule}', 'Asia/Shanghai',"
-                " 'zh-CN', false, '2025-01-01 00:00:00')"
-            )
-    finally:
-        await engine.dispose()
+    await build(database_url, "0001")
     await migrate.upgrade(database_url)
     db = await Database.open(database_url, migrate=False)
     try:
         async with db.uow() as uow:
             found = await uow.councils.many([1])
         assert found[1].meeting_reminders == (1440, 60) and found[1].ballot_nudge == 120
-        assert await make_council(db, chat_id=-200) == 2  # new rows still go in
+        assert await make_council(db, chat_id=-200) == 3  # new rows still go in
     finally:
         await db.dispose()
+
+
+# --- every row kept, on every upgrade and downgrade path ---------------------------
+
+
+def revisions() -> list[str]:
+    """Every revision, oldest first."""
+    script = ScriptDirectory.from_config(migrate.alembic_config())
+    return [revision.revision for revision in reversed(list(script.walk_revisions()))]
+
+
+REVISIONS = revisions()
+
+
+async def _sync(url: str, fn: Callable[[Connection], Any]) -> Any:
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            return await connection.run_sync(fn)
+    finally:
+        await engine.dispose()
+
+
+async def build(url: str, target: str) -> Snapshot:
+    """A database at ``target`` made the way it grew: each revision applied in turn,
+    with real rows put in the tables it created. Every table holds rows."""
+    for revision in REVISIONS[: REVISIONS.index(target) + 1]:
+        await migrate.upgrade(url, revision)
+        await _sync(url, lambda connection, r=revision: seed(connection, r))
+    rows: Snapshot = await _sync(url, snapshot)
+    empty = sorted(name for name, found in rows.items() if not found)
+    assert not empty, f"no seed for {empty} at {target}: add one to tests/storage/migration_data"
+    return rows
+
+
+def assert_kept(before: Snapshot, after: Snapshot) -> int:
+    """Every row of ``before`` is in ``after`` with the same values in the columns both
+    have (a migration may add or drop columns). Returns how many rows were compared."""
+    compared = 0
+    for name, rows in before.items():
+        assert name in after, f"table {name} is gone"
+        assert len(after[name]) == len(rows), f"{name}: {len(rows)} rows became {len(after[name])}"
+        for old, new in zip(rows, after[name], strict=True):
+            common = old.keys() & new.keys()
+            assert {c: old[c] for c in common} == {c: new[c] for c in common}, name
+            compared += 1
+    return compared
+
+
+def test_every_revision_is_seeded() -> None:
+    assert list(SEEDS) == REVISIONS
+
+
+@pytest.mark.parametrize("start", REVISIONS[:-1])
+async def test_upgrading_from_an_earlier_revision_keeps_every_row(
+    database_url: str, start: str
+) -> None:
+    before = await build(database_url, start)
+    await migrate.upgrade(database_url)
+    after: Snapshot = await _sync(database_url, snapshot)
+    assert assert_kept(before, after) == sum(len(rows) for rows in before.values())
+
+
+@pytest.mark.parametrize("revision", REVISIONS[1:])
+async def test_downgrading_one_step_and_upgrading_again_keeps_every_row(
+    database_url: str, revision: str
+) -> None:
+    before = await build(database_url, revision)
+    previous = REVISIONS[REVISIONS.index(revision) - 1]
+    await migrate.downgrade(database_url, previous)
+    assert await migrate.current(database_url) == previous
+    down: Snapshot = await _sync(database_url, snapshot)
+    created = set(SEEDS[revision]())
+    assert set(down) == set(before) - created  # only the tables it made are gone
+    assert_kept({name: before[name] for name in down}, down)
+    await migrate.upgrade(database_url, revision)
+    again: Snapshot = await _sync(database_url, snapshot)
+    assert_kept(down, again)
+
+
+async def test_a_migration_that_would_break_references_is_not_committed(sqlite_url: str) -> None:
+    """The check after a SQLite migration: a row pointing nowhere stops the commit."""
+    await build(sqlite_url, REVISIONS[-2])
+    path = sqlite_url.removeprefix("sqlite:///")
+    with contextlib.closing(sqlite3.connect(path)) as connection, connection:
+        connection.execute("DELETE FROM members WHERE id = 1")  # foreign keys are off here
+    with pytest.raises(migrate.BrokenReferences, match="broken references"):
+        await migrate.upgrade(sqlite_url)
+    assert await migrate.current(sqlite_url) == REVISIONS[-2]

@@ -1,0 +1,423 @@
+"""Real rows for every table of every schema revision, for the migration tests.
+
+``SEEDS[revision]`` fills the tables that ``revision`` created (a council of the
+pocket garden: its roll, a topic with proposals and seconds, a ballot with votes
+and their history, a meeting, notices, volunteers, tasks, offers and hours).
+A migration that adds a table must add its seed here: the tests refuse a
+revision that leaves a table empty, so every migration is tested with data in
+every table.
+
+Rows are written with SQLAlchemy Core on tables reflected from the database as
+that revision left it, never through ``storage.orm`` (which is the newest
+schema).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import MetaData, Table, text
+from sqlalchemy.engine import Connection
+
+from domain.rules import Voter, decide, preset
+
+T0 = datetime(2026, 5, 1, 9, 30, tzinfo=UTC)
+CHAIR = 7_000_000_001
+RULE = dict(preset("simple").to_dict())
+# The pocket garden's outcome, as the rule engine decided it.
+OUTCOME = dict(
+    decide(
+        preset("simple"),
+        [Voter(str(m), f"h{m}") for m in (1, 2, 3, 4, 5)],
+        {str(m): "p1" for m in (1, 2, 3, 4, 5)},
+        options=["p1", "p2"],
+    ).to_dict()
+)
+
+Rows = Mapping[str, list[dict[str, Any]]]
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def _0001() -> Rows:
+    people = [
+        (1, 8_001, "张阿姨", "3", "2", "301", "85.50"),
+        (2, 8_002, "李叔叔", "3", "2", "402", "92.00"),
+        (3, 8_003, "刘大姐", "5", "1", "101", "76.30"),
+        (4, 8_004, "陈师傅", "5", "1", "202", "88.00"),
+        (5, 8_005, "赵奶奶", "6", "3", "501", "64.80"),
+    ]
+    return {
+        "councils": [
+            {
+                "id": 1,
+                "chat_id": -100_200_300,
+                "thread_id": 0,
+                "title": "杨家园社区小院议事会",
+                "rule": RULE,
+                "timezone": "Asia/Shanghai",
+                "language": "zh-CN",
+                "require_approval": False,
+                "created_at": T0,
+            },
+            {
+                "id": 2,
+                "chat_id": -100_200_301,
+                "thread_id": 7,
+                "title": "幸福里社区议事会",
+                "rule": RULE,
+                "timezone": "Asia/Shanghai",
+                "language": "en",
+                "require_approval": True,
+                "created_at": at(1),
+            },
+        ],
+        "council_chairs": [
+            {"council_id": 1, "user_id": CHAIR},
+            {"council_id": 2, "user_id": CHAIR},
+        ],
+        "members": [
+            {
+                "id": member_id,
+                "council_id": 1,
+                "user_id": user_id,
+                "name": name,
+                "building": building,
+                "unit": unit,
+                "room": room,
+                "household": f"{building}-{unit}-{room}",
+                "area": Decimal(area),
+                "status": "active",
+                "language": "zh-hans",
+                "joined_at": at(member_id),
+            }
+            for member_id, user_id, name, building, unit, room, area in people
+        ],
+        "topics": [
+            {
+                "id": 1,
+                "council_id": 1,
+                "title": "拆除违建后空出的空地做什么？",
+                "description": "约 300 平方米空地",
+                "opened_by": CHAIR,
+                "opened_at": at(10),
+                "phase": "decided",
+                "deadline": None,
+                "decided_at": at(90),
+                "result": "passed",
+                "card_ref": 11,
+            },
+            {
+                "id": 2,
+                "council_id": 1,
+                "title": "口袋花园由谁来维护？",
+                "description": "",
+                "opened_by": CHAIR,
+                "opened_at": at(100),
+                "phase": "collecting",
+                "deadline": at(4_000),
+                "decided_at": None,
+                "result": None,
+                "card_ref": 21,
+            },
+        ],
+        "proposals": [
+            {"id": 1, "topic_id": 1, "author_id": 1, "text": "建口袋花园", "created_at": at(20)},
+            {"id": 2, "topic_id": 1, "author_id": 2, "text": "改成停车场", "created_at": at(21)},
+        ],
+        "seconds": [
+            {"proposal_id": 1, "member_id": 3, "at": at(30)},
+            {"proposal_id": 1, "member_id": 4, "at": at(31)},
+            {"proposal_id": 2, "member_id": 5, "at": at(32)},
+        ],
+        "ballots": [
+            {
+                "id": 1,
+                "topic_id": 1,
+                "council_id": 1,
+                "kind": "options",
+                "question": "空地做什么？",
+                "options": [
+                    {"key": "p1", "label": "建口袋花园", "proposal_id": 1},
+                    {"key": "p2", "label": "改成停车场", "proposal_id": 2},
+                ],
+                "rule": RULE,
+                "secret": False,
+                "opened_by": CHAIR,
+                "opened_at": at(40),
+                "deadline": at(80),
+                "closed_at": at(90),
+                "outcome": OUTCOME,
+                "message_ref": 12,
+                "rendered_seq": 6,
+            }
+        ],
+        "votes": [
+            {"ballot_id": 1, "member_id": m, "choice": "p1", "cast_at": at(40 + m)}
+            for m in (1, 2, 3, 4, 5)
+        ],
+        "vote_events": [
+            {
+                "id": m,
+                "ballot_id": 1,
+                "member_id": m,
+                "choice": "p2" if m == 2 else "p1",
+                "previous": None,
+                "at": at(40 + m),
+            }
+            for m in (1, 2, 3, 4, 5)
+        ]
+        + [
+            {
+                "id": 6,
+                "ballot_id": 1,
+                "member_id": 2,
+                "choice": "p1",
+                "previous": "p2",
+                "at": at(50),
+            }
+        ],
+        "resolutions": [
+            {
+                "id": 1,
+                "council_id": 1,
+                "topic_id": 1,
+                "ballot_id": 1,
+                "result": "passed",
+                "summary": "建口袋花园",
+                "recorded_at": at(90),
+                "winner": "p1",
+            }
+        ],
+        "drafts": [{"user_id": 8_003, "topic_id": 2, "text": "请物业负责", "updated_at": at(110)}],
+        "processed_updates": [
+            {"key": "update:41", "seen_at": at(40)},
+            {"key": "job:ballot_close:1:v0:1", "seen_at": at(90)},
+        ],
+    }
+
+
+def _0002() -> Rows:
+    return {
+        "meetings": [
+            {
+                "id": 1,
+                "council_id": 1,
+                "starts_at": at(5_000),
+                "place": "社区活动室",
+                "online": False,
+                "scheduled_by": CHAIR,
+                "changed_at": at(120),
+                "items": ["口袋花园施工安排"],
+                "topic_ids": [2],
+                "status": "scheduled",
+                "version": 1,
+                "message_ref": 31,
+            }
+        ],
+        "notices": [
+            {
+                "id": 1,
+                "key": "ballot:1:outcome",
+                "kind": "ballot_outcome",
+                "council_id": 1,
+                "chat_id": -100_200_300,
+                "thread_id": 0,
+                "private": False,
+                "subject": 1,
+                "params": {"late": False},
+                "state": "sent",
+                "attempts": 1,
+                "not_before": None,
+                "created_at": at(90),
+                "claimed_at": at(90),
+                "sent_at": at(91),
+                "message_ref": 13,
+            },
+            {
+                "id": 2,
+                "key": "job:meeting_reminder:1:1440:v1",
+                "kind": "meeting_reminder",
+                "council_id": 1,
+                "chat_id": -100_200_300,
+                "thread_id": 0,
+                "private": False,
+                "subject": 1,
+                "params": {"offset": 1440, "version": 1},
+                "state": "pending",
+                "attempts": 0,
+                "not_before": at(3_560),
+                "created_at": at(120),
+                "claimed_at": None,
+                "sent_at": None,
+                "message_ref": None,
+            },
+        ],
+        "contacts": [
+            {"user_id": 8_003, "reachable": True, "updated_at": at(110)},
+            {"user_id": 8_005, "reachable": False, "updated_at": at(111)},
+        ],
+    }
+
+
+def _0003() -> Rows:
+    return {
+        "teams": [{"id": 1, "council_id": 1, "name": "畅大妈志愿服务队", "leader_member_ids": [4]}],
+        "units": [
+            {
+                "id": 1,
+                "council_id": 1,
+                "name": "社区卫生服务站",
+                "contact_user_ids": [8_004],
+                "services": ["健康"],
+            }
+        ],
+        "volunteers": [
+            {
+                "council_id": 1,
+                "member_id": member_id,
+                "skills": ["维修", "跑腿"],
+                "grid": "5",
+                "team_id": 1,
+                "available": True,
+                "registered_at": at(200 + member_id),
+            }
+            for member_id in (3, 4)
+        ],
+        "tasks": [
+            {
+                "id": 1,
+                "council_id": 1,
+                "title": "卫生间水管漏水",
+                "description": "老人独居，请帮忙看看",
+                "skill": "维修",
+                "grid": "6",
+                "place": "6-3-501",
+                "source": "request",
+                "topic_id": None,
+                "requester_member_id": 5,
+                "unit_id": None,
+                "team_id": None,
+                "member_ids": [],
+                "due": None,
+                "state": "done",
+                "round": 1,
+                "accepted_by": 4,
+                "accepted_at": at(230),
+                "closed_at": at(260),
+                "hours": Decimal("0.50"),
+                "photo": None,
+                "note": "换了阀门",
+                "confirmed": True,
+                "card_ref": None,
+                "created_by": 8_005,
+                "created_at": at(220),
+            },
+            {
+                "id": 2,
+                "council_id": 1,
+                "title": "铺设地面",
+                "description": "",
+                "skill": None,
+                "grid": "",
+                "place": "",
+                "source": "resolution",
+                "topic_id": 1,
+                "requester_member_id": None,
+                "unit_id": 1,
+                "team_id": 1,
+                "member_ids": [3],
+                "due": at(10_000),
+                "state": "offered",
+                "round": 1,
+                "accepted_by": None,
+                "accepted_at": None,
+                "closed_at": None,
+                "hours": Decimal("0"),
+                "photo": "AgACAgUAAx0",
+                "note": "",
+                "confirmed": False,
+                "card_ref": 41,
+                "created_by": CHAIR,
+                "created_at": at(300),
+            },
+        ],
+        "offers": [
+            {
+                "id": 1,
+                "task_id": 1,
+                "member_id": 3,
+                "round": 1,
+                "offered_at": at(221),
+                "expires_at": at(251),
+                "state": "declined",
+                "answered_at": at(225),
+                "message_ref": 5,
+            },
+            {
+                "id": 2,
+                "task_id": 1,
+                "member_id": 4,
+                "round": 1,
+                "offered_at": at(221),
+                "expires_at": at(251),
+                "state": "accepted",
+                "answered_at": at(230),
+                "message_ref": 6,
+            },
+        ],
+        "service_hours": [
+            {
+                "task_id": 1,
+                "council_id": 1,
+                "member_id": 4,
+                "team_id": 1,
+                "hours": Decimal("0.50"),
+                "at": at(260),
+            }
+        ],
+    }
+
+
+SEEDS: dict[str, Callable[[], Rows]] = {"0001": _0001, "0002": _0002, "0003": _0003}
+
+
+def tables(connection: Connection) -> dict[str, Table]:
+    metadata = MetaData()
+    metadata.reflect(connection)
+    return {name: table for name, table in metadata.tables.items() if name != "alembic_version"}
+
+
+def seed(connection: Connection, revision: str) -> None:
+    """Insert the rows of the tables ``revision`` created, parents first."""
+    known = tables(connection)
+    for name, rows in SEEDS[revision]().items():
+        connection.execute(known[name].insert(), rows)
+    if connection.dialect.name == "postgresql":
+        # Explicit ids do not advance the sequences; new rows after the upgrade must fit.
+        for name, table in known.items():
+            if "id" in table.c and table.c.id.autoincrement is not False:
+                connection.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{name}', 'id'),"
+                        f" (SELECT coalesce(max(id), 0) + 1 FROM {name}), false)"
+                    )
+                )
+
+
+Snapshot = dict[str, list[dict[str, Any]]]
+
+
+def snapshot(connection: Connection) -> Snapshot:
+    """Every row of every table, ordered by primary key."""
+    found: Snapshot = {}
+    for name, table in tables(connection).items():
+        order = list(table.primary_key.columns) or list(table.c)
+        rows = connection.execute(table.select().order_by(*order)).mappings()
+        found[name] = [dict(row) for row in rows]
+    return found
