@@ -60,7 +60,6 @@ from telegram.ext import (
     ContextTypes,
 )
 
-from bot.app import polling
 from bot.emulator import BotApiEmulator, Chat, Message, RateLimits, User
 from bot.local import LocalBot, local_bot
 from bot.processor import PerUserUpdateProcessor
@@ -294,8 +293,16 @@ async def bare_bot(emu: BotApiEmulator) -> AsyncIterator[Application]:  # type: 
         .build()
     )
     application.add_handler(CallbackQueryHandler(answer_only))
-    async with application, polling(application, poll_timeout=1):
-        yield application
+    async with application:
+        # PTB's own polling (its Updater), as a bare PTB bot runs.
+        assert application.updater is not None
+        await application.updater.start_polling(allowed_updates=Update.ALL_TYPES, timeout=1)
+        await application.start()
+        try:
+            yield application
+        finally:
+            await application.updater.stop()
+            await application.stop()
 
 
 async def run_bare(n: int) -> RunResult:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import Any
 
 from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
-from telegram.error import TelegramError
+from telegram.error import NetworkError, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -29,18 +31,26 @@ from bot.config import Settings
 from bot.context import Clock, Deps, utcnow
 from bot.handlers import ballots, council, meetings, tasks, topics, volunteers
 from bot.i18n import EN_US, ZH_CN, language_of, t
+from bot.inbox import Inbox
+from bot.limits import MemberLimits
 from bot.notices import NoticeRenderer
 from bot.outbox import Outbox
+from bot.polling import Poller
+from bot.presence import Presence
 from bot.processor import PerUserUpdateProcessor
 from bot.ratelimit import RateLimiter
 from bot.render import plain
 from bot.scheduler import Scheduler
 from bot.tally import TallyRefresher
+from bot.webhook import WebhookConfig, WebhookServer
+from domain import services
+from storage.errors import is_unavailable
 from storage.uow import Database
 
 log = logging.getLogger(__name__)
 
 CONCURRENT_UPDATES = 64
+SHUTDOWN_GRACE = 30.0  # seconds to finish the updates in hand; the rest wait in the inbox
 
 # (command, catalogue key of its description); the order is the menu's order.
 COMMANDS = (
@@ -104,8 +114,13 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
         "team": volunteers.team,
         "unit": volunteers.unit,
     }
-    # First, in a group of its own: note who may be written to privately.
+    # Before anything else: a member over the limit of commands in the group is ignored.
+    group_commands = filters.ChatType.GROUPS & filters.COMMAND
+    application.add_handler(MessageHandler(group_commands, council.limit_commands), group=-2)
+    # Then, in a group of its own: note who may be written to privately.
     application.add_handler(TypeHandler(Update, council.note_contact), group=-1)
+    # The group became a supergroup: its council moves to the new chat id.
+    application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, council.chat_migrated))
     for name, callback in handlers.items():
         application.add_handler(CommandHandler(name, callback))
     application.add_handler(CallbackQueryHandler(ballots.vote, pattern=r"^v:"))
@@ -130,25 +145,64 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log the failure and tell the person, so no button is left spinning."""
-    log.error("update %s failed", getattr(update, "update_id", "?"), exc_info=context.error)
+    """Log the failure and tell the person truthfully, so no button is left spinning.
+
+    The database away: "暂时无法记录" — the transaction was rolled back, nothing is
+    half-written. Telegram unreachable (a timeout, a lost connection): say nothing,
+    since the use case may well have taken effect and its answer was what failed.
+    """
+    error = context.error
+    if isinstance(error, NetworkError):
+        log.warning(
+            "update %s: Telegram unreachable (%s)", getattr(update, "update_id", "?"), error
+        )
+        return
+    unavailable = is_unavailable(error)
+    if unavailable:
+        log.warning(
+            "update %s: the database is unavailable (%s)", getattr(update, "update_id", "?"), error
+        )
+    else:
+        log.error("update %s failed", getattr(update, "update_id", "?"), exc_info=error)
     if not isinstance(update, Update):
         return
     user = update.effective_user
     lang = language_of(user.language_code if user else None)
-    text = t(lang, "error.internal")
     try:
         if update.callback_query is not None:
-            await update.callback_query.answer(plain(text), show_alert=True)
+            key = "error.unavailable_press" if unavailable else "error.internal"
+            await update.callback_query.answer(plain(t(lang, key)), show_alert=True)
         elif update.effective_message is not None:
-            await update.effective_message.reply_text(text)
+            key = "error.unavailable_message" if unavailable else "error.internal"
+            await update.effective_message.reply_text(t(lang, key))
     except TelegramError:
         log.debug("could not report the failure", exc_info=True)
 
 
 def signer_for(settings: Settings, token: str) -> Signer:
-    secret = settings.secret.get_secret_value() if settings.secret else token
-    return Signer(hashlib.sha256(secret.encode()).digest())
+    return Signer(hashlib.sha256(_secret(settings, token).encode()).digest())
+
+
+def _secret(settings: Settings, token: str) -> str:
+    return settings.secret.get_secret_value() if settings.secret else token
+
+
+def webhook_config(settings: Settings, token: str) -> WebhookConfig:
+    """The webhook from the settings; its secret token, unless given, is derived from the
+    secret, so every process of a deployment checks the same one."""
+    assert settings.webhook_url is not None
+    if settings.webhook_secret is not None:
+        secret_token = settings.webhook_secret.get_secret_value()
+    else:
+        derived = hashlib.sha256(b"yishi-webhook:" + _secret(settings, token).encode())
+        secret_token = derived.hexdigest()
+    return WebhookConfig(
+        url=settings.webhook_url,
+        secret_token=secret_token,
+        listen=settings.webhook_listen,
+        port=settings.webhook_port,
+        max_connections=settings.webhook_max_connections,
+    )
 
 
 def build_application(
@@ -172,6 +226,9 @@ def build_application(
         # Scheduled work is bot.scheduler's, persisted; PTB's in-memory JobQueue (which
         # it makes whenever APScheduler is installed) would be a second, idle scheduler.
         .job_queue(None)
+        # Updates come through the durable inbox (bot.polling, bot.webhook): PTB's
+        # Updater confirms a batch to Telegram before it is handled.
+        .updater(None)
         # One connection per update in flight; past ~128 open connections httpx
         # stalls requests for seconds, which then reach Telegram in bursts.
         .connection_pool_size(CONCURRENT_UPDATES)
@@ -191,44 +248,59 @@ def build_application(
             builder = builder.base_file_url(base.removesuffix("/bot") + "/file/bot")
     application = builder.build()
     signer = signer_for(settings, token)
+    presence = Presence(database.url)
     refresher = TallyRefresher(application.bot, database.uow, signer, settings.tally_edit_interval)
     ballot_box = BallotBox(database.uow, clock)
     notices = NoticeRenderer(application.bot, database.uow, signer, refresher)
-    outbox = Outbox(application.bot, database.uow, clock, notices)
+
+    async def chat_moved(old: int, new: int) -> None:
+        await services.move_chat(database.uow(), old_chat_id=old, new_chat_id=new)
+
+    outbox = Outbox(application.bot, database.uow, clock, notices, presence, chat_moved)
+    inbox = Inbox(
+        database, presence, bot_id_of(token), clock, functools.partial(handle, application)
+    )
+
+    async def housekeeping() -> None:
+        await outbox.recover()
+        await inbox.housekeeping()
+
     scheduler = Scheduler(
         database.url,
         database.uow,
         clock=clock,
         on_notices=outbox.kick,
         on_lead=outbox.recover,
+        on_tick=housekeeping,
         grace=timedelta(minutes=settings.reminder_grace_minutes),
         poll=settings.scheduler_poll,
     )
     application.bot_data["deps"] = Deps(
-        settings, database, signer, refresher, ballot_box, scheduler, outbox, clock
+        settings,
+        database,
+        signer,
+        refresher,
+        ballot_box,
+        scheduler,
+        outbox,
+        clock,
+        presence,
+        inbox,
+        MemberLimits.from_settings(settings),
     )
     register(application)
     return application
 
 
-@asynccontextmanager
-async def polling(
-    application: Application,  # type: ignore[type-arg]
-    *,
-    poll_timeout: int = 10,
-) -> AsyncIterator[Application]:  # type: ignore[type-arg]
-    """Poll for updates and handle them until the block ends, then stop cleanly.
+def bot_id_of(token: str) -> int:
+    """A bot's id is the part of its token before the colon."""
+    return int(token.split(":", 1)[0])
 
-    The application must be initialized (``async with application``).
-    """
-    assert application.updater is not None
-    await application.updater.start_polling(allowed_updates=Update.ALL_TYPES, timeout=poll_timeout)
-    await application.start()
-    try:
-        yield application
-    finally:
-        await application.updater.stop()
-        await application.stop()
+
+async def handle(application: Application, payload: dict[str, Any], parsed: object | None) -> None:  # type: ignore[type-arg]
+    """Handle one stored update with the application's handlers, in the per-user order."""
+    update = parsed if isinstance(parsed, Update) else Update.de_json(payload, application.bot)
+    await application.update_processor.process_update(update, application.process_update(update))
 
 
 @asynccontextmanager
@@ -236,15 +308,45 @@ async def running(
     application: Application,  # type: ignore[type-arg]
     *,
     poll_timeout: int = 10,
+    webhook: WebhookConfig | None = None,
 ) -> AsyncIterator[Application]:  # type: ignore[type-arg]
-    """The bot from start-up (command menu, catch-up) to a clean shutdown."""
+    """The bot from start-up (command menu, catch-up, what a crash left) to a clean
+    shutdown, receiving updates by long polling or, with ``webhook``, by a webhook.
+
+    Start-up order matters: the updates a previous run stored but did not handle are
+    handled before new ones are fetched, and new ones are confirmed to Telegram only
+    once stored. At shutdown, fetching stops first, then what is in hand is finished.
+    """
+    deps: Deps = application.bot_data["deps"]
     async with application:
+        await deps.presence.announce()
         await startup(application)
+        await application.start()
+        receiver: Poller | WebhookServer
         try:
-            async with polling(application, poll_timeout=poll_timeout):
+            await deps.inbox.recover()
+            await deps.inbox.prune(force=True)
+            if webhook is None:
+                receiver = Poller(
+                    application.bot,
+                    deps.inbox,
+                    timeout=poll_timeout,
+                    language=deps.settings.language,
+                )
+            else:
+                receiver = WebhookServer(
+                    application.bot, deps.inbox, webhook, deps.settings.language
+                )
+            await receiver.start()
+            try:
                 yield application
+            finally:
+                await receiver.stop()
+                await deps.inbox.drain(timeout=SHUTDOWN_GRACE)
         finally:
+            await application.stop()
             await shutdown(application)
+            await deps.presence.close()
 
 
 async def startup(application: Application) -> None:  # type: ignore[type-arg]

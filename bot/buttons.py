@@ -13,6 +13,7 @@ import hmac
 from dataclasses import dataclass
 
 MAX_BYTES = 64  # Telegram's limit on callback_data
+MAX_LINK = 64  # Telegram's limit on a deep link's start parameter
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,32 @@ class Signer:
         data = f"{payload}:{self._mac(payload)}"
         assert len(data.encode()) <= MAX_BYTES, data
         return data
+
+    def link(self, kind: str, target: int) -> str:
+        """A signed deep-link payload (``t.me/<bot>?start=<payload>``), e.g. ``p12_Ab3-x_9Q``.
+
+        Telegram sends it as ``/start <payload>`` when the link is opened, so anyone can
+        type any payload: one that opens a draft or sends a meeting's calendar file
+        carries a truncated HMAC like button data, and its handler checks the roll too.
+        Telegram allows 64 characters of A-Z, a-z, 0-9, _ and -, which is what the
+        URL-safe base64 MAC uses."""
+        payload = f"{kind}{target}"
+        return f"{payload}_{self._mac('link:' + payload)}"
+
+    def parse_link(self, payload: str | None, kinds: str) -> tuple[str, int] | None:
+        """(kind, id) of a signed payload whose kind is one of ``kinds``; None if forged,
+        malformed or unsigned."""
+        if not payload or len(payload) > MAX_LINK:
+            return None
+        body, sep, mac = payload.partition("_")
+        if not sep or not body or body[0] not in kinds:
+            return None
+        digits = body[1:]
+        if not (digits.isascii() and digits.isdigit()) or len(digits) > 18:
+            return None
+        if not hmac.compare_digest(mac, self._mac("link:" + body)):
+            return None
+        return body[0], int(digits)
 
     def parse(self, data: str | None) -> Press | None:
         """The press the data stands for, or None if it is malformed or forged."""

@@ -6,6 +6,7 @@ from telegram import Bot
 from telegram.error import BadRequest
 
 from bot import render, render_dispatch
+from bot.buttons import Signer
 from domain import services, tasks
 from domain.ports import UnitOfWorkFactory
 
@@ -23,7 +24,9 @@ async def edit_quietly(bot: Bot, text: str, *, caption: bool = False, **kwargs: 
             raise
 
 
-async def refresh_topic_card(bot: Bot, uow: UnitOfWorkFactory, topic_id: int) -> None:
+async def refresh_topic_card(
+    bot: Bot, uow: UnitOfWorkFactory, signer: Signer, topic_id: int
+) -> None:
     """Re-render a topic card from the database after its proposals or phase changed."""
     view = await services.topic_view(uow(), topic_id=topic_id)
     if view.topic.card_ref is None:
@@ -31,7 +34,7 @@ async def refresh_topic_card(bot: Bot, uow: UnitOfWorkFactory, topic_id: int) ->
     council = await services.council_by_id(uow(), council_id=view.topic.council_id)
     tasks_, names = await tasks.topic_progress(uow(), topic_id=topic_id)
     progress = render_dispatch.progress_lines(council.language, tasks_, names)
-    text, markup = render.topic_card(council.language, view, bot.username, progress)
+    text, markup = render.topic_card(council.language, view, bot.username, signer, progress)
     await edit_quietly(
         bot, text, chat_id=council.chat_id, message_id=view.topic.card_ref, reply_markup=markup
     )

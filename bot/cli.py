@@ -14,11 +14,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    from bot import demo, runner, tally_cli
+    from bot import backup, demo, runner, tally_cli
 
     runner.register(sub)
     demo.register(sub)
     tally_cli.register(sub)
+    backup.register(sub)
     return parser
 
 

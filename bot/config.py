@@ -29,5 +29,25 @@ class Settings(BaseSettings):
     reminder_grace_minutes: float = 15.0
     # Seconds between the scheduler's checks: leadership, and jobs other processes added.
     scheduler_poll: float = 10.0
-    # Signs button data so forged presses are refused; derived from the token if unset.
+    # Signs button data and deep links so forged ones are refused; derived from the token
+    # if unset.
     secret: SecretStr | None = None
+
+    # Webhook mode (``yishi run --webhook``): Telegram posts to ``webhook_url`` (the
+    # reverse proxy's public HTTPS address), which forwards to webhook_listen:webhook_port
+    # on the same path. The secret token is derived from the secret if unset.
+    webhook_url: str | None = None
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8081
+    webhook_secret: SecretStr | None = None
+    webhook_max_connections: int = 40
+
+    # Per-member limits on what the bot posts for one member (0: no limit).
+    limit_proposals_per_hour: int = 5
+    limit_requests_per_hour: int = 3
+    limit_group_commands: int = 20  # commands in a group ...
+    limit_group_window_minutes: float = 10.0  # ... within this many minutes
+
+    # A database that cannot be reached at start-up is waited for, trying again with
+    # a growing pause up to this many seconds.
+    database_retry_max: float = 30.0

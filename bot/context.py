@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, cast
@@ -14,16 +13,19 @@ from bot.buttons import Signer
 from bot.config import Settings
 from bot.i18n import language_of
 from domain.idempotency import IdempotentUnitOfWork
-from domain.ports import UnitOfWork
+from domain.ports import Clock, UnitOfWork
 
 if TYPE_CHECKING:
     from bot.ballot_box import BallotBox
+    from bot.inbox import Inbox
+    from bot.limits import MemberLimits
     from bot.outbox import Outbox
+    from bot.presence import Presence
     from bot.scheduler import Scheduler
     from bot.tally import TallyRefresher
     from storage.uow import Database
 
-Clock = Callable[[], datetime]
+__all__ = ["Clock", "Deps", "deps", "keyed_uow", "now", "uow", "update_key", "utcnow"]
 
 
 def utcnow() -> datetime:
@@ -39,7 +41,10 @@ class Deps:
     ballot_box: BallotBox
     scheduler: Scheduler
     outbox: Outbox
-    clock: Clock = utcnow
+    clock: Clock
+    presence: Presence
+    inbox: Inbox
+    limits: MemberLimits
 
 
 def deps(context: ContextTypes.DEFAULT_TYPE) -> Deps:
@@ -54,13 +59,15 @@ def uow(context: ContextTypes.DEFAULT_TYPE) -> UnitOfWork:
     return deps(context).database.uow()
 
 
-def update_key(update: Update) -> str:
-    return f"update:{update.update_id}"
+def update_key(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+    """The claim of an update: scoped to the bot, because update ids are the bot's own
+    sequence (and pruned after 25 h, because Telegram may start the sequence anew)."""
+    return f"update:{context.bot.id}:{update.update_id}"
 
 
 def keyed_uow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> UnitOfWork:
     """A unit of work whose commit takes effect once per update, however often delivered."""
-    return IdempotentUnitOfWork(uow(context), update_key(update))
+    return IdempotentUnitOfWork(uow(context), update_key(update, context))
 
 
 def user_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:

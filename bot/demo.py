@@ -125,9 +125,10 @@ async def _script(emu: BotApiEmulator, out: Printer) -> None:
         "/propose 建口袋花园：种花草树木，设座椅和凉亭，给老人孩子一个休憩的地方。",
     )
     parking = await _say(emu, people[1], group, "/propose 改成停车场，缓解小区停车难。")
-    topic_id = (card.text or "").split("#", 1)[1].split("：", 1)[0].split(":", 1)[0].strip()
     emu.start_bot(people[2])
-    await _say(emu, people[2], people[2], f"/start p{topic_id}")
+    # The card's "写提案" link opens the private chat with a signed /start payload.
+    link = next(url for row in card.url_buttons for url in row if url)
+    await _say(emu, people[2], people[2], "/start " + link.split("?start=", 1)[1])
     await _say(emu, people[2], people[2], "建儿童游乐区：铺塑胶地面，")
     await _say(emu, people[2], people[2], "装滑梯和秋千，家长可在旁看护。")
     await _say(emu, people[2], people[2], "/done")

@@ -13,6 +13,7 @@ from bot.app import build_application, running
 from bot.config import Settings
 from bot.context import Clock, Deps, utcnow
 from bot.emulator import BotApiEmulator, RateLimits
+from storage.db import exclusive
 from storage.uow import Database
 
 
@@ -57,14 +58,15 @@ async def bot_on(
         language=language,
         **settings,
     )
-    database = await Database.open(database_url, migrate=True)
-    try:
-        assert emulator.token is not None
-        application = build_application(config, database, token=emulator.token, clock=clock)
-        async with running(application, poll_timeout=1):
-            yield LocalBot(emulator, application, database)
-    finally:
-        await database.dispose()
+    with exclusive(database_url):
+        database = await Database.open(database_url, migrate=True)
+        try:
+            assert emulator.token is not None
+            application = build_application(config, database, token=emulator.token, clock=clock)
+            async with running(application, poll_timeout=1):
+                yield LocalBot(emulator, application, database)
+        finally:
+            await database.dispose()
 
 
 @asynccontextmanager

@@ -68,7 +68,7 @@ class NoticeRenderer:
             text = t(lang, "outcome.at_deadline", when=when) + "\n" + text
 
         async def after(_message_id: int) -> None:
-            await refresh_topic_card(self.bot, self.uow, view.topic.id or 0)
+            await refresh_topic_card(self.bot, self.uow, self.signer, view.topic.id or 0)
 
         return Outgoing(text, reply_to=view.ballot.message_ref, after=after)
 
@@ -87,7 +87,7 @@ class NoticeRenderer:
             await services.set_ballot_message(
                 self.uow(), ballot_id=notice.subject, message_ref=message_id
             )
-            await refresh_topic_card(self.bot, self.uow, view.topic.id or 0)
+            await refresh_topic_card(self.bot, self.uow, self.signer, view.topic.id or 0)
 
         return Outgoing(head + "\n\n" + text, markup, reply_to=view.topic.card_ref, after=after)
 
@@ -117,13 +117,16 @@ class NoticeRenderer:
         ]
         deadline = view.ballot.deadline or _time(notice.params.get("deadline"))
         when = render.moment(lang, deadline, council.timezone) if deadline else "?"
-        text = t(
-            lang,
-            "nudge.group",
-            question=view.ballot.question,
-            when=when,
-            names=Markup("、".join(names)),
-        )
+        if view.ballot.secret:  # never a name in the group, whatever the notice holds
+            text = t(lang, "nudge.group_secret", question=view.ballot.question, when=when)
+        else:
+            text = t(
+                lang,
+                "nudge.group",
+                question=view.ballot.question,
+                when=when,
+                names=Markup("、".join(names)),
+            )
         return Outgoing(text, reply_to=view.ballot.message_ref)
 
     async def meeting_reminder(self, notice: Notice) -> Outgoing | None:

@@ -1,12 +1,17 @@
-"""The outbox sender: delivers queued notices through Telegram, each at most once.
+"""The outbox sender: delivers queued notices through Telegram.
 
 ``kick()`` asks for a delivery round soon; rounds never overlap within a
-process, and notices are claimed in the database, so several processes may
-deliver side by side without taking the same notice. Sending goes through the
-application's rate limiter (``AIORateLimiter``: Telegram's flood limits, 429s
-retried after ``retry_after``); a notice that still fails is retried later,
-one whose recipient never started the bot is handed to the domain
-(``recipient_unreachable``), which may name them in the group instead.
+process, and notices are claimed in the database by this process
+(``bot.presence``), so several processes may deliver side by side without
+taking the same notice. Sending goes through the application's rate limiter
+(Telegram's flood limits); a 429 postpones just that notice. A notice that
+certainly did not go out (refused, the connection never made) is retried
+later; one that may or may not have gone out (a timeout, a connection lost
+mid-request) is repeated only if repeating it is harmless
+(``domain.outbox.repeatable``), else given up as UNKNOWN and logged. One whose
+recipient never started the bot is handed to the domain
+(``recipient_unreachable``), which may name them in the group instead. Notices
+a dead process left half-sent are recovered the same way (``recover``).
 """
 
 from __future__ import annotations
@@ -18,11 +23,13 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+import httpx
 from telegram import Bot, Message, ReplyParameters
-from telegram.error import Forbidden, RetryAfter, TelegramError
+from telegram.error import ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.context import Clock
 from bot.notices import Outgoing
+from bot.presence import Presence
 from bot.ratelimit import NO_RETRY
 from domain import outbox
 from domain.model import Notice
@@ -34,23 +41,34 @@ BATCH = 8  # claimed at a time: at most WORKERS × BATCH are in doubt after a cr
 WORKERS = 2
 CONCURRENCY = 16  # messages in flight; the rate limiter spaces them out
 RETRY = timedelta(seconds=15)
-STUCK = timedelta(minutes=5)  # a notice SENDING this long was left by a dead sender
+RETRY_IN_DOUBT = timedelta(seconds=2)  # a lost connection: soon, but not in a tight loop
 CAPTION = 1024  # Telegram's limit on a photo's caption
 
 Renderer = Callable[[Notice], Awaitable[Outgoing | None]]
 
 
 class Outbox:
-    def __init__(self, bot: Bot, uow: UnitOfWorkFactory, clock: Clock, render: Renderer) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        render: Renderer,
+        presence: Presence,
+        on_chat_moved: Callable[[int, int], Awaitable[None]] | None = None,
+    ) -> None:
         self._bot = bot
         self._uow = uow
         self._clock = clock
         self._render = render
+        self._presence = presence
+        self._on_chat_moved = on_chat_moved
         self._task: asyncio.Task[None] | None = None
         self._again = False
         self._slots = asyncio.Semaphore(CONCURRENCY)
         self.sent = 0  # messages sent by this process, for tests and benchmarks
         self.postponed = 0  # 429s met
+        self.in_doubt = 0  # notices given up because they may have gone out
 
     def kick(self) -> None:
         """Deliver whatever is due, soon; several kicks in a row make one round."""
@@ -73,7 +91,9 @@ class Outbox:
 
     async def flush(self) -> int:
         """One batch: claim due notices and send them; returns how many were claimed."""
-        notices = await outbox.claim_notices(self._uow(), now=self._clock(), limit=BATCH)
+        notices = await outbox.claim_notices(
+            self._uow(), now=self._clock(), limit=BATCH, claimed_by=self._presence.instance_id
+        )
         delivered = [
             done
             for done in await asyncio.gather(*(self._deliver(notice) for notice in notices))
@@ -92,10 +112,30 @@ class Outbox:
         return len(notices)
 
     async def recover(self) -> None:
-        """At start-up: give up notices a dead sender left half-sent, deliver the rest."""
-        abandoned = await outbox.abandon_stuck(self._uow(), now=self._clock(), older_than=STUCK)
-        if abandoned:
-            log.warning("%d notices were being sent when a process died: not resent", abandoned)
+        """Take back what processes that are gone left SENDING, then deliver.
+
+        At start-up (this process's earlier life is one of them) and at every
+        heartbeat of the leader."""
+        claimers = await outbox.in_flight_claimers(self._uow())
+        if claimers:
+            alive = await self._presence.alive(claimers)
+            dead = [claimer for claimer in claimers if claimer not in alive]
+            found = await outbox.recover_notices(self._uow(), dead=dead, now=self._clock())
+            if found.resent:
+                log.warning(
+                    "%d notices a stopped process was sending are sent again (harmless to"
+                    " repeat): %s",
+                    len(found.resent),
+                    ", ".join(n.key for n in found.resent),
+                )
+            for notice in found.in_doubt:
+                self.in_doubt += 1
+                log.warning(
+                    "notice %s (%s) was being sent when its process stopped: it may or may"
+                    " not have arrived, and it is not sent again",
+                    notice.key,
+                    notice.kind.value,
+                )
         self.kick()
 
     async def drain(self) -> None:
@@ -127,7 +167,16 @@ class Outbox:
             except RetryAfter as error:
                 await self._postpone(notice, error)
                 return None
-            except TelegramError as error:  # network, a refused text, …
+            except ChatMigrated as error:  # the group became a supergroup
+                await self._moved(notice, error)
+                return None
+            except NetworkError as error:
+                if _never_sent(error):
+                    await self._failed(notice, error)
+                else:
+                    await self._doubt(notice, error)
+                return None
+            except TelegramError as error:  # a refused text, …
                 await self._failed(notice, error)
                 return None
             return notice.id, message.message_id, out
@@ -162,6 +211,30 @@ class Outbox:
         # A little after: a kick before the notice is due would find nothing to send.
         asyncio.get_running_loop().call_later(seconds + 0.05, self.kick)
 
+    async def _moved(self, notice: Notice, error: ChatMigrated) -> None:
+        assert notice.id is not None
+        if self._on_chat_moved is not None:
+            await self._on_chat_moved(notice.chat_id, error.new_chat_id)
+        # The move re-addressed the queued notices of the old chat, this one too.
+        await outbox.notice_postponed(self._uow(), notice_id=notice.id, until=self._clock())
+        self._again = True
+
+    async def _doubt(self, notice: Notice, error: TelegramError) -> None:
+        assert notice.id is not None
+        again = await outbox.delivery_in_doubt(
+            self._uow(), notice_id=notice.id, now=self._clock(), retry_in=RETRY_IN_DOUBT
+        )
+        if again:
+            asyncio.get_running_loop().call_later(RETRY_IN_DOUBT.total_seconds() + 0.05, self.kick)
+        else:
+            self.in_doubt += 1
+        log.warning(
+            "notice %s may or may not have been sent (%s); %s",
+            notice.key,
+            error,
+            "sending it again (harmless to repeat)" if again else "not sent again",
+        )
+
     async def _failed(self, notice: Notice, error: TelegramError) -> None:
         assert notice.id is not None
         again = await outbox.notice_failed(
@@ -173,3 +246,11 @@ class Outbox:
             error,
             "will retry" if again else "given up",
         )
+
+
+def _never_sent(error: NetworkError) -> bool:
+    """True when the request certainly never reached Telegram (no connection was made),
+    so sending again cannot double the message."""
+    return isinstance(
+        error.__cause__, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
+    )

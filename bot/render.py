@@ -158,7 +158,7 @@ def keyboard(rows: list[list[InlineKeyboardButton]]) -> InlineKeyboardMarkup | N
 
 
 def topic_card(
-    lang: str, view: TopicView, bot_username: str, extra: Sequence[str] = ()
+    lang: str, view: TopicView, bot_username: str, signer: Signer, extra: Sequence[str] = ()
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """The topic card; ``extra`` lines follow (a resolution's tasks and their progress)."""
     topic = view.topic
@@ -196,11 +196,16 @@ def topic_card(
             [
                 InlineKeyboardButton(
                     t(lang, "button.write_proposal"),
-                    url=f"https://t.me/{bot_username}?start=p{topic.id}",
+                    url=deep_link(bot_username, signer.link("p", topic.id)),
                 )
             ]
         )
     return _fit("\n".join(lines)), keyboard(buttons)
+
+
+def deep_link(bot_username: str, payload: str) -> str:
+    """A link that opens the private chat with the bot and sends ``/start payload``."""
+    return f"https://t.me/{bot_username}?start={payload}"
 
 
 def proposal_message(

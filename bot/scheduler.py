@@ -100,6 +100,7 @@ class Scheduler:
         clock: Clock,
         on_notices: Callable[[], None] = lambda: None,
         on_lead: Callable[[], Any] = lambda: None,
+        on_tick: Callable[[], Any] = lambda: None,
         grace: timedelta = DEFAULT_GRACE,
         poll: float = 10.0,
     ) -> None:
@@ -108,6 +109,7 @@ class Scheduler:
         self._clock = clock
         self._on_notices = on_notices
         self._on_lead = on_lead
+        self._on_tick = on_tick
         self.grace = grace
         self._poll = poll
         self.leadership = Leadership(database_url)
@@ -178,6 +180,9 @@ class Scheduler:
             if await self.leadership.still_leader():
                 self._aps.wakeup()
                 self._on_notices()
+                result = self._on_tick()  # take over what dead processes left, prune
+                if asyncio.iscoroutine(result):
+                    await result
             else:
                 self._aps.pause()
         elif await self.leadership.try_acquire():

@@ -148,3 +148,16 @@ class NotAssignee(DomainError):
 
 class NotRequester(DomainError):
     code = "not_requester"
+
+
+class TooMany(DomainError):
+    """A member reached the council's limit on something the bot posts for them;
+    ``params``: ``field`` (what: proposals, requests), ``limit`` and ``minutes``."""
+
+    code = "too_many"
+
+
+class StaleLink(DomainError):
+    """A deep link that is forged, outdated, or not meant for this person."""
+
+    code = "stale_link"

@@ -234,6 +234,9 @@ async def _nudge(
     ]
     reachable = await uow.contacts.reachable([m.user_id for m in missing if m.user_id])
     deadline = ballot.deadline.isoformat()
+    # Who has not voted is said privately to each of them; in the group only for an open
+    # ballot. For a secret one the group hears the deadline, never a name.
+    group_key = f"{job.claim}:group"
     notices = [
         Notice(
             key=f"{job.claim}:u{m.user_id}",
@@ -249,6 +252,8 @@ async def _nudge(
                 "group": council.chat_id,
                 "thread": council.thread_id,
                 "language": m.language,
+                "secret": ballot.secret,
+                "group_key": group_key,
             },
         )
         for m in missing
@@ -258,14 +263,18 @@ async def _nudge(
     if others:
         notices.append(
             Notice(
-                key=f"{job.claim}:group",
+                key=group_key,
                 kind=NoticeKind.NON_VOTERS,
                 council_id=ballot.council_id,
                 chat_id=council.chat_id,
                 thread_id=council.thread_id,
                 subject=ballot.id,
                 created_at=now,
-                params={"deadline": deadline, "members": others},
+                params={
+                    "deadline": deadline,
+                    "members": [] if ballot.secret else others,
+                    "secret": ballot.secret,
+                },
             )
         )
     return notices

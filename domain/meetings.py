@@ -24,7 +24,7 @@ from domain.model import (
     Topic,
 )
 from domain.ports import UnitOfWork
-from domain.services import require_council, require_topic
+from domain.services import require_council, require_topic, voting_member
 from domain.when import require_future
 
 MAX_OFFSET = 14 * 24 * 60  # minutes: a reminder two weeks ahead is the most that helps
@@ -182,6 +182,19 @@ async def meeting_view(uow: UnitOfWork, *, meeting_id: int) -> MeetingView:
         if meeting is None:
             raise errors.MeetingNotFound(count=-1)
         return await _meeting_view(uow, meeting)
+
+
+async def calendar_view(uow: UnitOfWork, *, meeting_id: int, user_id: int) -> MeetingView:
+    """A meeting as its calendar file shows it (time, place, agenda), for someone on its
+    council's roll or one of its chairs only: the file travels outside the group."""
+    async with uow:
+        meeting = await uow.meetings.get(meeting_id)
+        if meeting is None:
+            raise errors.MeetingNotFound(count=-1)
+        view = await _meeting_view(uow, meeting)
+        if user_id not in view.council.chairs:
+            await voting_member(uow, meeting.council_id, user_id)
+        return view
 
 
 async def _meeting_view(uow: UnitOfWork, meeting: Meeting) -> MeetingView:

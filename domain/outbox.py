@@ -1,27 +1,48 @@
 """Use cases of the outbox: take notices to send, and record how sending went.
 
-A notice is taken (SENDING) in a commit of its own before the message goes
-out, and marked SENT after; a sender that dies in between leaves it SENDING,
-and it is then given up as UNKNOWN rather than sent again. At most once,
-because a council would rather miss one reminder than get two outcome posts.
+A notice is taken (SENDING, by one process) in a commit of its own before the
+message goes out, and marked SENT after. A process that dies in between leaves
+it SENDING; whoever notices the process is gone (``recover_notices``) decides by
+the notice's kind. Telegram has no idempotency key, so such a notice may or may
+not have gone out:
+
+- most notices are harmless to repeat (an offer, a reminder, a nudge, a receipt,
+  the ballot message a collection deadline opens, whose older copy's buttons
+  would only answer "stale"), and losing them is not: they are sent again;
+- an outcome must not be announced twice: it is given up as UNKNOWN and logged
+  (the ballot message itself is frozen by an edit, which is safe to repeat).
+
+The same holds for a send that fails in a way that leaves delivery in doubt (a
+timeout, a connection lost mid-request): repeated if repeatable, else UNKNOWN.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from domain.model import Notice, NoticeKind, NoticeState
 from domain.ports import UnitOfWork
 from domain.tasks import offer_unreachable, remember_offer_message
 
+# Announcements a council would misread if they came twice: at most once.
+AT_MOST_ONCE: frozenset[NoticeKind] = frozenset({NoticeKind.BALLOT_OUTCOME})
+
+
+def repeatable(kind: NoticeKind) -> bool:
+    """May this notice be sent again when it is not known whether it went out?"""
+    return kind not in AT_MOST_ONCE
+
+
 MAX_ATTEMPTS = 5
 
 
-async def claim_notices(uow: UnitOfWork, *, now: datetime, limit: int) -> list[Notice]:
+async def claim_notices(
+    uow: UnitOfWork, *, now: datetime, limit: int, claimed_by: int | None = None
+) -> list[Notice]:
     async with uow:
-        notices = await uow.notices.claim(now, limit)
+        notices = await uow.notices.claim(now, limit, claimed_by)
         await uow.commit()
         return notices
 
@@ -133,9 +154,13 @@ async def recipient_unreachable(uow: UnitOfWork, *, notice_id: int, now: datetim
                 )
             )
         elif notice.kind is NoticeKind.BALLOT_NUDGE and isinstance(group, int):
+            # A secret ballot names nobody in the group: one nameless reminder there,
+            # however many members could not be told privately (the key is shared).
+            secret = bool(notice.params.get("secret"))
+            shared = notice.params.get("group_key")
             queued = await uow.notices.add(
                 Notice(
-                    key=f"{notice.key}:group",
+                    key=str(shared) if secret and shared else f"{notice.key}:group",
                     kind=NoticeKind.NON_VOTERS,
                     council_id=notice.council_id,
                     chat_id=group,
@@ -144,7 +169,10 @@ async def recipient_unreachable(uow: UnitOfWork, *, notice_id: int, now: datetim
                     created_at=now,
                     params={
                         "deadline": notice.params.get("deadline"),
-                        "members": [[notice.chat_id, notice.params.get("name", "")]],
+                        "members": []
+                        if secret
+                        else [[notice.chat_id, notice.params.get("name", "")]],
+                        "secret": secret,
                     },
                 )
             )
@@ -152,12 +180,58 @@ async def recipient_unreachable(uow: UnitOfWork, *, notice_id: int, now: datetim
         return queued
 
 
-async def abandon_stuck(uow: UnitOfWork, *, now: datetime, older_than: timedelta) -> int:
-    """Notices a dead sender left SENDING: never resent, so never sent twice."""
+@dataclass(frozen=True)
+class Recovered:
+    resent: list[Notice]  # back in the queue
+    in_doubt: list[Notice]  # given up as UNKNOWN: perhaps sent, perhaps not
+
+
+async def in_flight_claimers(uow: UnitOfWork) -> set[int | None]:
+    """The processes with notices SENDING (None: claimed by an older release)."""
     async with uow:
-        count = await uow.notices.abandon(now - older_than, now)
+        return await uow.notices.claimers()
+
+
+async def recover_notices(
+    uow: UnitOfWork, *, dead: Collection[int | None], now: datetime
+) -> Recovered:
+    """The notices processes that are gone left SENDING: repeat the repeatable ones,
+    give up the others as UNKNOWN (never sent twice)."""
+    if not dead:
+        return Recovered([], [])
+    async with uow:
+        resent: list[Notice] = []
+        in_doubt: list[Notice] = []
+        for notice in await uow.notices.in_flight(list(dead)):
+            if repeatable(notice.kind):
+                notice.state = NoticeState.PENDING
+                notice.not_before = None
+                notice.attempts = max(0, notice.attempts - 1)  # dying is not the notice's fault
+                resent.append(notice)
+            else:
+                notice.state = NoticeState.UNKNOWN
+                in_doubt.append(notice)
+            await uow.notices.update(notice)
         await uow.commit()
-        return count
+        return Recovered(resent, in_doubt)
+
+
+async def delivery_in_doubt(
+    uow: UnitOfWork, *, notice_id: int, now: datetime, retry_in: timedelta
+) -> bool:
+    """A send failed in a way that leaves open whether it arrived (a timeout, a lost
+    connection): a repeatable notice is queued again, another is given up as UNKNOWN.
+    Returns True when it will be sent again."""
+    async with uow:
+        notice = await uow.notices.get(notice_id)
+        if notice is None or notice.state is not NoticeState.SENDING:
+            return False
+        again = repeatable(notice.kind) and notice.attempts < MAX_ATTEMPTS
+        notice.state = NoticeState.PENDING if again else NoticeState.UNKNOWN
+        notice.not_before = now + retry_in if again else None
+        await uow.notices.update(notice)
+        await uow.commit()
+        return again
 
 
 async def note_private_chat(uow: UnitOfWork, *, user_id: int, now: datetime) -> None:

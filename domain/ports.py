@@ -8,7 +8,7 @@ atomic with a uniqueness constraint instead of a read-then-write.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -31,6 +31,9 @@ from domain.model import (
     VoteEvent,
 )
 
+# What time it is, passed in: the domain never reads a clock of its own.
+Clock = Callable[[], datetime]
+
 
 class Lock(StrEnum):
     NONE = "none"
@@ -44,6 +47,9 @@ class CouncilRepository(Protocol):
     async def add(self, council: Council) -> Council: ...
     async def update(self, council: Council) -> None: ...
     async def many(self, council_ids: Sequence[int]) -> dict[int, Council]: ...
+    async def in_chat(self, chat_id: int) -> list[Council]:
+        """The councils of a chat, whatever its forum topic."""
+        ...
 
 
 class MemberRepository(Protocol):
@@ -93,6 +99,10 @@ class ProposalRepository(Protocol):
 
     async def add_second(self, proposal_id: int, member_id: int, at: datetime) -> bool:
         """Atomic; False if this member had already seconded."""
+        ...
+
+    async def count_by_author(self, member_id: int, since: datetime) -> int:
+        """How many proposals the member made at or after ``since`` (for their limit)."""
         ...
 
 
@@ -185,13 +195,22 @@ class NoticeRepository(Protocol):
 
     async def get(self, notice_id: int) -> Notice | None: ...
     async def update(self, notice: Notice) -> None: ...
-    async def claim(self, now: datetime, limit: int) -> list[Notice]:
+    async def claim(self, now: datetime, limit: int, claimed_by: int | None = None) -> list[Notice]:
         """Atomically take up to ``limit`` due pending notices, oldest first, marking
-        them SENDING with one more attempt; a notice is taken by one sender only."""
+        them SENDING by ``claimed_by`` (a process) with one more attempt; a notice is
+        taken by one sender only."""
         ...
 
-    async def abandon(self, claimed_before: datetime, now: datetime) -> int:
-        """Mark notices left SENDING since before ``claimed_before`` UNKNOWN; how many."""
+    async def claimers(self) -> set[int | None]:
+        """The processes that have notices SENDING."""
+        ...
+
+    async def readdress(self, old_chat_id: int, new_chat_id: int) -> int:
+        """Notices still to send to ``old_chat_id`` go to ``new_chat_id``; how many."""
+        ...
+
+    async def in_flight(self, claimers: Sequence[int | None]) -> list[Notice]:
+        """The notices SENDING by ``claimers`` (None: by no known process), oldest first."""
         ...
 
 
@@ -249,6 +268,10 @@ class TaskRepository(Protocol):
 
     async def open_load(self, member_ids: Sequence[int]) -> dict[int, int]:
         """member id -> tasks they accepted and have not finished."""
+        ...
+
+    async def count_requests(self, member_id: int, since: datetime) -> int:
+        """How many requests for help the member made at or after ``since``."""
         ...
 
 

@@ -11,7 +11,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from domain import errors
@@ -76,7 +76,8 @@ async def member_by_id(uow: UnitOfWork, *, member_id: int) -> Member | None:
         return await uow.members.get(member_id)
 
 
-async def _voting_member(uow: UnitOfWork, council_id: int, user_id: int) -> Member:
+async def voting_member(uow: UnitOfWork, council_id: int, user_id: int) -> Member:
+    """The user's entry on the council's roll; refused unless they are an active member."""
     member = await uow.members.by_user(council_id, user_id)
     if member is None or member.status is MemberStatus.REMOVED:
         raise errors.NotMember()
@@ -325,21 +326,38 @@ async def submit_proposal(
     user_id: int,
     text: str,
     now: datetime,
+    per_hour: int = 0,
 ) -> Submitted:
+    """A member's proposal on a topic; ``per_hour`` > 0 caps how many a member makes in
+    an hour (each is posted in the group for all to second)."""
     async with uow:
         topic = await _topic_of(uow, council_id, topic_id)
-        submitted = await _submit(uow, topic=topic, user_id=user_id, text=text, now=now)
+        submitted = await _submit(
+            uow, topic=topic, user_id=user_id, text=text, now=now, per_hour=per_hour
+        )
         await uow.commit()
         return submitted
 
 
+LIMIT_WINDOW = timedelta(hours=1)
+
+
+def within_limit(count: int, limit: int, *, field: str) -> None:
+    """Refuse the next one once ``count`` reached ``limit`` in the window (0: no limit)."""
+    if limit > 0 and count >= limit:
+        raise errors.TooMany(field=field, limit=limit, minutes=60)
+
+
 async def _submit(
-    uow: UnitOfWork, *, topic: Topic, user_id: int, text: str, now: datetime
+    uow: UnitOfWork, *, topic: Topic, user_id: int, text: str, now: datetime, per_hour: int
 ) -> Submitted:
     topic.require_phase(Phase.COLLECTING)
     council = await require_council(uow, topic.council_id)
-    member = await _voting_member(uow, topic.council_id, user_id)
+    member = await voting_member(uow, topic.council_id, user_id)
     assert member.id is not None and topic.id is not None
+    if per_hour > 0:
+        made = await uow.proposals.count_by_author(member.id, now - LIMIT_WINDOW)
+        within_limit(made, per_hour, field="proposals")
     proposal = await uow.proposals.add(
         Proposal(
             topic_id=topic.id,
@@ -367,7 +385,7 @@ async def second_proposal(
             raise errors.ProposalNotFound()
         topic = await require_topic(uow, proposal.topic_id)
         topic.require_phase(Phase.COLLECTING)
-        member = await _voting_member(uow, topic.council_id, user_id)
+        member = await voting_member(uow, topic.council_id, user_id)
         assert member.id is not None and proposal.id is not None
         proposal.second(member.id)  # refuses one's own proposal
         added = await uow.proposals.add_second(proposal.id, member.id, now)
@@ -415,7 +433,7 @@ async def start_draft(uow: UnitOfWork, *, topic_id: int, user_id: int, now: date
     async with uow:
         topic = await require_topic(uow, topic_id)
         topic.require_phase(Phase.COLLECTING)
-        await _voting_member(uow, topic.council_id, user_id)
+        await voting_member(uow, topic.council_id, user_id)
         await uow.drafts.put(Draft(user_id=user_id, topic_id=topic_id, text="", updated_at=now))
         await uow.commit()
         return topic
@@ -436,13 +454,17 @@ async def add_to_draft(uow: UnitOfWork, *, user_id: int, text: str, now: datetim
         return draft
 
 
-async def submit_draft(uow: UnitOfWork, *, user_id: int, now: datetime) -> Submitted:
+async def submit_draft(
+    uow: UnitOfWork, *, user_id: int, now: datetime, per_hour: int = 0
+) -> Submitted:
     async with uow:
         draft = await uow.drafts.get(user_id)
         if draft is None:
             raise errors.NotFound(what="draft")
         topic = await require_topic(uow, draft.topic_id)
-        submitted = await _submit(uow, topic=topic, user_id=user_id, text=draft.text, now=now)
+        submitted = await _submit(
+            uow, topic=topic, user_id=user_id, text=draft.text, now=now, per_hour=per_hour
+        )
         await uow.drafts.delete(user_id)
         await uow.commit()
         return submitted
@@ -880,3 +902,22 @@ async def mark_handled(uow: UnitOfWork, *, key: str) -> bool:
         fresh = await uow.updates.claim(key)
         await uow.commit()
         return fresh
+
+
+async def move_chat(uow: UnitOfWork, *, old_chat_id: int, new_chat_id: int) -> int:
+    """The group became a supergroup and its chat got a new id: its councils, and the
+    notices still to be sent there, move with it. Returns how many councils moved;
+    0 when they already had (both the old and the new chat announce the move)."""
+    async with uow:
+        councils = await uow.councils.in_chat(old_chat_id)
+        taken = {c.thread_id for c in await uow.councils.in_chat(new_chat_id)}
+        moved = 0
+        for council in councils:
+            if council.thread_id in taken:
+                continue  # a council was set up in the new chat meanwhile: it stays
+            council.chat_id = new_chat_id
+            await uow.councils.update(council)
+            moved += 1
+        await uow.notices.readdress(old_chat_id, new_chat_id)
+        await uow.commit()
+        return moved

@@ -48,7 +48,7 @@ from domain.model import (
     Topic,
 )
 from domain.ports import Lock, UnitOfWork
-from domain.services import require_council, require_topic
+from domain.services import LIMIT_WINDOW, require_council, require_topic, within_limit
 
 MAX_HOURS = Decimal(12)  # one task credits at most a long day's work
 MAX_ASSIGNEES = 20
@@ -274,11 +274,17 @@ async def request_service(
     place: str,
     photo: str | None,
     now: datetime,
+    per_hour: int = 0,
 ) -> Dispatched:
-    """居民点单: a resident asks for help; the best volunteers get an offer."""
+    """居民点单: a resident asks for help; the best volunteers get an offer. ``per_hour``
+    > 0 caps a member's requests in an hour (each reaches several volunteers)."""
     async with uow:
         council = await require_council(uow, council_id)
         requester = await _member(uow, council_id, user_id)
+        if per_hour > 0:
+            assert requester.id is not None
+            made = await uow.tasks.count_requests(requester.id, now - LIMIT_WINDOW)
+            within_limit(made, per_hour, field="requests")
         text = _text(description, field="description", limit=MAX_DESCRIPTION)
         task = await uow.tasks.add(
             Task(

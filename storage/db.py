@@ -11,9 +11,11 @@ PostgreSQL uses psycopg 3's async driver with a pool.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -156,3 +158,54 @@ def scratch_schema(url: str, prefix: str = "scratch") -> Iterator[str]:
     finally:
         with psycopg.connect(libpq_url(url), autocommit=True) as connection:
             connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+class DatabaseInUse(RuntimeError):
+    """Another process is running Yishi on this SQLite file."""
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL; None for PostgreSQL or an in-memory database."""
+    parsed = _url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database or "")
+
+
+@contextmanager
+def exclusive(url: str) -> Iterator[None]:
+    """Hold the SQLite file for this process alone while the block runs.
+
+    SQLite serves one bot process: two would both poll Telegram (409 conflicts)
+    and both run the scheduled jobs. A second process finds the lock taken and
+    gets :class:`DatabaseInUse` with a message saying what to do. The lock is an
+    ``flock`` on a file beside the database, released by the kernel when the
+    process dies, however it dies. PostgreSQL needs none (several processes
+    share it, one leads).
+    """
+    path = sqlite_path(url)
+    if path is None:
+        yield
+        return
+    import fcntl
+
+    lock_path = path.with_name(path.name + ".lock")
+    handle = lock_path.open("a+")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise DatabaseInUse(
+                f"{path} is in use by {holder}. SQLite serves one Yishi process: stop the"
+                " other one first, or use PostgreSQL (YISHI_DATABASE_URL=postgresql://…)"
+                " to run several."
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"process {os.getpid()}\n")
+        handle.flush()
+        yield
+    finally:
+        handle.close()  # closing the file releases the lock

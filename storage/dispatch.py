@@ -241,6 +241,18 @@ OPEN_STATES = (TaskState.OPEN.value, TaskState.OFFERED.value, TaskState.ACCEPTED
 
 
 class SqlTaskRepository(_Repository):
+    async def count_requests(self, member_id: int, since: datetime) -> int:
+        found = await self.session.scalar(
+            select(func.count())
+            .select_from(TaskRow)
+            .where(
+                TaskRow.requester_member_id == member_id,
+                TaskRow.source == TaskSource.REQUEST.value,
+                TaskRow.created_at >= since,
+            )
+        )
+        return int(found or 0)
+
     async def get(self, task_id: int, lock: Lock = Lock.NONE) -> Task | None:
         statement = select(TaskRow).where(TaskRow.id == task_id)
         if lock is not Lock.NONE:

@@ -155,6 +155,8 @@ class TopicRow(Base):
 
 class ProposalRow(Base):
     __tablename__ = "proposals"
+    # A member's proposals of the last hour are counted against their limit.
+    __table_args__ = (Index("ix_proposals_author_id_created_at", "author_id", "created_at"),)
 
     id: Mapped[int] = _id()
     topic_id: Mapped[int] = mapped_column(
@@ -296,6 +298,9 @@ class NoticeRow(Base):
     not_before: Mapped[datetime | None]
     created_at: Mapped[datetime]
     claimed_at: Mapped[datetime | None]
+    # The process (``bot.presence``) that took it: a notice left SENDING by a process
+    # that is gone is recovered at once, never while its sender may still send it.
+    claimed_by: Mapped[int | None] = mapped_column(BigInteger)
     sent_at: Mapped[datetime | None]
     message_ref: Mapped[int | None] = mapped_column(BigInteger)
 
@@ -353,7 +358,11 @@ class VolunteerRow(Base):
 
 class TaskRow(Base):
     __tablename__ = "tasks"
-    __table_args__ = (Index("ix_tasks_council_id_state", "council_id", "state"),)
+    __table_args__ = (
+        Index("ix_tasks_council_id_state", "council_id", "state"),
+        # A member's requests of the last hour are counted against their limit.
+        Index("ix_tasks_requester_member_id_created_at", "requester_member_id", "created_at"),
+    )
 
     id: Mapped[int] = _id()
     council_id: Mapped[int] = mapped_column(IdType, ForeignKey("councils.id", ondelete="CASCADE"))
@@ -429,6 +438,31 @@ class ProcessedUpdateRow(Base):
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     seen_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class InboxRow(Base):
+    """The durable update inbox: an update from the messenger, stored before the
+    messenger is told it arrived, and handled from here.
+
+    ``(bot_id, update_id)`` is unique, so a redelivered update is stored once; rows
+    are pruned once the messenger can no longer redeliver them (Telegram keeps an
+    update 24 hours), so a sequence of update ids that starts again is new.
+    """
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("bot_id", "update_id"),
+        Index("ix_inbox_handled_at_id", "handled_at", "id"),
+        Index("ix_inbox_received_at", "received_at"),
+    )
+
+    id: Mapped[int] = _id()
+    bot_id: Mapped[int] = mapped_column(BigInteger)
+    update_id: Mapped[int] = mapped_column(BigInteger)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[datetime]
+    claimed_by: Mapped[int | None] = mapped_column(BigInteger)  # the process handling it
+    handled_at: Mapped[datetime | None]
 
 
 metadata = Base.metadata

@@ -96,7 +96,7 @@ class SqlNoticeRepository(_Repository):
             update(NoticeRow).where(NoticeRow.id == notice_id).values(**_values(notice))
         )
 
-    async def claim(self, now: datetime, limit: int) -> list[Notice]:
+    async def claim(self, now: datetime, limit: int, claimed_by: int | None = None) -> list[Notice]:
         due = (
             select(NoticeRow.id)
             .where(
@@ -115,24 +115,49 @@ class SqlNoticeRepository(_Repository):
                 state=NoticeState.SENDING.value,
                 attempts=NoticeRow.attempts + 1,
                 claimed_at=now,
+                claimed_by=claimed_by,
             )
             .returning(NoticeRow),
             execution_options={"synchronize_session": False},
         )
         return sorted((_notice(row) for row in rows), key=lambda n: n.id or 0)
 
-    async def abandon(self, claimed_before: datetime, now: datetime) -> int:
-        abandoned = await self.session.scalars(
+    async def claimers(self) -> set[int | None]:
+        found = await self.session.scalars(
+            select(NoticeRow.claimed_by)
+            .where(NoticeRow.state == NoticeState.SENDING.value)
+            .distinct()
+        )
+        return set(found)
+
+    async def readdress(self, old_chat_id: int, new_chat_id: int) -> int:
+        moved = await self.session.scalars(
             update(NoticeRow)
             .where(
-                NoticeRow.state == NoticeState.SENDING.value,
-                NoticeRow.claimed_at < claimed_before,
+                NoticeRow.chat_id == old_chat_id,
+                NoticeRow.state.in_([NoticeState.PENDING.value, NoticeState.SENDING.value]),
             )
-            .values(state=NoticeState.UNKNOWN.value)
+            .values(chat_id=new_chat_id)
             .returning(NoticeRow.id),
             execution_options={"synchronize_session": False},
         )
-        return len(list(abandoned))
+        return len(list(moved))
+
+    async def in_flight(self, claimers: Sequence[int | None]) -> list[Notice]:
+        known = [claimer for claimer in claimers if claimer is not None]
+        owners = [NoticeRow.claimed_by.in_(known)] if known else []
+        if None in claimers:
+            owners.append(NoticeRow.claimed_by.is_(None))
+        if not owners:
+            return []
+        query = (
+            select(NoticeRow)
+            .where(NoticeRow.state == NoticeState.SENDING.value, or_(*owners))
+            .order_by(NoticeRow.id)
+        )
+        if self.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return [_notice(row) for row in await self.session.scalars(query)]
 
 
 class SqlContactRepository(_Repository):

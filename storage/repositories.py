@@ -169,6 +169,13 @@ class SqlCouncilRepository(_Repository):
             chairs[council_id].add(user_id)
         return {row.id: self._council(row, chairs[row.id]) for row in rows}
 
+    async def in_chat(self, chat_id: int) -> list[Council]:
+        ids = await self.session.scalars(
+            select(CouncilRow.id).where(CouncilRow.chat_id == chat_id).order_by(CouncilRow.id)
+        )
+        found = await self.many(list(ids))
+        return [found[i] for i in sorted(found)]
+
     async def _put_chairs(self, council: Council) -> None:
         if council.chairs:
             await self.session.execute(
@@ -407,6 +414,14 @@ class SqlTopicRepository(_Repository):
 
 
 class SqlProposalRepository(_Repository):
+    async def count_by_author(self, member_id: int, since: datetime) -> int:
+        found = await self.session.scalar(
+            select(func.count())
+            .select_from(ProposalRow)
+            .where(ProposalRow.author_id == member_id, ProposalRow.created_at >= since)
+        )
+        return int(found or 0)
+
     async def get(self, proposal_id: int) -> Proposal | None:
         row = await self.session.scalar(select(ProposalRow).where(ProposalRow.id == proposal_id))
         if row is None:

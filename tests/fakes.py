@@ -26,6 +26,7 @@ from domain.dispatch import (
     MemberUnit,
     Offer,
     Task,
+    TaskSource,
     TaskState,
     Team,
     Volunteer,
@@ -85,7 +86,7 @@ class Tables:
     meetings: dict[int, Meeting] = field(default_factory=dict)
     notices: dict[int, Notice] = field(default_factory=dict)
     contacts: dict[int, bool] = field(default_factory=dict)
-    claimed_at: dict[int, datetime] = field(default_factory=dict)  # notice id -> when
+    claimed_by: dict[int, int | None] = field(default_factory=dict)  # notice id -> process
     volunteers: dict[tuple[int, int], Volunteer] = field(default_factory=dict)
     teams: dict[int, Team] = field(default_factory=dict)
     units: dict[int, MemberUnit] = field(default_factory=dict)
@@ -111,7 +112,7 @@ class Tables:
             meetings={k: _clone(v) for k, v in self.meetings.items()},
             notices={k: _clone(v) for k, v in self.notices.items()},
             contacts=dict(self.contacts),
-            claimed_at=dict(self.claimed_at),
+            claimed_by=dict(self.claimed_by),
             volunteers={k: _clone(v) for k, v in self.volunteers.items()},
             teams={k: _clone(v) for k, v in self.teams.items()},
             units={k: _clone(v) for k, v in self.units.items()},
@@ -171,6 +172,9 @@ class FakeCouncilRepository(_Repository):
 
     async def many(self, council_ids: Sequence[int]) -> dict[int, Council]:
         return {i: _clone(self._t.councils[i]) for i in council_ids if i in self._t.councils}
+
+    async def in_chat(self, chat_id: int) -> list[Council]:
+        return [_clone(c) for _, c in sorted(self._t.councils.items()) if c.chat_id == chat_id]
 
 
 class FakeMemberRepository(_Repository):
@@ -267,6 +271,13 @@ class FakeProposalRepository(_Repository):
     async def get(self, proposal_id: int) -> Proposal | None:
         proposal = self._t.proposals.get(proposal_id)
         return None if proposal is None else self._filled(proposal)
+
+    async def count_by_author(self, member_id: int, since: datetime) -> int:
+        return sum(
+            1
+            for p in self._t.proposals.values()
+            if p.author_id == member_id and p.created_at >= since
+        )
 
     async def add(self, proposal: Proposal) -> Proposal:
         proposal.id = self._t.next_id("proposals")
@@ -468,7 +479,7 @@ class FakeNoticeRepository(_Repository):
         assert notice.id in self._t.notices, "update of a notice never added"
         self._t.notices[notice.id] = _clone(notice)
 
-    async def claim(self, now: datetime, limit: int) -> list[Notice]:
+    async def claim(self, now: datetime, limit: int, claimed_by: int | None = None) -> list[Notice]:
         taken: list[Notice] = []
         for _, notice in sorted(self._t.notices.items()):
             if len(taken) == limit:
@@ -477,18 +488,33 @@ class FakeNoticeRepository(_Repository):
             if notice.state is NoticeState.PENDING and due:
                 notice.state = NoticeState.SENDING
                 notice.attempts += 1
-                self._t.claimed_at[notice.id or 0] = now
+                self._t.claimed_by[notice.id or 0] = claimed_by
                 taken.append(_clone(notice))
         return taken
 
-    async def abandon(self, claimed_before: datetime, now: datetime) -> int:
-        count = 0
+    async def claimers(self) -> set[int | None]:
+        return {
+            self._t.claimed_by.get(notice.id or 0)
+            for notice in self._t.notices.values()
+            if notice.state is NoticeState.SENDING
+        }
+
+    async def readdress(self, old_chat_id: int, new_chat_id: int) -> int:
+        moved = 0
         for notice in self._t.notices.values():
-            claimed = self._t.claimed_at.get(notice.id or 0)
-            if notice.state is NoticeState.SENDING and claimed and claimed < claimed_before:
-                notice.state = NoticeState.UNKNOWN
-                count += 1
-        return count
+            waiting = notice.state in (NoticeState.PENDING, NoticeState.SENDING)
+            if waiting and notice.chat_id == old_chat_id:
+                notice.chat_id = new_chat_id
+                moved += 1
+        return moved
+
+    async def in_flight(self, claimers: Sequence[int | None]) -> list[Notice]:
+        return [
+            _clone(notice)
+            for _, notice in sorted(self._t.notices.items())
+            if notice.state is NoticeState.SENDING
+            and self._t.claimed_by.get(notice.id or 0) in claimers
+        ]
 
 
 class FakeContactRepository(_Repository):
@@ -565,6 +591,15 @@ class FakeTaskRepository(_Repository):
         task.id = self._t.next_id("tasks")
         self._t.tasks[task.id] = _clone(task)
         return task
+
+    async def count_requests(self, member_id: int, since: datetime) -> int:
+        return sum(
+            1
+            for t in self._t.tasks.values()
+            if t.requester_member_id == member_id
+            and t.source is TaskSource.REQUEST
+            and t.created_at >= since
+        )
 
     async def update(self, task: Task) -> None:
         assert task.id in self._t.tasks, "update of a task never added"

@@ -97,12 +97,37 @@ async def get_updates(engine: Engine, p: Params) -> Any:
             )
 
 
+_SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
 async def set_webhook(engine: Engine, p: Params) -> Any:
-    engine.world.webhook = {"url": p.get_str("url") or "", "set_at": int(time.time())}
+    url = p.get_str("url") or ""
+    secret = p.get_str("secret_token")
+    if secret is not None and not _SECRET_TOKEN.fullmatch(secret):
+        raise bad_request("secret token contains unallowed characters")
+    if url and not url.startswith(("https://", "http://")):
+        raise bad_request("bad webhook: invalid URL")
+    connections = p.get_int("max_connections") or 40
+    if p.get_bool("drop_pending_updates"):
+        engine.world.pending.clear()
+    engine.world.webhook = {
+        "url": url,
+        "set_at": int(time.time()),
+        "has_secret": secret is not None,
+        "max_connections": connections,
+    }
+    if url:
+        # Telegram accepts only HTTPS on ports 443, 80, 88 and 8443; the emulator posts to
+        # whatever it is given, so tests can point it at a local server.
+        engine.webhook.start(url, secret, connections)
+    else:
+        engine.webhook.stop()
+    engine.updates_signal.fire()  # a long poll must now give up
     return True
 
 
 async def delete_webhook(engine: Engine, p: Params) -> Any:
+    engine.webhook.stop()
     engine.world.webhook = {"url": ""}
     if p.get_bool("drop_pending_updates"):
         engine.world.pending.clear()
@@ -111,11 +136,14 @@ async def delete_webhook(engine: Engine, p: Params) -> Any:
 
 
 async def get_webhook_info(engine: Engine, p: Params) -> Any:
-    return {
+    info: dict[str, Any] = {
         "url": engine.world.webhook["url"],
         "has_custom_certificate": False,
         "pending_update_count": len(engine.world.pending),
     }
+    if engine.world.webhook.get("max_connections"):
+        info["max_connections"] = engine.world.webhook["max_connections"]
+    return info
 
 
 def _command_key(engine: Engine, p: Params) -> CommandKey:

@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bot.emulator.errors import bad_request
+from bot.emulator.faults import FaultInjector
 from bot.emulator.html import FormattedText, format_text, utf16_len
 from bot.emulator.limits import RateLimiter, RateLimits
 from bot.emulator.models import CallbackAnswer, Message, User
 from bot.emulator.state import World
 from bot.emulator.transcript import Entry, Transcript
+from bot.emulator.webhook import WebhookDelivery
 
 
 class Signal:
@@ -75,6 +77,8 @@ class Engine:
     def __init__(self, bot: User, limits: RateLimits, *, strict_ampersand: bool) -> None:
         self.world = World(bot)
         self.limiter = RateLimiter(limits)
+        self.faults = FaultInjector()
+        self.webhook = WebhookDelivery(self)
         self.stats = EmulatorStats()
         self.transcript = Transcript(bot.first_name)
         self.strict_ampersand = strict_ampersand

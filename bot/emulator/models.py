@@ -51,6 +51,8 @@ class Chat:
     bot_can_pin_messages: bool = True
     bot_can_delete_messages: bool = True
     pinned_message_id: int | None = None
+    #: A group upgraded to a supergroup: its new chat id (the old one refuses sends).
+    migrated_to: int | None = None
 
     @property
     def is_group(self) -> bool:
@@ -120,6 +122,8 @@ class Message:
     document: dict[str, Any] | None = None
     photo: list[dict[str, Any]] | None = None
     deleted: bool = False
+    #: Fields of a service message (``migrate_to_chat_id``, …), sent as they are.
+    service: dict[str, Any] = field(default_factory=dict)
 
     @property
     def from_bot(self) -> bool:
@@ -137,6 +141,12 @@ class Message:
     def buttons(self) -> list[ButtonRow]:
         rows = (self.reply_markup or {}).get("inline_keyboard") or []
         return [[(b.get("text", ""), b.get("callback_data")) for b in row] for row in rows]
+
+    @property
+    def url_buttons(self) -> list[list[str | None]]:
+        """Each button's URL, row by row (None for a button without one)."""
+        rows = (self.reply_markup or {}).get("inline_keyboard") or []
+        return [[b.get("url") for b in row] for row in rows]
 
     def find_button(self, callback_data: str) -> str | None:
         """Text of the button carrying ``callback_data``, if any."""
@@ -175,6 +185,7 @@ class Message:
                 data["caption_entities"] = self.entities
         if self.reply_markup is not None and "inline_keyboard" in self.reply_markup:
             data["reply_markup"] = self.reply_markup
+        data.update(self.service)
         return data
 
 

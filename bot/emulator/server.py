@@ -14,6 +14,7 @@ from aiohttp import web
 
 from bot.emulator.engine import Engine
 from bot.emulator.errors import NOT_FOUND, UNAUTHORIZED, ApiError
+from bot.emulator.faults import server_error
 from bot.emulator.limits import SENDING_METHODS, RateLimits
 from bot.emulator.methods import METHODS
 from bot.emulator.models import User
@@ -85,6 +86,7 @@ class BotApiEmulator(UserSimulation):
         if self._runner is None:
             return
         self._engine.closing = True
+        await self._engine.webhook.close()
         self._engine.updates_signal.fire()  # let waiting getUpdates calls return []
         await self._runner.cleanup()
         self._runner = None
@@ -144,11 +146,16 @@ class BotApiEmulator(UserSimulation):
         name, handler = found
         engine.stats.calls[name] += 1
         params: Params | None = None
+        fault = engine.faults.decide(name)
         try:
+            if fault == "before":
+                raise server_error()
             params = await read_params(request)
             if name.lower() in SENDING_METHODS:
                 engine.limiter.check_injected()
             result: Any = await handler(engine, params)
+            if fault == "after":
+                raise server_error()  # it took effect; the answer is lost on the way
         except ApiError as exc:
             self._note_error(name, exc, params)
             return self._error(exc)

@@ -60,6 +60,25 @@ class UserSimulation:
         """Fail ``ratio`` of sending calls with 429 retry_after=1 (0 turns it off)."""
         self._engine.limiter.inject_429(ratio, seed)
 
+    def inject_failures(
+        self, ratio: float, seed: int = 0, *, after_share: float = 0.5, spare: Iterable[str] = ()
+    ) -> None:
+        """Fail ``ratio`` of all Bot API calls with HTTP 500: some before they take effect,
+        ``after_share`` of them after (the answer lost on the way). 0 turns it off;
+        ``spare`` names methods never failed."""
+        self._engine.faults.configure(
+            ratio, seed, after_share=after_share, spare=frozenset(m.lower() for m in spare)
+        )
+
+    @property
+    def injected_failures(self) -> tuple[int, int]:
+        """Failures injected so far: (before the call took effect, after it)."""
+        return self._engine.faults.before, self._engine.faults.after
+
+    @property
+    def webhook_stats(self) -> Any:
+        return self._engine.webhook.stats
+
     # -- the world -----------------------------------------------------------------------
 
     def add_user(
@@ -115,6 +134,31 @@ class UserSimulation:
 
     def add_member(self, chat: Chat, user: User, status: MemberStatus = "member") -> None:
         chat.members[user.id] = status
+
+    def upgrade_to_supergroup(self, chat: Chat, by: User) -> Chat:
+        """Telegram turns a basic group into a supergroup with a new chat id (it does when
+        a group grows or an admin changes certain settings). The old chat refuses sends
+        from then on (400 with ``migrate_to_chat_id``); both chats get a service message."""
+        if chat.type != "group":
+            raise ValueError("only a basic group can be upgraded")
+        world = self._engine.world
+        new = Chat(
+            id=world.new_group_id(supergroup=True),
+            type="supergroup",
+            title=chat.title,
+            members=dict(chat.members),
+            bot_is_admin=chat.bot_is_admin,
+            bot_can_pin_messages=chat.bot_can_pin_messages,
+        )
+        world.add_chat(new)
+        old_notice = world.new_message(chat, by, service={"migrate_to_chat_id": new.id})
+        new_notice = world.new_message(new, by, service={"migrate_from_chat_id": chat.id})
+        chat.migrated_to = new.id
+        text = f"群升级为超级群（新 id {new.id}）"
+        self.transcript.add(Entry("user", chat.label, actor=by.full_name, text=text))
+        self._engine.enqueue({"message": old_notice.to_api()})
+        self._engine.enqueue({"message": new_notice.to_api()})
+        return new
 
     def start_bot(self, user: User) -> None:
         """The user opened the bot (without sending /start): the bot may now write to them."""
@@ -184,6 +228,21 @@ class UserSimulation:
 
         With ``forge=True`` the data need not be on any button (a tampered client).
         """
+        query_id = self.press_later(user, message, callback_data, forge=forge)
+        future = self._engine.queries[query_id].future
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout)
+        except TimeoutError:
+            raise TimeoutError(
+                f"the bot did not answer the callback query of {user.full_name} "
+                f"(data={callback_data!r}) within {timeout}s"
+            ) from None
+
+    def press_later(
+        self, user: User, message: Message, callback_data: str, *, forge: bool = False
+    ) -> str:
+        """Press a button without waiting for the answer (the bot may be down); returns
+        the query id, whose answer :meth:`answer_of` gives once there is one."""
         current = self._engine.world.get_message(message.chat.id, message.message_id)
         if current is None:
             raise ValueError(f"message #{message.message_id} no longer exists")
@@ -216,13 +275,13 @@ class UserSimulation:
                 }
             }
         )
-        try:
-            return await asyncio.wait_for(asyncio.shield(future), timeout)
-        except TimeoutError:
-            raise TimeoutError(
-                f"the bot did not answer the callback query of {user.full_name} "
-                f"(data={callback_data!r}) within {timeout}s"
-            ) from None
+        return query_id
+
+    def answer_of(self, query_id: str) -> CallbackAnswer | None:
+        query = self._engine.queries.get(query_id)
+        if query is None or not query.future.done():
+            return None
+        return query.future.result()
 
     def push_raw_update(self, update: dict[str, Any]) -> int:
         """Queue a hand-made update (``update_id`` optional); returns its update_id."""

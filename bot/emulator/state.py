@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from bot.emulator.errors import bad_request, forbidden
+from bot.emulator.errors import bad_request, chat_migrated, forbidden
 from bot.emulator.models import Chat, Message, User
 
 # Update types delivered when the bot never set allowed_updates (Telegram's default).
@@ -69,6 +69,8 @@ class World:
         chat = self.chats.get(chat_id)
         if chat is None:
             raise bad_request("chat not found")
+        if chat.migrated_to is not None:
+            raise chat_migrated(chat.migrated_to)
         if chat.type == "private":
             if chat.id in self.blocked:
                 raise forbidden("bot was blocked by the user")

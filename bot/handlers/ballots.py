@@ -103,7 +103,9 @@ async def ballot(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await services.set_ballot_message(uow(context), ballot_id=put.id, message_ref=sent.message_id)
     await deps(context).scheduler.sync(Subject.BALLOT, put.id)
     await deps(context).scheduler.sync(Subject.TOPIC, put.topic_id)
-    await refresh_topic_card(context.bot, deps(context).database.uow, put.topic_id)
+    await refresh_topic_card(
+        context.bot, deps(context).database.uow, deps(context).signer, put.topic_id
+    )
 
 
 @refusals
@@ -115,7 +117,7 @@ async def vote(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         raise errors.StaleButton()
     result = await deps(context).ballot_box.cast(
         services.VoteRequest(
-            key=update_key(update),
+            key=update_key(update, context),
             ballot_id=press.target,
             user_id=query.from_user.id,
             choice=press.arg,
@@ -138,10 +140,12 @@ async def vote(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         answer = t(lang, "vote.changed", choice=label, previous=previous)
     else:
         answer = t(lang, "vote.recorded", choice=label)
-    await query.answer(render.plain(answer))
     if not result.repeated:
         assert result.ballot.id is not None
         deps(context).refresher.request(result.ballot.id)
+    # The vote is stored: if this answer is lost on the way, nothing may say it failed
+    # (bot.app.on_error stays silent on network errors).
+    await query.answer(render.plain(answer))
 
 
 @refusals
@@ -170,7 +174,9 @@ async def announce_outcome(context: ContextTypes.DEFAULT_TYPE, closed: services.
         message_thread_id=view.council.thread_id or None,
         reply_to_message_id=view.ballot.message_ref,
     )
-    await refresh_topic_card(context.bot, deps(context).database.uow, closed.ballot.topic_id)
+    await refresh_topic_card(
+        context.bot, deps(context).database.uow, deps(context).signer, closed.ballot.topic_id
+    )
 
 
 @refusals

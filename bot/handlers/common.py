@@ -58,7 +58,7 @@ def refusals(handler: Handler) -> Handler:
         except errors.DomainError as error:
             # A refusal is an answer too: record it, so a redelivered copy of the
             # update is not refused (and answered) a second time.
-            if await services.mark_handled(uow(context), key=update_key(update)):
+            if await services.mark_handled(uow(context), key=update_key(update, context)):
                 await refuse(update, context, error)
             else:
                 await quiet_answer(update)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
 from telegram import ChatMember, Update
-from telegram.ext import ContextTypes
+from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot import render
 from bot.context import (
@@ -22,24 +24,29 @@ from bot.i18n import Markup, language_of, t
 from domain import errors, outbox, services
 from domain.model import MemberStatus
 from domain.services import DEFAULT_RULE
+from storage.errors import is_unavailable
+
+log = logging.getLogger(__name__)
 
 ADMIN_STATUSES = (ChatMember.OWNER, ChatMember.ADMINISTRATOR)
 
 
 @refusals
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    message = update.effective_message
-    assert message is not None
-    if is_private(update) and context.args and context.args[0].startswith("p"):
-        await begin_draft(update, context, context.args[0][1:])
-        return
+    message, user = update.effective_message, update.effective_user
+    assert message is not None and user is not None
     lang = user_language(update, context)
-    if is_private(update) and context.args and context.args[0].startswith("m"):
-        # From a meeting card's 📅 button, for someone the bot could not write to yet.
-        meeting_id = context.args[0][1:]
-        if not meeting_id.isdigit():
-            raise errors.StaleButton()
-        await send_calendar(context, message.chat_id, int(meeting_id), lang)
+    if is_private(update) and context.args:
+        # A deep link: from a topic card's "write a proposal" (p), or from a meeting
+        # card's 📅 for someone the bot could not write to yet (m). Signed, like buttons.
+        link = deps(context).signer.parse_link(context.args[0], "pm")
+        if link is None:
+            raise errors.StaleLink()
+        kind, target = link
+        if kind == "p":
+            await begin_draft(update, context, target)
+        else:
+            await send_calendar(context, user.id, target, lang)
         return
     await message.reply_text(t(lang, "start") + "\n\n" + t(lang, "help"))
 
@@ -53,7 +60,53 @@ async def note_contact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     user = update.effective_user
     if user is None or not is_private(update):
         return
-    await outbox.note_private_chat(uow(context), user_id=user.id, now=now(context))
+    try:
+        await outbox.note_private_chat(uow(context), user_id=user.id, now=now(context))
+    except Exception as error:
+        if not is_unavailable(error):
+            raise
+        # The handler that follows meets the same outage and says so; once is enough.
+
+
+async def limit_commands(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A member's commands in the group, counted: past the limit, told once, then ignored."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None:
+        return
+    limits = deps(context).limits
+    verdict = limits.command(message.chat_id, user.id)
+    if verdict == "ok":
+        return
+    if verdict == "tell":
+        minutes = limits.retry_in_minutes(message.chat_id, user.id)
+        text = t(
+            user_language(update, context),
+            "limit.group_commands",
+            name=user.full_name,
+            minutes=minutes,
+        )
+        await message.reply_text(text)
+    raise ApplicationHandlerStop
+
+
+async def chat_migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Telegram upgraded the group to a supergroup, with a new chat id: move its council.
+
+    Both chats announce it (``migrate_to_chat_id`` in the old one, ``migrate_from_chat_id``
+    in the new one); the second announcement finds nothing left to move."""
+    message = update.effective_message
+    if message is None:
+        return
+    if message.migrate_to_chat_id:
+        old, new = message.chat_id, message.migrate_to_chat_id
+    elif message.migrate_from_chat_id:
+        old, new = message.migrate_from_chat_id, message.chat_id
+    else:
+        return
+    moved = await services.move_chat(uow(context), old_chat_id=old, new_chat_id=new)
+    if moved:
+        log.info("chat %s became supergroup %s: %d council(s) moved", old, new, moved)
+        deps(context).outbox.kick()
 
 
 @refusals

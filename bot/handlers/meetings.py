@@ -169,9 +169,8 @@ async def calendar(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await send_calendar(context, query.from_user.id, press.target, lang)
     except Forbidden:
         # Telegram opens this link in the private chat, where /start sends the file.
-        await query.answer(
-            t(lang, "ics.start"), url=f"https://t.me/{context.bot.username}?start=m{press.target}"
-        )
+        link = deps(context).signer.link("m", press.target)
+        await query.answer(t(lang, "ics.start"), url=render.deep_link(context.bot.username, link))
         return
     await query.answer(t(lang, "ics.sent"))
 
@@ -179,7 +178,7 @@ async def calendar(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def send_calendar(
     context: ContextTypes.DEFAULT_TYPE, user_id: int, meeting_id: int, lang: str
 ) -> None:
-    view = await meetings.meeting_view(uow(context), meeting_id=meeting_id)
+    view = await meetings.calendar_view(uow(context), meeting_id=meeting_id, user_id=user_id)
     data = meeting_ics(lang, view, now=now(context), domain=context.bot.username or "yishi")
     when = render.moment(lang, view.meeting.starts_at, view.council.timezone)
     await context.bot.send_document(

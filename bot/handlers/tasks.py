@@ -43,7 +43,9 @@ async def _after_dispatch(context: ContextTypes.DEFAULT_TYPE, task: Task) -> Non
     deps(context).outbox.kick()
     await deps(context).scheduler.sync(Subject.TASK, task.id)
     if task.topic_id is not None:
-        await refresh_topic_card(context.bot, deps(context).database.uow, task.topic_id)
+        await refresh_topic_card(
+            context.bot, deps(context).database.uow, deps(context).signer, task.topic_id
+        )
 
 
 @refusals
@@ -76,6 +78,7 @@ async def request(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         place=place,
         photo=photo,
         now=now(context),
+        per_hour=deps(context).limits.requests_per_hour,
     )
     task = dispatched.task
     lang = council.language

@@ -26,7 +26,9 @@ from domain.schedule import Subject
 
 async def refresh_card(context: ContextTypes.DEFAULT_TYPE, topic_id: int) -> None:
     """Re-render a topic card from the database after its proposals changed."""
-    await refresh_topic_card(context.bot, deps(context).database.uow, topic_id)
+    await refresh_topic_card(
+        context.bot, deps(context).database.uow, deps(context).signer, topic_id
+    )
 
 
 @refusals
@@ -49,7 +51,9 @@ async def topic(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
     assert opened.id is not None
     view = await services.topic_view(uow(context), topic_id=opened.id)
-    text, markup = render.topic_card(council.language, view, context.bot.username)
+    text, markup = render.topic_card(
+        council.language, view, context.bot.username, deps(context).signer
+    )
     card = await message.reply_text(text, reply_markup=markup)
     await services.set_card(uow(context), topic_id=opened.id, card_ref=card.message_id)
 
@@ -76,6 +80,7 @@ async def propose(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         user_id=user.id,
         text=text,
         now=now(context),
+        per_hour=deps(context).limits.proposals_per_hour,
     )
     await _announce(context, submitted, reply_to=message.message_id)
 
@@ -102,14 +107,12 @@ async def _announce(
     await refresh_card(context, submitted.topic.id)
 
 
-async def begin_draft(update: Update, context: ContextTypes.DEFAULT_TYPE, arg: str) -> None:
+async def begin_draft(update: Update, context: ContextTypes.DEFAULT_TYPE, topic_id: int) -> None:
     """/start p<topic id> from a topic card: open a private draft for that topic."""
     message, user = update.effective_message, update.effective_user
     assert message is not None and user is not None
-    if not arg.isdigit():
-        raise errors.StaleButton()
     topic_ = await services.start_draft(
-        keyed_uow(update, context), topic_id=int(arg), user_id=user.id, now=now(context)
+        keyed_uow(update, context), topic_id=topic_id, user_id=user.id, now=now(context)
     )
     await message.reply_text(t(user_language(update, context), "draft.started", title=topic_.title))
 
@@ -141,7 +144,10 @@ async def done(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message, user = update.effective_message, update.effective_user
     assert message is not None and user is not None
     submitted = await services.submit_draft(
-        keyed_uow(update, context), user_id=user.id, now=now(context)
+        keyed_uow(update, context),
+        user_id=user.id,
+        now=now(context),
+        per_hour=deps(context).limits.proposals_per_hour,
     )
     await message.reply_text(
         t(user_language(update, context), "draft.submitted", id=submitted.proposal.id)

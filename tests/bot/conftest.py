@@ -192,6 +192,16 @@ def url_buttons(message: Message) -> list[str]:
     return [b["url"] for row in rows for b in row if "url" in b]
 
 
+def start_command(message: Message) -> str:
+    """``/start <payload>``, as Telegram sends it when the message's link button is opened."""
+    (url,) = url_buttons(message)
+    return "/start " + start_payload(url)
+
+
+def start_payload(url: str) -> str:
+    return url.split("?start=", 1)[1]
+
+
 def tail(emu: BotApiEmulator, lines: int = 25) -> str:
     return "\n".join(emu.transcript.render().splitlines()[-lines:])
 

@@ -31,6 +31,7 @@ from tests.bot.conftest import (
     redeliver,
     say,
     seed_members,
+    start_command,
     text_of,
     url_buttons,
     vote_events,
@@ -163,7 +164,8 @@ async def test_topic_proposals_and_seconds(
     assert card.text is not None
     assert card.text.startswith(f"📌 议题 #{topic_id}：空地做什么？\n阶段：征集意见")
     assert "暂无提案" in card.text
-    assert url_buttons(card) == [f"https://t.me/{emu.bot_username}?start=p{topic_id}"]
+    (link,) = url_buttons(card)  # signed, like button data
+    assert link.startswith(f"https://t.me/{emu.bot_username}?start=p{topic_id}_")
 
     outsider = await council.say(council.outsider, "/propose 我也想提")
     assert outsider.text is not None and outsider.text.startswith("⛔ 您还不在本议事会名册上")
@@ -210,7 +212,7 @@ async def test_long_proposal_drafted_in_a_private_chat(
     card, topic_id = await council.topic()
     (link,) = url_buttons(card)
     payload = link.rsplit("start=", 1)[1]
-    assert payload == f"p{topic_id}"
+    assert payload.startswith(f"p{topic_id}_")  # signed
 
     started = await say(emu, writer, writer, f"/start {payload}")
     assert started.text is not None and started.text.startswith("✍️ 正在为议题「")
@@ -516,7 +518,7 @@ async def test_overlong_texts_are_refused_and_nothing_is_posted(
 
     title = await council.say(chair, "/topic " + "议" * 121)
     assert title.text == "⛔ 内容太长（121 字），最多 120 字。"
-    _, topic_id = await council.topic()
+    card, topic_id = await council.topic()
 
     before = len(bot_messages(emu, council.group))
     refused = await council.say(aunt, "/propose " + "长" * 5000)
@@ -533,7 +535,7 @@ async def test_overlong_texts_are_refused_and_nothing_is_posted(
     assert len(await proposals_of(local, topic_id)) == 1
 
     # In a private draft, the part that would make it too long is refused; the rest is kept.
-    await say(emu, aunt, aunt, f"/start p{topic_id}")
+    await say(emu, aunt, aunt, start_command(card))
     await say(emu, aunt, aunt, "草" * 1000)
     too_long = await say(emu, aunt, aunt, "稿" * 600)
     assert too_long.text == "⛔ 内容太长（1601 字），最多 1500 字。"
@@ -617,7 +619,7 @@ async def test_redelivered_command_is_silent(local: LocalBot, command: str) -> N
     emu = council.emu
     aunt = council.members[0]
     if command in ("ballot", "close", "done"):
-        _, topic_id = await council.topic()
+        card, topic_id = await council.topic()
     if command == "close":
         ballot, _ = await council.ballot()
         await press(emu, aunt, ballot, button(ballot, "赞成"))
@@ -627,7 +629,7 @@ async def test_redelivered_command_is_silent(local: LocalBot, command: str) -> N
     elif command == "topic":
         await council.say(council.chair, "/topic 加装电梯")
     elif command == "done":
-        await say(emu, aunt, aunt, f"/start p{topic_id}")
+        await say(emu, aunt, aunt, start_command(card))
         await say(emu, aunt, aunt, "建口袋花园")
         await say(emu, aunt, aunt, "/done")
     else:
@@ -782,9 +784,9 @@ async def test_forum_council_lives_in_its_thread(
     )
     emu, chair, group = council.emu, council.chair, council.group
     aunt, uncle = council.members
-    _, topic_id = await council.topic()
+    card, _ = await council.topic()
     await council.say(aunt, "/propose 建口袋花园")
-    await say(emu, uncle, uncle, f"/start p{topic_id}")
+    await say(emu, uncle, uncle, start_command(card))
     await say(emu, uncle, uncle, "改成停车场")
     await say(emu, uncle, uncle, "/done")  # posted to the group from a private chat
     ballot, _ = await council.ballot("options")

@@ -33,6 +33,7 @@ from tests.bot.conftest import (
     press,
     say,
     settle_jobs,
+    start_payload,
     text_of,
 )
 
@@ -361,8 +362,9 @@ async def test_calendar_file_and_agenda(local: LocalBot, caplog: pytest.LogCaptu
     meeting_id = int((card.text or "").split("#", 1)[1].split("（", 1)[0])
     # Never wrote to the bot: the button opens the private chat, where /start sends the file.
     answer = await press(council.emu, member, card, button(card, "日历"))
-    assert answer.url == f"https://t.me/yishi_bot?start=m{meeting_id}"
-    await say(council.emu, member, member, f"/start m{meeting_id}")
+    assert answer.url is not None
+    assert answer.url.startswith(f"https://t.me/yishi_bot?start=m{meeting_id}_")  # signed
+    await say(council.emu, member, member, "/start " + start_payload(answer.url))
     # Now the bot may write: a second press sends it straight away.
     again = await press(council.emu, member, card, button(card, "日历"))
     assert "私信" in (again.text or "")

@@ -152,6 +152,7 @@ async def put_motion(
     *,
     deadline: datetime | None = CLOSING,
     now: datetime = NOW,
+    secret: bool = False,
 ) -> Ballot:
     """CHAIR puts ``topic`` to a motion vote, closing at ``deadline``."""
     return await services.put_ballot(
@@ -162,6 +163,7 @@ async def put_motion(
         kind=BallotKind.MOTION,
         deadline=deadline,
         now=now,
+        secret=secret,
     )
 
 

@@ -653,7 +653,33 @@ async def test_a_nudge_reaches_only_members_who_have_not_voted(
     assert group.params == {
         "deadline": CLOSING.isoformat(),
         "members": [[blocked, f"居民{blocked}"], [never_started, f"居民{never_started}"]],
+        "secret": False,
     }
+
+
+async def test_a_secret_ballot_s_nudge_names_nobody_in_the_group(
+    factory: FakeUnitOfWorkFactory,
+) -> None:
+    council_id, users = await council_with_roll(factory, 4)
+    voted, private_ok, _never_started, _also_not = users
+    topic = await open_topic(factory, council_id, now=NOW)
+    ballot = await put_motion(factory, council_id, topic, secret=True)
+    await vote(factory, ident(ballot), voted, FOR)
+    await reachable(factory, voted, private_ok)
+
+    result = await run(factory, nudge_id(ballot), CLOSING - NUDGE + timedelta(minutes=1))
+
+    assert result.ran is Ran.DONE
+    private, group = notices(factory)
+    # Privately, to the member concerned: that is allowed.
+    assert (private.kind, private.chat_id) == (NoticeKind.BALLOT_NUDGE, private_ok)
+    assert private.params["secret"] is True
+    # In the group: the deadline, not one user id or name of who has or has not voted.
+    assert group.kind is NoticeKind.NON_VOTERS
+    assert group.params == {"deadline": CLOSING.isoformat(), "members": [], "secret": True}
+    shown = repr(group.params)
+    for user_id in users:
+        assert str(user_id) not in shown and f"居民{user_id}" not in shown
 
 
 async def test_a_nudge_when_everybody_voted_sends_nothing(

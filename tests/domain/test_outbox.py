@@ -179,14 +179,12 @@ async def test_a_failed_notice_is_retried_up_to_max_attempts_then_failed(
 async def test_a_failure_reported_after_the_notice_left_sending_changes_nothing(
     factory: FakeUnitOfWorkFactory, state: NoticeState
 ) -> None:
-    notice_id = await queue(factory, "n")
+    notice_id = await queue(factory, "n", kind=NoticeKind.BALLOT_OUTCOME)
     assert await claim(factory) == [notice_id]
     later = NOW + timedelta(minutes=10)
-    if state is NoticeState.UNKNOWN:  # a slow sender was given up on meanwhile
-        abandoned = await outbox.abandon_stuck(
-            factory(), now=later, older_than=timedelta(minutes=5)
-        )
-        assert abandoned == 1
+    if state is NoticeState.UNKNOWN:  # its sender was taken for dead and it was given up
+        found = await outbox.recover_notices(factory(), dead=[None], now=later)
+        assert found.resent == []  # (an outcome is never sent twice)
     else:  # sent after all, then a late error for the same notice
         await outbox.notices_sent(factory(), sent=[(notice_id, 555)], now=later)
     before = notice(factory, notice_id)
@@ -205,7 +203,9 @@ async def test_a_failure_reported_after_the_notice_left_sending_changes_nothing(
 # --- unreachable recipients --------------------------------------------------
 
 
-async def nudged(factory: FakeUnitOfWorkFactory) -> tuple[Notice, list[int]]:
+async def nudged(
+    factory: FakeUnitOfWorkFactory, *, secret: bool = False
+) -> tuple[Notice, list[int]]:
     """A council of two; 101 is reachable and is nudged privately, 102 in the group."""
     council_id = await set_up(factory, thread_id=5, title="议事会")
     for user_id in (101, 102):
@@ -213,7 +213,7 @@ async def nudged(factory: FakeUnitOfWorkFactory) -> tuple[Notice, list[int]]:
     await reachable(factory, 101)
     deadline = NOW + timedelta(days=1)
     topic = await open_topic(factory, council_id, "议题")
-    ballot = await put_motion(factory, council_id, topic, deadline=deadline)
+    ballot = await put_motion(factory, council_id, topic, deadline=deadline, secret=secret)
     result = await run_job(
         factory(),
         f"ballot_nudge:{ballot.id}",
@@ -251,12 +251,32 @@ async def test_an_unreachable_nudge_recipient_is_named_in_the_group_once(
     assert added.params == {
         "deadline": private.params["deadline"],
         "members": [[101, "居民101"]],
+        "secret": False,
     }
 
     count = len(notices(factory))
     again = await outbox.recipient_unreachable(factory(), notice_id=private.id, now=later)
     assert again is False
     assert len(notices(factory)) == count
+
+
+async def test_an_unreachable_nudge_recipient_of_a_secret_ballot_is_not_named(
+    factory: FakeUnitOfWorkFactory,
+) -> None:
+    private, before = await nudged(factory, secret=True)
+    assert private.id is not None
+    group = notice(factory, before[1])
+    assert group.params["members"] == []  # 102 could not be told privately: no name either
+    await claim(factory)
+
+    queued = await outbox.recipient_unreachable(factory(), notice_id=private.id, now=NOW)
+
+    # 101 blocked the bot since: the group already has its nameless reminder, so nothing
+    # more is queued, and nothing anywhere names 101.
+    assert queued is False
+    assert notice(factory, private.id).state is NoticeState.UNREACHABLE
+    assert len(notices(factory)) == 2
+    assert all("101" not in repr(n.params.get("members")) for n in notices(factory))
 
 
 async def test_an_unreachable_recipient_of_another_notice_is_only_remembered(
@@ -300,43 +320,98 @@ async def test_a_private_chat_makes_a_member_reachable_again(
     assert factory.store.committed.contacts == {101: True}
 
 
-# --- stuck notices -----------------------------------------------------------
+# --- notices a dead process left SENDING ------------------------------------------
 
 
-async def test_abandon_stuck_only_touches_old_sending_notices(
+async def claim_by(factory: FakeUnitOfWorkFactory, process: int) -> list[int]:
+    taken = await outbox.claim_notices(factory(), now=NOW, limit=10, claimed_by=process)
+    return [n.id or 0 for n in taken]
+
+
+async def test_a_dead_process_s_notices_are_resent_unless_they_must_not_repeat(
     factory: FakeUnitOfWorkFactory,
 ) -> None:
-    old_sending = await queue(factory, "old")
-    old_sent = await queue(factory, "old-sent")
-    await claim(factory, NOW)
-    await outbox.notices_sent(factory(), sent=[(old_sent, 1)], now=NOW)
-    pending = await queue(factory, "pending", not_before=NOW + timedelta(days=1))
-    recent = await queue(factory, "recent")
-    await claim(factory, NOW + timedelta(minutes=9))
+    reminder = await queue(factory, "reminder", kind=NoticeKind.MEETING_REMINDER)
+    offer = await queue(factory, "offer", kind=NoticeKind.OFFER, private=True)
+    outcome = await queue(factory, "outcome", kind=NoticeKind.BALLOT_OUTCOME)
+    assert await claim_by(factory, 7) == [reminder, offer, outcome]
+    living = await queue(factory, "living", kind=NoticeKind.OFFER, private=True)
+    assert await claim_by(factory, 8) == [living]
 
-    count = await outbox.abandon_stuck(
-        factory(), now=NOW + timedelta(minutes=10), older_than=timedelta(minutes=5)
-    )
+    found = await outbox.recover_notices(factory(), dead=[7], now=NOW)
 
-    assert count == 1
-    states = {i: notice(factory, i).state for i in (old_sending, old_sent, pending, recent)}
+    assert [n.id for n in found.resent] == [reminder, offer]
+    assert [n.id for n in found.in_doubt] == [outcome]
+    states = {i: notice(factory, i).state for i in (reminder, offer, outcome, living)}
     assert states == {
-        old_sending: NoticeState.UNKNOWN,
-        old_sent: NoticeState.SENT,
-        pending: NoticeState.PENDING,
-        recent: NoticeState.SENDING,
+        reminder: NoticeState.PENDING,
+        offer: NoticeState.PENDING,
+        outcome: NoticeState.UNKNOWN,  # perhaps announced: never announced twice
+        living: NoticeState.SENDING,  # its process is alive and may be sending it now
     }
-    # Never sent again, never abandoned twice.
-    assert await claim(factory, NOW + timedelta(days=2)) == [pending]
-    assert (
-        await outbox.abandon_stuck(
-            factory(), now=NOW + timedelta(minutes=10), older_than=timedelta(minutes=5)
-        )
-        == 0
-    )
+    assert notice(factory, reminder).attempts == 0  # a dying sender costs no attempt
+    assert await claim_by(factory, 9) == [reminder, offer]
+    # Nothing left to recover from process 7.
+    again = await outbox.recover_notices(factory(), dead=[7], now=NOW)
+    assert (again.resent, again.in_doubt) == ([], [])
 
 
-async def test_abandon_stuck_with_nothing_stuck(factory: FakeUnitOfWorkFactory) -> None:
+async def test_claimers_are_the_processes_with_notices_in_flight(
+    factory: FakeUnitOfWorkFactory,
+) -> None:
+    assert await outbox.in_flight_claimers(factory()) == set()
+    await queue(factory, "a")
+    await queue(factory, "b")
+    await claim_by(factory, 7)
+    assert await outbox.in_flight_claimers(factory()) == {7}
+    await queue(factory, "c")
+    await claim(factory)  # claimed by an older release: no process id
+    assert await outbox.in_flight_claimers(factory()) == {7, None}
+
+
+async def test_nothing_to_recover_changes_nothing(factory: FakeUnitOfWorkFactory) -> None:
     await queue(factory, "n")
-    assert await outbox.abandon_stuck(factory(), now=NOW, older_than=timedelta(minutes=5)) == 0
+    with unchanged(factory):
+        found = await outbox.recover_notices(factory(), dead=[], now=NOW)
+    assert (found.resent, found.in_doubt) == ([], [])
     assert notices(factory)[0].state is NoticeState.PENDING
+
+
+@pytest.mark.parametrize(
+    ("kind", "state"),
+    [
+        (NoticeKind.OFFER, NoticeState.PENDING),
+        (NoticeKind.MEETING_REMINDER, NoticeState.PENDING),
+        (NoticeKind.BALLOT_OPENED, NoticeState.PENDING),
+        (NoticeKind.BALLOT_OUTCOME, NoticeState.UNKNOWN),
+    ],
+)
+async def test_a_send_that_may_have_arrived_is_repeated_only_if_harmless(
+    factory: FakeUnitOfWorkFactory, kind: NoticeKind, state: NoticeState
+) -> None:
+    notice_id = await queue(factory, "n", kind=kind)
+    await claim_by(factory, 7)
+
+    again = await outbox.delivery_in_doubt(factory(), notice_id=notice_id, now=NOW, retry_in=RETRY)
+
+    assert again is (state is NoticeState.PENDING)
+    stored = notice(factory, notice_id)
+    assert stored.state is state
+    if again:
+        assert stored.not_before == NOW + RETRY
+        assert await claim(factory, NOW + RETRY) == [notice_id]
+
+
+async def test_a_repeatable_notice_in_doubt_too_often_is_given_up(
+    factory: FakeUnitOfWorkFactory,
+) -> None:
+    notice_id = await queue(factory, "n", kind=NoticeKind.OFFER)
+    at = NOW
+    for _ in range(MAX_ATTEMPTS):
+        assert await claim(factory, at) == [notice_id]
+        again = await outbox.delivery_in_doubt(
+            factory(), notice_id=notice_id, now=at, retry_in=RETRY
+        )
+        at += RETRY
+    assert again is False
+    assert notice(factory, notice_id).state is NoticeState.UNKNOWN

@@ -384,7 +384,41 @@ def _0003() -> Rows:
     }
 
 
-SEEDS: dict[str, Callable[[], Rows]] = {"0001": _0001, "0002": _0002, "0003": _0003}
+def _0004() -> Rows:
+    press = {
+        "update_id": 900_001,
+        "callback_query": {"id": "q1", "from": {"id": 8_001, "is_bot": False, "first_name": "张"}},
+    }
+    return {
+        "inbox": [
+            {
+                "id": 1,
+                "bot_id": 123_456_789,
+                "update_id": 900_001,
+                "payload": press,
+                "received_at": at(300),
+                "claimed_by": 77,
+                "handled_at": at(301),
+            },
+            {
+                "id": 2,
+                "bot_id": 123_456_789,
+                "update_id": 900_002,
+                "payload": {"update_id": 900_002, "message": {"message_id": 3, "text": "/roll"}},
+                "received_at": at(302),
+                "claimed_by": None,
+                "handled_at": None,
+            },
+        ]
+    }
+
+
+SEEDS: dict[str, Callable[[], Rows]] = {
+    "0001": _0001,
+    "0002": _0002,
+    "0003": _0003,
+    "0004": _0004,
+}
 
 
 def tables(connection: Connection) -> dict[str, Table]:

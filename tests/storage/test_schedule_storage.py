@@ -407,56 +407,48 @@ async def test_an_uncommitted_claim_takes_nothing(database: Database) -> None:
     ] * 2
 
 
-async def test_abandon_gives_up_only_notices_left_sending_too_long(database: Database) -> None:
+async def test_notices_in_flight_are_found_by_the_process_that_claimed_them(
+    database: Database,
+) -> None:
     council_id = await make_council(database)
-    early = await add_notices(database, *(notice(council_id, f"early{i}") for i in range(3)))
+    ids = await add_notices(database, *(notice(council_id, f"n{i}") for i in range(5)))
     async with database.uow() as uow:
-        assert len(await uow.notices.claim(at(0), 3)) == 3
+        assert await uow.notices.claimers() == set()
+        assert len(await uow.notices.claim(at(0), 2, claimed_by=7)) == 2
+        assert len(await uow.notices.claim(at(0), 1, claimed_by=8)) == 1
+        assert len(await uow.notices.claim(at(0), 1)) == 1  # an older release: no process
         await uow.commit()
-    # One of the early ones went out in time.
-    (sent,) = await stored(database, [early[0]])
+    (sent,) = await stored(database, [ids[0]])
     sent.state = NoticeState.SENT
-    sent.sent_at = at(1)
     async with database.uow() as uow:
         await uow.notices.update(sent)
         await uow.commit()
 
-    on_time = await add_notices(database, *(notice(council_id, f"late{i}") for i in range(2)))
     async with database.uow() as uow:
-        assert len(await uow.notices.claim(at(10), 1)) == 1  # claimed exactly at the cutoff
-        await uow.commit()
-    async with database.uow() as uow:
-        assert len(await uow.notices.claim(at(11), 1)) == 1  # claimed after it
-        await uow.commit()
-    pending = await add_notices(database, notice(council_id, "pending"))
-    everything = early + on_time + pending
-    before = {n.id: n for n in await stored(database, everything)}
+        assert await uow.notices.claimers() == {7, 8, None}
+        assert [n.id for n in await uow.notices.in_flight([7])] == [ids[1]]
+        assert [n.id for n in await uow.notices.in_flight([7, None])] == [ids[1], ids[3]]
+        assert [n.id for n in await uow.notices.in_flight([8, 9])] == [ids[2]]
+        assert await uow.notices.in_flight([]) == []
+        assert await uow.notices.in_flight([9]) == []
 
-    async with database.uow() as uow:
-        assert await uow.notices.abandon(in_shanghai(at(10)), at(20)) == 2
-        await uow.commit()
-    after = {n.id: n for n in await stored(database, everything)}
-    assert [after[i].state for i in early] == [
-        NoticeState.SENT,
-        NoticeState.UNKNOWN,
-        NoticeState.UNKNOWN,
-    ]
-    assert [after[i].attempts for i in early[1:]] == [1, 1]  # an abandon is no attempt
-    assert [after[i].state for i in on_time] == [NoticeState.SENDING] * 2
-    assert after[pending[0]].state is NoticeState.PENDING
-    for notice_id in (early[0], *on_time, *pending):
-        assert after[notice_id] == before[notice_id]
 
+async def test_readdressing_moves_only_notices_still_to_send(database: Database) -> None:
+    council_id = await make_council(database)
+    ids = await add_notices(database, *(notice(council_id, f"n{i}") for i in range(3)))
     async with database.uow() as uow:
-        assert await uow.notices.abandon(at(10), at(30)) == 0  # already given up
-        # UNKNOWN is final: never claimed again.
-        assert await uow.notices.claim(at(30), 10) == [
-            replace(before[pending[0]], state=NoticeState.SENDING, attempts=1)
-        ]
-        assert await uow.notices.abandon(at(60), at(60)) == 3  # both on_time and pending
+        assert len(await uow.notices.claim(at(0), 1)) == 1
         await uow.commit()
-    after = {n.id: n for n in await stored(database, everything)}
-    assert [after[i].state for i in everything] == [NoticeState.SENT] + [NoticeState.UNKNOWN] * 5
+    (done,) = await stored(database, [ids[1]])
+    done.state = NoticeState.SENT
+    async with database.uow() as uow:
+        await uow.notices.update(done)
+        await uow.commit()
+    old = (await stored(database, [ids[0]]))[0].chat_id
+    async with database.uow() as uow:
+        assert await uow.notices.readdress(old, -100_999) == 2
+        await uow.commit()
+    assert [n.chat_id for n in await stored(database, ids)] == [-100_999, old, -100_999]
 
 
 # --- concurrent senders ------------------------------------------------------------
