@@ -13,6 +13,7 @@ from bot.app import build_application, running
 from bot.config import Settings
 from bot.context import Clock, Deps, utcnow
 from bot.emulator import BotApiEmulator, RateLimits
+from bot.webhook import WebhookConfig
 from storage.db import exclusive
 from storage.uow import Database
 
@@ -46,10 +47,12 @@ async def bot_on(
     clock: Clock = utcnow,
     tally_edit_interval: float = 0.05,
     language: str = "zh-CN",
+    webhook: WebhookConfig | None = None,
     **settings: Any,
 ) -> AsyncIterator[LocalBot]:
     """Run the bot against a running emulator until the block ends (a restart is
-    leaving one block and entering another on the same database)."""
+    leaving one block and entering another on the same database); with ``webhook``
+    the emulator posts updates to the bot's webhook server instead of being polled."""
     config = local_settings(
         emulator,
         database_url,
@@ -63,7 +66,7 @@ async def bot_on(
         try:
             assert emulator.token is not None
             application = build_application(config, database, token=emulator.token, clock=clock)
-            async with running(application, poll_timeout=1):
+            async with running(application, poll_timeout=1, webhook=webhook):
                 yield LocalBot(emulator, application, database)
         finally:
             await database.dispose()
