@@ -12,7 +12,7 @@ from typing import Any
 
 from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
-from telegram.error import NetworkError, TelegramError
+from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -44,6 +44,7 @@ from bot.scheduler import Scheduler
 from bot.tally import TallyRefresher
 from bot.webhook import WebhookConfig, WebhookServer
 from domain import services
+from domain.model import Notice, NoticeKind
 from storage.errors import is_unavailable
 from storage.uow import Database
 
@@ -152,7 +153,8 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     since the use case may well have taken effect and its answer was what failed.
     """
     error = context.error
-    if isinstance(error, NetworkError):
+    # PTB's BadRequest is a NetworkError too, but it is Telegram refusing: a bug of ours.
+    if isinstance(error, NetworkError) and not isinstance(error, BadRequest):
         log.warning(
             "update %s: Telegram unreachable (%s)", getattr(update, "update_id", "?"), error
         )
@@ -254,9 +256,15 @@ def build_application(
     notices = NoticeRenderer(application.bot, database.uow, signer, refresher)
 
     async def chat_moved(old: int, new: int) -> None:
-        await services.move_chat(database.uow(), old_chat_id=old, new_chat_id=new)
+        await services.move_chat(database.uow(), old_chat_id=old, new_chat_id=new, now=clock())
 
-    outbox = Outbox(application.bot, database.uow, clock, notices, presence, chat_moved)
+    async def in_doubt(notice: Notice) -> None:
+        # An outcome is never announced twice; its ballot message, frozen with the
+        # result by an edit (safe to repeat), stands for it.
+        if notice.kind is NoticeKind.BALLOT_OUTCOME:
+            await refresher.refresh(notice.subject, force=True)
+
+    outbox = Outbox(application.bot, database.uow, clock, notices, presence, chat_moved, in_doubt)
     inbox = Inbox(
         database, presence, bot_id_of(token), clock, functools.partial(handle, application)
     )

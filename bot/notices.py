@@ -7,12 +7,14 @@ are chosen here, never in the domain.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from telegram import Bot, InlineKeyboardMarkup
+from telegram.error import TelegramError
 
 from bot import render, render_dispatch
 from bot.buttons import Signer
@@ -33,6 +35,8 @@ class Outgoing:
     after: Callable[[int], Awaitable[None]] | None = None
     photo: str | None = None  # sent as a photo with the text as its caption
 
+
+log = logging.getLogger(__name__)
 
 TASK_VIEW_SECONDS = 2.0
 
@@ -58,7 +62,10 @@ class NoticeRenderer:
             return None  # deleted meanwhile: nothing left to announce
 
     async def ballot_outcome(self, notice: Notice) -> Outgoing:
-        await self.refresher.refresh(notice.subject, force=True)  # freeze the live tally
+        try:
+            await self.refresher.refresh(notice.subject, force=True)  # freeze the live tally
+        except TelegramError:  # the ballot message is gone: the outcome is said all the same
+            log.warning("could not freeze the message of ballot %s", notice.subject, exc_info=True)
         view = await services.ballot_view(self.uow(), ballot_id=notice.subject)
         lang = view.council.language
         text = render.outcome_message(lang, view, late=bool(notice.params.get("late")))
@@ -72,16 +79,21 @@ class NoticeRenderer:
 
         return Outgoing(text, reply_to=view.ballot.message_ref, after=after)
 
-    async def ballot_opened(self, notice: Notice) -> Outgoing:
+    async def ballot_opened(self, notice: Notice) -> Outgoing | None:
         view = await services.ballot_view(self.uow(), ballot_id=notice.subject)
         lang = view.council.language
         text, markup = render.ballot_message(lang, view, self.signer)
-        head = t(
-            lang,
-            "ballot.auto_opened",
-            title=view.topic.title,
-            count=int(str(notice.params.get("proposals", 0))),
-        )
+        if notice.params.get("moved"):  # the group became a supergroup: vote here now
+            if not view.ballot.is_open:
+                return None
+            head = t(lang, "ballot.moved", title=view.topic.title)
+        else:
+            head = t(
+                lang,
+                "ballot.auto_opened",
+                title=view.topic.title,
+                count=int(str(notice.params.get("proposals", 0))),
+            )
 
         async def after(message_id: int) -> None:
             await services.set_ballot_message(

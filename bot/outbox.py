@@ -25,7 +25,14 @@ from typing import Any
 
 import httpx
 from telegram import Bot, Message, ReplyParameters
-from telegram.error import ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 
 from bot.context import Clock
 from bot.notices import Outgoing
@@ -56,6 +63,7 @@ class Outbox:
         render: Renderer,
         presence: Presence,
         on_chat_moved: Callable[[int, int], Awaitable[None]] | None = None,
+        on_in_doubt: Callable[[Notice], Awaitable[None]] | None = None,
     ) -> None:
         self._bot = bot
         self._uow = uow
@@ -63,6 +71,7 @@ class Outbox:
         self._render = render
         self._presence = presence
         self._on_chat_moved = on_chat_moved
+        self._on_in_doubt = on_in_doubt
         self._task: asyncio.Task[None] | None = None
         self._again = False
         self._slots = asyncio.Semaphore(CONCURRENCY)
@@ -129,14 +138,22 @@ class Outbox:
                     ", ".join(n.key for n in found.resent),
                 )
             for notice in found.in_doubt:
-                self.in_doubt += 1
                 log.warning(
                     "notice %s (%s) was being sent when its process stopped: it may or may"
                     " not have arrived, and it is not sent again",
                     notice.key,
                     notice.kind.value,
                 )
+                await self._gave_up(notice)
         self.kick()
+
+    async def _gave_up(self, notice: Notice) -> None:
+        self.in_doubt += 1
+        if self._on_in_doubt is not None:
+            try:
+                await self._on_in_doubt(notice)
+            except Exception:
+                log.exception("could not settle notice %s left in doubt", notice.key)
 
     async def drain(self) -> None:
         """Wait until the current delivery rounds are over (shutdown, tests)."""
@@ -169,6 +186,9 @@ class Outbox:
                 return None
             except ChatMigrated as error:  # the group became a supergroup
                 await self._moved(notice, error)
+                return None
+            except BadRequest as error:  # refused (PTB makes it a NetworkError): not sent
+                await self._failed(notice, error)
                 return None
             except NetworkError as error:
                 if _never_sent(error):
@@ -227,7 +247,7 @@ class Outbox:
         if again:
             asyncio.get_running_loop().call_later(RETRY_IN_DOUBT.total_seconds() + 0.05, self.kick)
         else:
-            self.in_doubt += 1
+            await self._gave_up(notice)
         log.warning(
             "notice %s may or may not have been sent (%s); %s",
             notice.key,

@@ -203,6 +203,16 @@ def topic_card(
     return _fit("\n".join(lines)), keyboard(buttons)
 
 
+def _closed_line(lang: str, ballot: Ballot) -> str:
+    """A closed ballot's message says how it ended: it stands for the outcome even if
+    the outcome's own message was lost to a crash (it is never sent twice)."""
+    if ballot.cancelled:
+        return t(lang, "ballot.cancelled")
+    if ballot.outcome is None:
+        return t(lang, "ballot.closed")
+    return t(lang, "ballot.closed_as", result=t(lang, f"result.{ballot.outcome.result.value}"))
+
+
 def deep_link(bot_username: str, payload: str) -> str:
     """A link that opens the private chat with the bot and sends ``/start payload``."""
     return f"https://t.me/{bot_username}?start={payload}"
@@ -334,7 +344,7 @@ def ballot_message(
         lines.append(t(lang, "ballot.how_to_vote"))
         markup = keyboard(_vote_buttons(lang, ballot, signer))
     else:
-        lines.append(t(lang, "ballot.cancelled" if ballot.cancelled else "ballot.closed"))
+        lines.append(_closed_line(lang, ballot))
         markup = None
     return _fit("\n".join(lines)), markup
 

@@ -41,7 +41,13 @@ from domain.schedule import (
     topic_jobs,
     worth_planning,
 )
-from domain.services import MAX_OPTIONS, close_locked, open_ballot, require_council
+from domain.services import (
+    MAX_OPTIONS,
+    close_locked,
+    open_ballot,
+    outcome_notice,
+    require_council,
+)
 from domain.tasks import expire_round
 
 CLAIM_CHUNK = 500  # keys per "which were claimed" query
@@ -203,19 +209,9 @@ async def _close(
 ) -> list[Notice]:
     ballot, council = loaded.ballot, loaded.council
     assert ballot is not None and ballot.deadline is not None and council is not None
-    await close_locked(uow, ballot, now)
-    return [
-        Notice(
-            key=f"ballot:{job.target}:outcome",
-            kind=NoticeKind.BALLOT_OUTCOME,
-            council_id=ballot.council_id,
-            chat_id=council.chat_id,
-            thread_id=council.thread_id,
-            subject=job.target,
-            created_at=now,
-            params={"late": late > LATE_AFTER, "deadline": ballot.deadline.isoformat()},
-        )
-    ]
+    deadline = ballot.deadline.isoformat()
+    closed = await close_locked(uow, ballot, now)
+    return [outcome_notice(closed.ballot, council, now, late=late > LATE_AFTER, deadline=deadline)]
 
 
 async def _nudge(

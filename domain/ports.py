@@ -51,6 +51,11 @@ class CouncilRepository(Protocol):
         """The councils of a chat, whatever its forum topic."""
         ...
 
+    async def forget_messages(self, council_id: int) -> None:
+        """Forget which messages of the council's chat show its topics, ballots, meetings
+        and tasks: the chat got a new id, where message ids start again."""
+        ...
+
 
 class MemberRepository(Protocol):
     async def get(self, member_id: int) -> Member | None: ...

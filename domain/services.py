@@ -27,6 +27,8 @@ from domain.model import (
     Draft,
     Member,
     MemberStatus,
+    Notice,
+    NoticeKind,
     Phase,
     Proposal,
     Resolution,
@@ -821,15 +823,34 @@ async def close_ballot(
     user_id: int | None,
     now: datetime,
 ) -> Closed:
-    """Close a ballot and record the resolution. ``user_id`` None: the deadline did it."""
+    """Close a ballot, record the resolution and queue the outcome's announcement in
+    the same transaction (the outbox sends it: a crash after the commit loses nothing).
+    ``user_id`` None: the deadline did it."""
     async with uow:
+        council = await require_council(uow, council_id)
         if user_id is not None:
-            council = await require_council(uow, council_id)
             council.require_chair(user_id)
         ballot = await _ballot_of(uow, council_id, ballot_id, Lock.UPDATE)
         closed = await close_locked(uow, ballot, now)
+        await uow.notices.add(outcome_notice(closed.ballot, council, now))
         await uow.commit()
         return closed
+
+
+def outcome_notice(ballot: Ballot, council: Council, now: datetime, **params: object) -> Notice:
+    """The announcement of a ballot's outcome in the council's chat; its key makes it
+    one per ballot, whoever (a chair, the deadline) closed it."""
+    assert ballot.id is not None
+    return Notice(
+        key=f"ballot:{ballot.id}:outcome",
+        kind=NoticeKind.BALLOT_OUTCOME,
+        council_id=ballot.council_id,
+        chat_id=council.chat_id,
+        thread_id=council.thread_id,
+        subject=ballot.id,
+        created_at=now,
+        params=params,
+    )
 
 
 async def close_locked(uow: UnitOfWork, ballot: Ballot, now: datetime) -> Closed:
@@ -904,7 +925,7 @@ async def mark_handled(uow: UnitOfWork, *, key: str) -> bool:
         return fresh
 
 
-async def move_chat(uow: UnitOfWork, *, old_chat_id: int, new_chat_id: int) -> int:
+async def move_chat(uow: UnitOfWork, *, old_chat_id: int, new_chat_id: int, now: datetime) -> int:
     """The group became a supergroup and its chat got a new id: its councils, and the
     notices still to be sent there, move with it. Returns how many councils moved;
     0 when they already had (both the old and the new chat announce the move)."""
@@ -915,9 +936,28 @@ async def move_chat(uow: UnitOfWork, *, old_chat_id: int, new_chat_id: int) -> i
         for council in councils:
             if council.thread_id in taken:
                 continue  # a council was set up in the new chat meanwhile: it stays
+            assert council.id is not None
             council.chat_id = new_chat_id
             await uow.councils.update(council)
+            # Message ids start again in the new chat: an old one would name another
+            # message there. Open ballots are posted again, so voting goes on.
+            await uow.councils.forget_messages(council.id)
+            for ballot in await uow.ballots.open(council.id):
+                assert ballot.id is not None
+                await uow.notices.add(
+                    Notice(
+                        key=f"ballot:{ballot.id}:moved:{new_chat_id}",
+                        kind=NoticeKind.BALLOT_OPENED,
+                        council_id=council.id,
+                        chat_id=new_chat_id,
+                        thread_id=council.thread_id,
+                        subject=ballot.id,
+                        created_at=now,
+                        params={"moved": True},
+                    )
+                )
             moved += 1
-        await uow.notices.readdress(old_chat_id, new_chat_id)
-        await uow.commit()
+        readdressed = await uow.notices.readdress(old_chat_id, new_chat_id)
+        if moved or readdressed:
+            await uow.commit()
         return moved

@@ -176,6 +176,20 @@ class SqlCouncilRepository(_Repository):
         found = await self.many(list(ids))
         return [found[i] for i in sorted(found)]
 
+    async def forget_messages(self, council_id: int) -> None:
+        from storage.orm import MeetingRow, TaskRow
+
+        for table, column in (
+            (TopicRow, "card_ref"),
+            (BallotRow, "message_ref"),
+            (MeetingRow, "message_ref"),
+            (TaskRow, "card_ref"),
+        ):
+            await self.session.execute(
+                update(table).where(table.council_id == council_id).values({column: None}),
+                execution_options={"synchronize_session": False},
+            )
+
     async def _put_chairs(self, council: Council) -> None:
         if council.chairs:
             await self.session.execute(

@@ -176,6 +176,20 @@ class FakeCouncilRepository(_Repository):
     async def in_chat(self, chat_id: int) -> list[Council]:
         return [_clone(c) for _, c in sorted(self._t.councils.items()) if c.chat_id == chat_id]
 
+    async def forget_messages(self, council_id: int) -> None:
+        for topic in self._t.topics.values():
+            if topic.council_id == council_id:
+                topic.card_ref = None
+        for ballot in self._t.ballots.values():
+            if ballot.council_id == council_id:
+                ballot.message_ref = None
+        for meeting in self._t.meetings.values():
+            if meeting.council_id == council_id:
+                meeting.message_ref = None
+        for task in self._t.tasks.values():
+            if task.council_id == council_id:
+                task.card_ref = None
+
 
 class FakeMemberRepository(_Repository):
     async def get(self, member_id: int) -> Member | None:

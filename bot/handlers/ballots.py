@@ -159,24 +159,9 @@ async def close(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
     assert closed.ballot.id is not None
     await deps(context).scheduler.sync(Subject.BALLOT, closed.ballot.id)
-    await announce_outcome(context, closed)
-
-
-async def announce_outcome(context: ContextTypes.DEFAULT_TYPE, closed: services.Closed) -> None:
-    """Freeze the ballot message and post the outcome with the figures that decided it."""
-    assert closed.ballot.id is not None
-    refresher = deps(context).refresher
-    await refresher.refresh(closed.ballot.id, force=True)
-    view = await services.ballot_view(uow(context), ballot_id=closed.ballot.id)
-    await context.bot.send_message(
-        view.council.chat_id,
-        render.outcome_message(view.council.language, view),
-        message_thread_id=view.council.thread_id or None,
-        reply_to_message_id=view.ballot.message_ref,
-    )
-    await refresh_topic_card(
-        context.bot, deps(context).database.uow, deps(context).signer, closed.ballot.topic_id
-    )
+    # The outcome was queued with the closing; the outbox freezes the ballot message,
+    # posts the outcome and refreshes the topic card.
+    deps(context).outbox.kick()
 
 
 @refusals

@@ -103,7 +103,9 @@ async def chat_migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         old, new = message.migrate_from_chat_id, message.chat_id
     else:
         return
-    moved = await services.move_chat(uow(context), old_chat_id=old, new_chat_id=new)
+    moved = await services.move_chat(
+        uow(context), old_chat_id=old, new_chat_id=new, now=now(context)
+    )
     if moved:
         log.info("chat %s became supergroup %s: %d council(s) moved", old, new, moved)
         deps(context).outbox.kick()

@@ -299,7 +299,7 @@ async def test_motion_votes_tally_and_close(
     assert "✔ 赞成的人数超过赞成与反对之和（弃权不计）的 1/2：3/4 人" in lines
     assert outcome.reply_to_message_id == ballot.message_id
     frozen = current(emu, ballot)
-    assert frozen.buttons == [] and (frozen.text or "").endswith("🔒 表决已结束。")
+    assert frozen.buttons == [] and (frozen.text or "").endswith("🔒 表决已结束：通过。")
     assert "阶段：已决定 ✅" in text_of(emu, card)
 
     # An old button on a client that has not seen the edit: refused, nothing counted.
