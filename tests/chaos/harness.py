@@ -60,10 +60,18 @@ FIRST_USER = 700_000
 class BotProcess:
     """`yishi run` against the emulator; its log (stderr) goes to a file per start."""
 
-    def __init__(self, emu: BotApiEmulator, database_url: str, workdir: Path, **env: str) -> None:
+    def __init__(
+        self,
+        emu: BotApiEmulator,
+        database_url: str,
+        workdir: Path,
+        *arguments: str,
+        **env: str,
+    ) -> None:
         self._emu = emu
         self._url = database_url
         self._dir = workdir
+        self._arguments = arguments or ("run",)
         self._env = env
         self._proc: asyncio.subprocess.Process | None = None
         self.starts = 0
@@ -94,14 +102,14 @@ class BotProcess:
         """Start and wait until it polls (its log says it is running)."""
         assert self._proc is None or self._proc.returncode is not None
         self.starts += 1
-        log = self._dir / f"bot-{self.starts}.log"
+        log = self._dir / f"bot-{id(self)}-{self.starts}.log"
         self.logs.append(log)
         with log.open("wb") as out:
             self._proc = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
                 "bot.cli",
-                "run",
+                *self._arguments,
                 cwd=self._dir,
                 env=self.environment(),
                 stdout=out,
@@ -191,6 +199,63 @@ class TcpProxy:
         self._writers -= {writer, up_writer}
 
 
+class RoundRobin:
+    """A reverse proxy for webhooks, as Caddy or nginx would be: each request goes to the
+    next backend; one that does not answer is skipped for the next."""
+
+    def __init__(self, backends: Sequence[int]) -> None:
+        self._backends = list(backends)
+        self._next = 0
+        self._runner: Any = None
+        self.port = 0
+        self.served: Counter[int] = Counter()
+
+    async def start(self) -> None:
+        from aiohttp import ClientSession, web
+
+        self._http = ClientSession()
+        app = web.Application()
+        app.router.add_route("*", "/{path:.*}", self._forward)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def close(self) -> None:
+        await self._http.close()
+        await self._runner.cleanup()
+
+    async def _forward(self, request: Any) -> Any:
+        from aiohttp import ClientError, web
+
+        body = await request.read()
+        headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
+        for _ in range(len(self._backends)):
+            port = self._backends[self._next % len(self._backends)]
+            self._next += 1
+            try:
+                async with self._http.request(
+                    request.method,
+                    f"http://127.0.0.1:{port}{request.path}",
+                    data=body,
+                    headers=headers,
+                ) as answer:
+                    self.served[port] += 1
+                    return web.Response(status=answer.status, body=await answer.read())
+            except ClientError:
+                continue
+        return web.Response(status=502, text="no backend")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def through_proxy(url: str, proxy: TcpProxy) -> str:
     return (
         make_url(url).set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
@@ -233,13 +298,13 @@ async def open_stage(
     emu: BotApiEmulator,
     database_url: str,
     workdir: Path,
-    *,
+    *arguments: str,
     members: int,
     seed: int = 0,
     **env: str,
 ) -> Stage:
     """A council of ``members`` on the roll, set up through the running bot process."""
-    bot = BotProcess(emu, database_url, workdir, **env)
+    bot = BotProcess(emu, database_url, workdir, *arguments, **env)
     database = await Database.open(database_url)
     chair = emu.add_user("杨静")
     first = FIRST_USER + 10_000 * len([c for c in emu._engine.world.chats.values() if c.is_group])
@@ -656,12 +721,14 @@ async def stage_on(
     emu: BotApiEmulator,
     database_url: str,
     workdir: Path,
-    *,
+    *arguments: str,
     members: int,
     seed: int = 0,
     **env: str,
 ) -> AsyncIterator[Stage]:
-    stage = await open_stage(emu, database_url, workdir, members=members, seed=seed, **env)
+    stage = await open_stage(
+        emu, database_url, workdir, *arguments, members=members, seed=seed, **env
+    )
     try:
         yield stage
     finally:

@@ -8,6 +8,7 @@ message (or none, with the log saying it was left in doubt).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,16 +16,20 @@ import pytest
 
 from bot.emulator import BotApiEmulator, RateLimits
 from tests.chaos.harness import (
+    BotProcess,
+    RoundRobin,
     Stage,
     TcpProxy,
     calibrate,
     closing_trial,
+    free_port,
     make_volunteers,
     offers_trial,
     outage_trial,
     stage_on,
     through_proxy,
     votes_trial,
+    wait_until,
 )
 
 MEMBERS = 120
@@ -112,3 +117,80 @@ async def test_the_database_cut_for_seconds_during_votes(
     assert votes.refused_in_outage > 0  # some pressed while it was away, and were told
     assert votes.counted_once + votes.refused_in_outage == MEMBERS
     assert trial.recovery < 10, trial  # working again within seconds, without a restart
+
+
+async def test_the_database_down_at_start_is_waited_for(
+    emulator: BotApiEmulator, postgres_url: str, tmp_path: Path
+) -> None:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(postgres_url)
+    proxy = TcpProxy(parsed.host or "127.0.0.1", parsed.port or 5432)
+    await proxy.start()
+    await proxy.cut()  # the database is not there when the bot starts
+    bot = BotProcess(emulator, through_proxy(postgres_url, proxy), tmp_path)
+    starting = asyncio.create_task(bot.start(timeout=60))
+    try:
+
+        async def waiting() -> bool:
+            return "unavailable" in bot.log_text() and "trying again" in bot.log_text()
+
+        assert await wait_until(waiting, timeout=30), bot.log_text()
+        assert not starting.done()  # it waits; it did not exit
+        await proxy.restore()
+        await starting  # and starts once the database is back
+        chair = emulator.add_user("杨静")
+        group = emulator.add_group("议事会", admins=[chair])
+        after = emulator.event_seq
+        await emulator.send_text(chair, group, "/setup")
+        reply = await emulator.wait_for_bot_message(group, after=after, timeout=30)
+        assert (reply.text or "").startswith("✅")
+    finally:
+        starting.cancel()
+        await bot.stop()
+        await proxy.close()
+
+
+async def test_two_webhook_processes_share_the_work_and_one_may_die(
+    emulator: BotApiEmulator, postgres_url: str, tmp_path: Path
+) -> None:
+    """Two `yishi run --webhook` processes behind a round-robin proxy on one PostgreSQL
+    database; one of them is killed in the middle of a burst of votes."""
+    ports = [free_port(), free_port()]
+    proxy = RoundRobin(ports)
+    await proxy.start()
+    url = f"http://127.0.0.1:{proxy.port}/telegram"
+    common = {"YISHI_WEBHOOK_URL": url, "YISHI_WEBHOOK_SECRET": "chaos-secret"}
+    try:
+        async with stage_on(
+            emulator,
+            postgres_url,
+            tmp_path,
+            "run",
+            "--webhook",
+            members=MEMBERS,
+            seed=11,
+            YISHI_WEBHOOK_PORT=str(ports[0]),
+            **common,
+        ) as stage:
+            (tmp_path / "second").mkdir()
+            second = BotProcess(
+                emulator,
+                postgres_url,
+                tmp_path / "second",
+                "run",
+                "--webhook",
+                YISHI_WEBHOOK_PORT=str(ports[1]),
+                **common,
+            )
+            await second.start()
+            try:
+                await calibrate(stage)
+                trial = await votes_trial(stage)  # kills and restarts the first process
+                assert (trial.lost, trial.doubled) == (0, 0), trial
+                assert trial.counted_once == MEMBERS
+                assert all(proxy.served[port] > 0 for port in ports)  # both took updates
+            finally:
+                await second.stop()
+    finally:
+        await proxy.close()
