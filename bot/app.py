@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
-from telegram import BotCommand, LinkPreviewOptions, Update
+from telegram import Bot, BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import (
@@ -41,6 +41,7 @@ from bot.processor import PerUserUpdateProcessor
 from bot.ratelimit import RateLimiter
 from bot.render import plain
 from bot.scheduler import Scheduler
+from bot.startup_calls import retrying
 from bot.tally import TallyRefresher
 from bot.webhook import WebhookConfig, WebhookServer
 from domain import services
@@ -326,6 +327,8 @@ async def running(
     once stored. At shutdown, fetching stops first, then what is in hand is finished.
     """
     deps: Deps = application.bot_data["deps"]
+    # ``async with`` initializes too (getMe); done first so a passing fault is retried.
+    await retrying(application.initialize, what="getMe")
     async with application:
         await deps.presence.announce()
         await startup(application)
@@ -359,14 +362,29 @@ async def running(
 
 async def startup(application: Application) -> None:  # type: ignore[type-arg]
     """After the bot is initialized: publish the command menu, catch up on ballots."""
-    bot = application.bot
-    for language, code in ((ZH_CN, "zh"), (EN_US, "en")):
-        commands = [BotCommand(name, t(language, key)) for name, key in COMMANDS]
-        await bot.set_my_commands(commands, language_code=code)
-    await bot.set_my_commands([BotCommand(n, t(ZH_CN, k)) for n, k in COMMANDS])
+    await publish_menu(application.bot)
     deps: Deps = application.bot_data["deps"]
     await deps.refresher.catch_up()
     await deps.scheduler.start()
+
+
+async def publish_menu(bot: Bot) -> None:
+    """The command menu in each language; without it the bot still works, so a
+    menu Telegram keeps refusing is logged, not fatal."""
+    menus: list[tuple[str | None, list[BotCommand]]] = [
+        (code, [BotCommand(name, t(language, key)) for name, key in COMMANDS])
+        for language, code in ((ZH_CN, "zh"), (EN_US, "en"))
+    ]
+    menus.append((None, [BotCommand(n, t(ZH_CN, k)) for n, k in COMMANDS]))
+    for code, commands in menus:
+        try:
+            await retrying(
+                functools.partial(bot.set_my_commands, commands, language_code=code),
+                attempts=3,
+                what="setMyCommands",
+            )
+        except TelegramError as error:
+            log.warning("the command menu (%s) was not published: %s", code or "default", error)
 
 
 async def shutdown(application: Application) -> None:  # type: ignore[type-arg]

@@ -26,6 +26,7 @@ from telegram.error import Conflict, InvalidToken, TelegramError
 from bot.i18n import language_of, t
 from bot.inbox import Inbox
 from bot.render import plain
+from bot.startup_calls import retrying
 from storage.errors import is_unavailable
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,9 @@ class Poller:
 
     async def start(self) -> None:
         # As PTB's bootstrap does: polling works only without a webhook.
-        await _retrying(lambda: self._bot.delete_webhook(drop_pending_updates=False))
+        await retrying(
+            lambda: self._bot.delete_webhook(drop_pending_updates=False), what="deleteWebhook"
+        )
         self._stopping = False
         self._task = asyncio.create_task(self._loop(), name="yishi:polling")
 
@@ -84,9 +87,15 @@ class Poller:
                 backoff = min(backoff * 2, BACKOFF_MAX)
                 continue
             backoff = BACKOFF_FIRST
-            if updates:
+            if not updates:
+                continue
+            try:
                 await self._store(list(updates))
-                self._offset = updates[-1].update_id + 1
+            except Exception:  # a bug, not an outage: keep the batch with Telegram, go on
+                log.exception("could not store %d updates; they stay unconfirmed", len(updates))
+                await asyncio.sleep(BACKOFF_MAX)
+                continue
+            self._offset = updates[-1].update_id + 1
 
     async def _store(self, updates: list[Update]) -> None:
         """Commit the batch to the inbox, however long the database takes to come back."""
@@ -129,16 +138,3 @@ class Poller:
 def _payload(update: Update) -> dict[str, Any]:
     """The update as Telegram sent it (PTB keeps unknown fields in ``api_kwargs``)."""
     return update.to_dict()
-
-
-async def _retrying(call: Any, attempts: int = 5) -> Any:
-    delay = BACKOFF_FIRST
-    for attempt in range(attempts):
-        try:
-            return await call()
-        except TelegramError:
-            if attempt == attempts - 1:
-                raise
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, BACKOFF_MAX)
-    return None

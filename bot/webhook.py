@@ -30,6 +30,7 @@ from telegram.error import TelegramError
 from bot.i18n import language_of, t
 from bot.inbox import Inbox
 from bot.render import plain
+from bot.startup_calls import retrying
 from storage.errors import is_unavailable
 
 log = logging.getLogger(__name__)
@@ -78,12 +79,15 @@ class WebhookServer:
         self.port = sockets[0].getsockname()[1] if sockets else self._config.port
         log.info("webhook listening on %s:%s%s", self._config.listen, self.port, self._config.path)
         if self._config.register:
-            await self._bot.set_webhook(
-                url=self._config.url,
-                secret_token=self._config.secret_token,
-                allowed_updates=Update.ALL_TYPES,
-                max_connections=self._config.max_connections,
-                drop_pending_updates=False,
+            await retrying(
+                lambda: self._bot.set_webhook(
+                    url=self._config.url,
+                    secret_token=self._config.secret_token,
+                    allowed_updates=Update.ALL_TYPES,
+                    max_connections=self._config.max_connections,
+                    drop_pending_updates=False,
+                ),
+                what="setWebhook",
             )
 
     async def stop(self) -> None:

@@ -25,6 +25,7 @@ class FaultInjector:
     seed: int = 0
     after_share: float = 0.5  # of the failures, those after the call took effect
     spare: frozenset[str] = frozenset()  # methods never failed (lower-case)
+    only: frozenset[str] = frozenset()  # if given, the only methods failed (lower-case)
     before: int = 0  # failures injected, by kind
     after: int = 0
     _rng: random.Random = field(default_factory=random.Random)
@@ -36,15 +37,17 @@ class FaultInjector:
         *,
         after_share: float = 0.5,
         spare: frozenset[str] = frozenset(),
+        only: frozenset[str] = frozenset(),
     ) -> None:
         if not 0.0 <= ratio <= 1.0 or not 0.0 <= after_share <= 1.0:
             raise ValueError("ratio and after_share must be within [0, 1]")
-        self.ratio, self.after_share, self.spare = ratio, after_share, spare
+        self.ratio, self.after_share, self.spare, self.only = ratio, after_share, spare, only
         self._rng = random.Random(seed)
 
     def decide(self, method: str) -> str | None:
         """None (no failure), "before" or "after"."""
-        if self.ratio <= 0 or method.lower() in self.spare:
+        name = method.lower()
+        if self.ratio <= 0 or name in self.spare or (self.only and name not in self.only):
             return None
         if self._rng.random() >= self.ratio:
             return None

@@ -61,13 +61,23 @@ class UserSimulation:
         self._engine.limiter.inject_429(ratio, seed)
 
     def inject_failures(
-        self, ratio: float, seed: int = 0, *, after_share: float = 0.5, spare: Iterable[str] = ()
+        self,
+        ratio: float,
+        seed: int = 0,
+        *,
+        after_share: float = 0.5,
+        spare: Iterable[str] = (),
+        only: Iterable[str] = (),
     ) -> None:
         """Fail ``ratio`` of all Bot API calls with HTTP 500: some before they take effect,
         ``after_share`` of them after (the answer lost on the way). 0 turns it off;
-        ``spare`` names methods never failed."""
+        ``spare`` names methods never failed, ``only`` (if given) the only ones failed."""
         self._engine.faults.configure(
-            ratio, seed, after_share=after_share, spare=frozenset(m.lower() for m in spare)
+            ratio,
+            seed,
+            after_share=after_share,
+            spare=frozenset(m.lower() for m in spare),
+            only=frozenset(m.lower() for m in only),
         )
 
     @property

@@ -63,8 +63,6 @@ async def test_the_second_announcement_of_the_move_changes_nothing(
     await put_motion(factory, council_id, topic)
     await services.move_chat(factory(), old_chat_id=CHAT, new_chat_id=NEW_CHAT, now=NOW)
     with unchanged(factory):
-        again = await services.move_chat(
-            factory(), old_chat_id=CHAT, new_chat_id=NEW_CHAT, now=NOW
-        )
+        again = await services.move_chat(factory(), old_chat_id=CHAT, new_chat_id=NEW_CHAT, now=NOW)
     assert again == 0
     assert len(notices(factory)) == 1
