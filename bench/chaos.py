@@ -104,12 +104,12 @@ async def run_database(name: str, url: str, args: argparse.Namespace) -> Figures
                 await make_volunteers(stage)
                 offers: list[OffersTrial] = []
                 for n in range(args.trials):
-                    trial = await offers_trial(stage)
-                    offers.append(trial)
+                    sent = await offers_trial(stage)
+                    offers.append(sent)
                     log(
-                        f"  {name} offers {n + 1}: killed at {trial.killed_after:.2f} s with "
-                        f"{trial.sent_at_kill}/{trial.volunteers} out, {trial.sending_at_kill} "
-                        f"mid-send; lost {trial.lost}, doubled {trial.doubled}"
+                        f"  {name} offers {n + 1}: killed at {sent.killed_after:.2f} s with "
+                        f"{sent.sent_at_kill}/{sent.volunteers} out, {sent.sending_at_kill} "
+                        f"mid-send; lost {sent.lost}, doubled {sent.doubled}"
                     )
                 figures.offers = offers
                 emu.inject_failures(0.05, seed=4)
@@ -122,12 +122,13 @@ async def run_database(name: str, url: str, args: argparse.Namespace) -> Figures
             async with stage_on(emu, url, work / "closing", members=10, seed=3) as stage:
                 closings: list[ClosingTrial] = []
                 for n in range(args.closings):
-                    trial = await closing_trial(stage)
-                    closings.append(trial)
+                    closing = await closing_trial(stage)
+                    closings.append(closing)
                     log(
-                        f"  {name} closing {n + 1}: killed {trial.offset:+.2f} s from the "
-                        f"deadline (closed before the kill: {trial.closed_at_kill}); "
-                        f"{trial.outcome_messages} outcome message(s), in doubt {trial.in_doubt}"
+                        f"  {name} closing {n + 1}: killed {closing.offset:+.2f} s from the "
+                        f"deadline (closed before the kill: {closing.closed_at_kill}); "
+                        f"{closing.outcome_messages} outcome message(s), in doubt "
+                        f"{closing.in_doubt}"
                     )
                 figures.closings = closings
             if name == "postgresql" and args.outage > 0:

@@ -30,15 +30,16 @@ without injected 429s; same process, interleaved with the bot's runs.
 
 ``--crash`` adds a crash-resume run per database and run: once about half of the offers
 are out, the bot dies abruptly (its delivery task is cancelled mid-send, nothing is
-drained), and a new bot starts on the same database and emulator with its clock past
-``bot.outbox.STUCK``, as after a real restart: notices the dead sender left SENDING are
-given up as UNKNOWN (at most once: counted apart, with how many of them had in fact
-reached Telegram), the rest must go out, none twice.
+drained), and a new bot starts on the same database and emulator, as after a real
+restart: the notices the dead sender left SENDING are sent again (an offer is harmless to
+repeat, so a few may arrive twice; see docs/architecture.md, "Notices after a crash"),
+the rest must go out, none lost.
 
 PostgreSQL is used when ``--postgresql-url`` or ``TEST_DATABASE_URL`` is set and
 reachable; each run gets a fresh schema, dropped afterwards.
 
-Exit status 1 when an offer was lost or doubled (a slow ratio is only reported).
+Exit status 1 when an offer was lost, or doubled without a crash (a slow ratio is only
+reported).
 Progress goes to stderr; the table of medians (or ``--json``) to stdout.
 """
 
@@ -58,7 +59,7 @@ from collections import Counter
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -76,11 +77,9 @@ from telegram.ext import ExtBot
 from telegram.request import HTTPXRequest
 
 from bot.app import CONCURRENT_UPDATES
-from bot.context import utcnow
 from bot.emulator import BotApiEmulator, Chat, Message, RateLimits, User
 from bot.local import LocalBot, bot_on
 from bot.outbox import CONCURRENCY as OUTBOX_CONCURRENCY
-from bot.outbox import STUCK
 from bot.ratelimit import RateLimiter
 from domain import services, tasks
 from domain.dispatch import Volunteer
@@ -384,10 +383,7 @@ async def run_yishi(
             run.crash_delivered = len(deliveries.first)
             log(f"    crashed with {run.crash_delivered} of {n} offers out; restarting")
             restarted = time.perf_counter()
-            late = STUCK + timedelta(seconds=1)  # the restart comes after the stuck timeout
-            local = await stack.enter_async_context(
-                bot_on(emu, database_url, clock=lambda: utcnow() + late, **settings)
-            )
+            local = await stack.enter_async_context(bot_on(emu, database_url, **settings))
             run.restart_s = time.perf_counter() - restarted
             run.recovered_by_leader = local.deps.scheduler.leadership.is_leader
             if not run.recovered_by_leader:  # another process holds the leader lock
@@ -647,12 +643,12 @@ def print_table(report: dict[str, Any]) -> None:
 def verdict(report: dict[str, Any]) -> str:
     timed = [r for r in report["results"] if r["vs_bare"] is not None and not r["crash"]]
     lost = sum(r["lost"] for r in report["results"])
-    doubled = sum(r["doubled"] for r in report["results"])
-    unknown = sum(r["unknown"] for r in report["results"])
+    doubled = sum(r["doubled"] for r in report["results"] if not r["crash"])
+    resent = sum(r["doubled"] for r in report["results"] if r["crash"])
     status = "lost: 0" if lost == 0 else f"lost: {lost} (FAIL)"
     status += ", doubled: 0" if doubled == 0 else f", doubled: {doubled} (FAIL)"
     if any(r["crash"] for r in report["results"]):
-        status += f", unknown after crashes (at most once): {unknown}"
+        status += f", sent twice after crashes (harmless to repeat): {resent}"
     if not timed:
         return f"ratio ≥ {report['target_ratio']}: n/a (no database was benchmarked); {status}"
     worst = min(r["vs_ceiling"] for r in timed)
@@ -712,7 +708,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(report, ensure_ascii=False, indent=2))
     else:
         print_table(report)
-    failed = any(r["lost"] or r["doubled"] for r in report["results"])
+    # After a crash an offer may go out twice (repeatable by design); never lost.
+    failed = any(r["lost"] or (r["doubled"] and not r["crash"]) for r in report["results"])
     return 1 if failed else 0
 
 

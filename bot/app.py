@@ -29,7 +29,7 @@ from bot.ballot_box import BallotBox
 from bot.buttons import Signer
 from bot.config import Settings
 from bot.context import Clock, Deps, utcnow
-from bot.handlers import ballots, council, meetings, tasks, topics, volunteers
+from bot.handlers import ballots, council, edits, meetings, tasks, topics, volunteers
 from bot.i18n import EN_US, ZH_CN, language_of, t
 from bot.inbox import Inbox
 from bot.limits import MemberLimits
@@ -123,8 +123,15 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(TypeHandler(Update, council.note_contact), group=-1)
     # The group became a supergroup: its council moves to the new chat id.
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, council.chat_migrated))
+    # A command runs when it is sent. PTB's CommandHandler would run it again for every
+    # edit of the message: edits go to their own handler (an edited /propose edits the
+    # proposal; other commands are not run again, and the member is told so once).
+    sent = filters.UpdateType.MESSAGE
     for name, callback in handlers.items():
-        application.add_handler(CommandHandler(name, callback))
+        application.add_handler(CommandHandler(name, callback, filters=sent))
+    application.add_handler(
+        MessageHandler(filters.UpdateType.EDITED_MESSAGE, edits.edited_messages(handlers))
+    )
     application.add_handler(CallbackQueryHandler(ballots.vote, pattern=r"^v:"))
     application.add_handler(CallbackQueryHandler(topics.second, pattern=r"^s:"))
     application.add_handler(CallbackQueryHandler(meetings.toggle_agenda, pattern=r"^a:"))
@@ -136,11 +143,11 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     # A photo captioned "/request …" or "/finish …": the command with a picture.
     for command, callback in (("request", tasks.request), ("finish", tasks.finish)):
         caption = filters.CaptionRegex(rf"^/{command}(@\w+)?(\s|$)")
-        application.add_handler(MessageHandler(filters.PHOTO & caption, callback))
+        application.add_handler(MessageHandler(sent & filters.PHOTO & caption, callback))
     application.add_handler(CallbackQueryHandler(ballots.vote))  # anything else: refused as stale
     application.add_handler(
         MessageHandler(
-            filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, topics.draft_text
+            sent & filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, topics.draft_text
         )
     )
     application.add_error_handler(on_error)
@@ -349,6 +356,7 @@ async def running(
                     application.bot, deps.inbox, webhook, deps.settings.language
                 )
             await receiver.start()
+            application.bot_data["receiver"] = receiver
             try:
                 yield application
             finally:

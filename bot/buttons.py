@@ -12,6 +12,8 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
+from domain.numbers import read_id
+
 MAX_BYTES = 64  # Telegram's limit on callback_data
 MAX_LINK = 64  # Telegram's limit on a deep link's start parameter
 
@@ -56,12 +58,12 @@ class Signer:
         body, sep, mac = payload.partition("_")
         if not sep or not body or body[0] not in kinds:
             return None
-        digits = body[1:]
-        if not (digits.isascii() and digits.isdigit()) or len(digits) > 18:
+        target = read_id(body[1:])
+        if target is None:
             return None
-        if not hmac.compare_digest(mac, self._mac("link:" + body)):
+        if not _same(mac, self._mac("link:" + body)):
             return None
-        return body[0], int(digits)
+        return body[0], target
 
     def parse(self, data: str | None) -> Press | None:
         """The press the data stands for, or None if it is malformed or forged."""
@@ -71,11 +73,18 @@ class Signer:
         if len(parts) != 4:
             return None
         action, target, arg, mac = parts
-        if not hmac.compare_digest(mac, self._mac(f"{action}:{target}:{arg}")):
+        if not _same(mac, self._mac(f"{action}:{target}:{arg}")):
             return None
-        if not target.isdigit():
+        number = read_id(target)
+        if number is None:
             return None
-        return Press(action, int(target), arg)
+        return Press(action, number, arg)
+
+
+def _same(given: str, expected: str) -> bool:
+    """A constant-time comparison that takes any text: ``hmac.compare_digest`` raises
+    TypeError on a str with non-ASCII characters, which forged data may carry."""
+    return hmac.compare_digest(given.encode(), expected.encode())
 
 
 def vote_data(signer: Signer, ballot_id: int, choice: str) -> str:

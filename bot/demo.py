@@ -13,9 +13,10 @@ import logging
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bot.emulator import BotApiEmulator, Chat, Message, User
-from bot.local import local_bot
+if TYPE_CHECKING:  # imported when the demo runs: `yishi tally` must start without them
+    from bot.emulator import BotApiEmulator, Chat, Message, User
 
 TOPIC = (
     "/topic 拆除违建后空出的空地做什么？\n"
@@ -71,6 +72,8 @@ class Printer:
 
 
 async def play(language: str = "zh-CN") -> None:
+    from bot.local import local_bot
+
     with tempfile.TemporaryDirectory(prefix="yishi-demo-") as tmp:
         url = f"sqlite:///{Path(tmp) / 'demo.sqlite3'}"
         print(

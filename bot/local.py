@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -28,6 +29,29 @@ class LocalBot:
     def deps(self) -> Deps:
         deps: Deps = self.application.bot_data["deps"]
         return deps
+
+    async def idle(self) -> None:
+        """Return once the bot has nothing in hand: every fetched update stored and
+        handled, every queued notice sent (or postponed), every tally edit made. The
+        signal the tests and the demo wait for, instead of a quiet period."""
+        deps = self.deps
+        while True:
+            receiver = self.application.bot_data.get("receiver")
+            while getattr(receiver, "in_hand", 0):
+                await asyncio.sleep(0.001)
+            await deps.inbox.drain()
+            while deps.scheduler.running:  # a job already running, not one merely due
+                await asyncio.sleep(0.005)
+            await deps.refresher.drain()
+            await deps.outbox.drain()
+            if not (
+                getattr(receiver, "in_hand", 0)
+                or deps.inbox.in_flight
+                or deps.scheduler.running
+                or deps.refresher.busy
+                or deps.outbox.busy
+            ):
+                return
 
 
 def local_settings(emulator: BotApiEmulator, database_url: str, **settings: Any) -> Settings:
@@ -67,7 +91,12 @@ async def bot_on(
             assert emulator.token is not None
             application = build_application(config, database, token=emulator.token, clock=clock)
             async with running(application, poll_timeout=1, webhook=webhook):
-                yield LocalBot(emulator, application, database)
+                local = LocalBot(emulator, application, database)
+                unwatch = emulator.watch(local.idle)
+                try:
+                    yield local
+                finally:
+                    unwatch()
         finally:
             await database.dispose()
 

@@ -155,6 +155,10 @@ class Outbox:
             except Exception:
                 log.exception("could not settle notice %s left in doubt", notice.key)
 
+    @property
+    def busy(self) -> bool:
+        return self._task is not None and not self._task.done()
+
     async def drain(self) -> None:
         """Wait until the current delivery rounds are over (shutdown, tests)."""
         while self._task is not None and not self._task.done():

@@ -48,6 +48,7 @@ class Poller:
         self._stopping = False
         self.batches = 0  # stored batches, for tests
         self.refused_during_outage = 0
+        self.in_hand = 0  # updates fetched and not stored yet
 
     async def start(self) -> None:
         # As PTB's bootstrap does: polling works only without a webhook.
@@ -89,12 +90,15 @@ class Poller:
             backoff = BACKOFF_FIRST
             if not updates:
                 continue
+            self.in_hand = len(updates)
             try:
                 await self._store(list(updates))
             except Exception:  # a bug, not an outage: keep the batch with Telegram, go on
                 log.exception("could not store %d updates; they stay unconfirmed", len(updates))
                 await asyncio.sleep(BACKOFF_MAX)
                 continue
+            finally:
+                self.in_hand = 0
             self._offset = updates[-1].update_id + 1
 
     async def _store(self, updates: list[Update]) -> None:

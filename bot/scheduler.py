@@ -31,6 +31,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MISSED,
+    EVENT_JOB_SUBMITTED,
+    JobEvent,
+)
 from apscheduler.job import Job as ApsJob
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -49,6 +56,8 @@ from domain.schedule import DEFAULT_GRACE, Job, Subject
 from storage.db import is_sqlite, sync_url
 
 log = logging.getLogger(__name__)
+
+JOB_ENDED = EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED
 
 RETRY_AFTER = timedelta(seconds=30)  # a run that failed (database down, …) is tried again
 
@@ -118,6 +127,7 @@ class Scheduler:
         self._beat: asyncio.Task[None] | None = None
         self.runs: list[RunRecord] = []  # what ran here, for tests and the benchmark
         self.last_reconcile: Reconciled | None = None
+        self.running = 0  # jobs handed to the executor and not finished
 
     # -- life cycle -----------------------------------------------------------------
 
@@ -137,6 +147,7 @@ class Scheduler:
                 "max_instances": 1,
             },
         )
+        self._aps.add_listener(self._count, EVENT_JOB_SUBMITTED | JOB_ENDED)
         self._aps.start(paused=True)
         _active = self
         if await self.leadership.try_acquire():
@@ -155,6 +166,24 @@ class Scheduler:
         await self.leadership.release()
         if _active is self:
             _active = None
+
+    def _count(self, event: JobEvent) -> None:
+        self.running += 1 if event.code == EVENT_JOB_SUBMITTED else -1
+
+    async def settled(self) -> None:
+        """Return once every job due now has run (as leader; tests and the demo wait
+        for this where they would otherwise wait and see that nothing happens)."""
+        assert self._aps is not None
+        while True:
+            due = False
+            if self.leadership.is_leader:
+                now = self._clock().timestamp()
+                due = any(at <= now for at in (await asyncio.to_thread(self._existing)).values())
+            if not due and not self.running:
+                return
+            if due:  # APScheduler's timer counts real seconds; the clock may have moved
+                self._aps.wakeup()
+            await asyncio.sleep(0.01)
 
     async def _lead(self) -> None:
         self.last_reconcile = await self.reconcile()

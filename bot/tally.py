@@ -81,6 +81,10 @@ class TallyRefresher:
         for ballot_id in await services.open_ballot_ids(self._uow()):
             self.request(ballot_id)
 
+    @property
+    def busy(self) -> bool:
+        return bool(self._tasks)
+
     async def drain(self) -> None:
         """Wait until every requested edit has been made (shutdown, tests)."""
         while self._tasks:

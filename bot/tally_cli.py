@@ -13,13 +13,16 @@ import json
 import re
 import sys
 from collections.abc import Iterator, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 
+from domain.errors import DomainError
+from domain.numbers import parse_decimal
 from domain.rules import PRESETS, Choice, Quantity, Rule, RuleError, Voter, decide, preset
 
 EXIT_BAD_INPUT = 2
+MAX_AREA = Decimal(10**9)  # m² on one row of a roll: far beyond any estate, short of absurd
 
 # Paper ballots are often typed in Chinese; both spellings mean the same vote.
 _CHOICE_WORDS: Mapping[str, Choice] = {
@@ -167,13 +170,14 @@ def _parse_area(text: str, path: Path, line: int) -> Fraction:
     if not text:
         return Fraction(0)
     try:
-        value = Decimal(text)
-    except InvalidOperation:
+        # Digits 0-9 and a point only: "1e999999999" would be an exact integer of a
+        # billion digits, and "٣" is not what a spreadsheet wrote.
+        value = parse_decimal(text, field="area", maximum=MAX_AREA, places=None)
+    except DomainError:
         raise InputError(
-            f"{path} line {line}: bad area {text!r} (expected m², e.g. 89.5)"
+            f"{path} line {line}: bad area {text!r} "
+            f"(expected m² as a number >= 0 written with digits 0-9, e.g. 89.5)"
         ) from None
-    if not value.is_finite() or value < 0:
-        raise InputError(f"{path} line {line}: bad area {text!r} (must be a number >= 0)")
     return Fraction(value)
 
 

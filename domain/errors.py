@@ -82,6 +82,14 @@ class OwnProposal(DomainError):
     code = "own_proposal"
 
 
+class NotEditable(DomainError):
+    """An edited message cannot change what it made; ``params['field']`` says why:
+    ``no_proposal`` (it made none), ``not_author``, ``phase`` (the topic no longer
+    collects proposals; ``topic``, ``phase``) or ``seconded`` (``count``)."""
+
+    code = "not_editable"
+
+
 class BallotNotFound(DomainError):
     code = "ballot_not_found"
 

@@ -25,6 +25,7 @@ MAX_NAME = 64
 MAX_PLACE = 120
 MAX_AGENDA_ITEM = 200
 MAX_AGENDA = 12  # items and topics together: one reminder must name them all
+MAX_ADDRESS_PART = 64  # a building, unit or room, as the roll's columns hold it
 
 # Defaults a council may change: when to remind before a meeting, and how long
 # before a ballot closes to nudge those who have not voted (minutes; 0: never).
@@ -166,6 +167,8 @@ class Proposal:
     created_at: datetime
     seconds: set[int] = field(default_factory=set)  # member ids
     id: int | None = None
+    source_ref: int | None = None  # the member's message in the council's chat that made it
+    message_ref: int | None = None  # the bot's message announcing it there
 
     def second(self, member_id: int) -> bool:
         """Record a second; returns False when this member had already seconded."""
@@ -174,6 +177,25 @@ class Proposal:
         if member_id in self.seconds:
             return False
         self.seconds.add(member_id)
+        return True
+
+    def require_editable(self, *, by: int, topic: Topic) -> None:
+        """Only its author may change a proposal, while its topic still collects
+        proposals and before anybody seconded it: a second supports the text as it
+        was, and a ballot shows the text as it was when the vote opened."""
+        if by != self.author_id:
+            raise errors.NotEditable(field="not_author")
+        if topic.phase is not Phase.COLLECTING:
+            raise errors.NotEditable(field="phase", topic=topic.title, phase=topic.phase.value)
+        if self.seconds:
+            raise errors.NotEditable(field="seconded", count=len(self.seconds))
+
+    def revise(self, text: str, *, by: int, topic: Topic) -> bool:
+        """The author's new text (already checked for length); False when it is the same."""
+        self.require_editable(by=by, topic=topic)
+        if text == self.text:
+            return False
+        self.text = text
         return True
 
 

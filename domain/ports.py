@@ -53,7 +53,8 @@ class CouncilRepository(Protocol):
 
     async def forget_messages(self, council_id: int) -> None:
         """Forget which messages of the council's chat show its topics, ballots, meetings
-        and tasks: the chat got a new id, where message ids start again."""
+        and tasks, and which made and announce its proposals: the chat got a new id,
+        where message ids start again."""
         ...
 
 
@@ -79,7 +80,11 @@ class MemberRepository(Protocol):
 
 
 class TopicRepository(Protocol):
-    async def get(self, topic_id: int) -> Topic | None: ...
+    async def get(self, topic_id: int, lock: Lock = Lock.NONE) -> Topic | None:
+        """``Lock.UPDATE``: the row is locked until the transaction ends (an edited
+        proposal against the topic moving to the vote)."""
+        ...
+
     async def add(self, topic: Topic) -> Topic: ...
     async def update(self, topic: Topic) -> None: ...
     async def active(self, council_id: int) -> list[Topic]:
@@ -96,8 +101,18 @@ class TopicRepository(Protocol):
 
 
 class ProposalRepository(Protocol):
-    async def get(self, proposal_id: int) -> Proposal | None: ...
+    async def get(self, proposal_id: int, lock: Lock = Lock.NONE) -> Proposal | None:
+        """``Lock.UPDATE``: locked until the transaction ends, after the seconds in
+        flight (the seconds are read once the lock is held)."""
+        ...
+
     async def add(self, proposal: Proposal) -> Proposal: ...
+    async def by_source(self, council_id: int, source_ref: int) -> Proposal | None:
+        """The proposal a member's message in the council's chat made, if any."""
+        ...
+
+    async def set_text(self, proposal_id: int, text: str) -> None: ...
+    async def set_message(self, proposal_id: int, message_ref: int) -> None: ...
     async def for_topic(self, topic_id: int) -> list[Proposal]:
         """Oldest first, seconds filled in."""
         ...

@@ -8,14 +8,14 @@ plain result out. It commits on success; on a refusal it raises a
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from domain import errors
 from domain.model import (
+    MAX_ADDRESS_PART,
     MAX_DESCRIPTION,
     MAX_NAME,
     MAX_PROPOSAL,
@@ -35,6 +35,7 @@ from domain.model import (
     Topic,
     Vote,
 )
+from domain.numbers import fold, parse_decimal
 from domain.ports import Lock, UnitOfWork
 from domain.rules import PRESETS, Outcome, Quantity, Rule, decide
 
@@ -189,22 +190,23 @@ class Address:
 
 def parse_address(text: str) -> Address:
     """Read "3-2-301", "3/2/301" or "3栋2单元301" as building, unit and room."""
-    # NFKC folds full-width digits and dashes ("３－２－３０１") into ASCII.
-    match = ADDRESS.fullmatch(unicodedata.normalize("NFKC", text).strip())
+    # Full-width digits and dashes ("３－２－３０１") are read as ASCII.
+    match = ADDRESS.fullmatch(fold(text).strip())
     if match is None:
         raise errors.InvalidInput(field="address", value=text[:40])
-    return Address(match["building"], match["unit"] or "", match["room"])
+    address = Address(match["building"], match["unit"] or "", match["room"])
+    longest = max(len(address.building), len(address.unit), len(address.room))
+    if longest > MAX_ADDRESS_PART:
+        raise errors.TextTooLong(field="address", limit=MAX_ADDRESS_PART, length=longest)
+    return address
+
+
+MAX_AREA = Decimal(100000)  # m² of one flat: more is a typo
 
 
 def parse_area(text: str) -> Decimal:
-    text = unicodedata.normalize("NFKC", text)
-    try:
-        area = Decimal(text.strip().removesuffix("㎡").removesuffix("m2").removesuffix("m²"))
-    except InvalidOperation:
-        raise errors.InvalidInput(field="area", value=text[:20]) from None
-    if not area.is_finite() or area < 0 or area > Decimal(100000):
-        raise errors.InvalidInput(field="area", value=text[:20])
-    return area.quantize(Decimal("0.01"))
+    """Square metres, "85.5", "85.5㎡" or "85.5 m²", to the hundredth."""
+    return parse_decimal(text, field="area", maximum=MAX_AREA, units=("㎡", "m2", "m²"))
 
 
 async def join(
@@ -329,13 +331,21 @@ async def submit_proposal(
     text: str,
     now: datetime,
     per_hour: int = 0,
+    source_ref: int | None = None,
 ) -> Submitted:
     """A member's proposal on a topic; ``per_hour`` > 0 caps how many a member makes in
-    an hour (each is posted in the group for all to second)."""
+    an hour (each is posted in the group for all to second). ``source_ref``: the
+    member's message that made it, so that editing the message edits the proposal."""
     async with uow:
         topic = await _topic_of(uow, council_id, topic_id)
         submitted = await _submit(
-            uow, topic=topic, user_id=user_id, text=text, now=now, per_hour=per_hour
+            uow,
+            topic=topic,
+            user_id=user_id,
+            text=text,
+            now=now,
+            per_hour=per_hour,
+            source_ref=source_ref,
         )
         await uow.commit()
         return submitted
@@ -351,7 +361,14 @@ def within_limit(count: int, limit: int, *, field: str) -> None:
 
 
 async def _submit(
-    uow: UnitOfWork, *, topic: Topic, user_id: int, text: str, now: datetime, per_hour: int
+    uow: UnitOfWork,
+    *,
+    topic: Topic,
+    user_id: int,
+    text: str,
+    now: datetime,
+    per_hour: int,
+    source_ref: int | None = None,
 ) -> Submitted:
     topic.require_phase(Phase.COLLECTING)
     council = await require_council(uow, topic.council_id)
@@ -366,9 +383,64 @@ async def _submit(
             author_id=member.id,
             text=_clean(text, field="proposal", limit=MAX_PROPOSAL),
             created_at=now,
+            source_ref=source_ref,
         )
     )
     return Submitted(proposal, topic, council, member)
+
+
+async def set_proposal_message(uow: UnitOfWork, *, proposal_id: int, message_ref: int) -> None:
+    """Remember which message announces a proposal, so an edit of it can be shown."""
+    async with uow:
+        await uow.proposals.set_message(proposal_id, message_ref)
+        await uow.commit()
+
+
+@dataclass(frozen=True)
+class Revised:
+    proposal: Proposal
+    topic: Topic
+    council: Council
+    author: Member
+    changed: bool  # False: the text was already this
+
+
+async def revise_proposal(
+    uow: UnitOfWork,
+    *,
+    chat_id: int,
+    thread_id: int,
+    source_ref: int,
+    user_id: int,
+    text: str,
+) -> Revised:
+    """The member edited the message that made a proposal: the proposal takes the new
+    text, if it may still change (``Proposal.require_editable``); otherwise it is
+    refused and the proposal stays as it was.
+
+    The topic's row is locked first, then the proposal's: opening a ballot writes
+    the topic before it reads the proposals (``open_ballot``), and a second being
+    written holds a lock on its proposal (on PostgreSQL through its foreign key), so
+    an edit never slips in between a second or a ballot's options and the text they
+    saw: it waits, and then finds the topic voting or the proposal seconded."""
+    async with uow:
+        council = await council_of_chat(uow, chat_id, thread_id)
+        assert council.id is not None
+        found = await uow.proposals.by_source(council.id, source_ref)
+        if found is None or found.id is None:
+            raise errors.NotEditable(field="no_proposal")
+        topic = await uow.topics.get(found.topic_id, lock=Lock.UPDATE)
+        proposal = await uow.proposals.get(found.id, lock=Lock.UPDATE)
+        assert topic is not None and proposal is not None and proposal.id is not None
+        member = await voting_member(uow, council.id, user_id)
+        assert member.id is not None
+        proposal.require_editable(by=member.id, topic=topic)  # why not, before what is wrong
+        cleaned = _clean(text, field="proposal", limit=MAX_PROPOSAL)
+        changed = proposal.revise(cleaned, by=member.id, topic=topic)
+        if changed:
+            await uow.proposals.set_text(proposal.id, proposal.text)
+        await uow.commit()
+        return Revised(proposal, topic, council, member, changed)
 
 
 @dataclass(frozen=True)
@@ -532,9 +604,14 @@ async def open_ballot(
     opened_by: int,
     now: datetime,
 ) -> Ballot:
-    """Within a transaction: move the topic to voting with a new ballot."""
+    """Within a transaction: move the topic to voting with a new ballot.
+
+    The topic is written before its proposals are read: the write waits for an edit
+    of a proposal in flight (which locks the topic), so the options show the text
+    as edited, and an edit that comes later finds the topic voting."""
     topic.start_voting()
     assert topic.id is not None and council.id is not None
+    await uow.topics.update(topic)
     options: tuple[BallotOption, ...] = ()
     if kind is BallotKind.OPTIONS:
         options = await _options(uow, topic.id, proposal_ids)
@@ -552,7 +629,6 @@ async def open_ballot(
             deadline=deadline,
         )
     )
-    await uow.topics.update(topic)
     return ballot
 
 

@@ -8,31 +8,31 @@ without a year the next such date.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from domain import errors
+from domain.numbers import fold
 
 MAX_AHEAD = timedelta(days=366)  # nobody plans a council further ahead; a typo is likelier
 
 _DATE = (
-    r"(?:(?:(?P<year>\d{4})[-/.年])?(?P<month>\d{1,2})[-/.月](?P<day>\d{1,2})[日号]?"
+    r"(?:(?:(?P<year>[0-9]{4})[-/.年])?(?P<month>[0-9]{1,2})[-/.月](?P<day>[0-9]{1,2})[日号]?"
     r"|(?P<relative>今天|今日|明天|明日|后天|today|tomorrow)"
     r"|(?:周|星期|礼拜)(?P<weekday>[一二三四五六日天1-7]))"
 )
 _TIME = (
-    r"(?P<part>上午|早上|中午|下午|晚上|傍晚)?\s*(?P<hour>\d{1,2})"
-    r"(?:[:](?P<minute>\d{2})|点(?:(?P<half>半)|(?P<minute2>\d{1,2})分?)?|时|(?=\s*(?:am|pm)\b))"
+    r"(?P<part>上午|早上|中午|下午|晚上|傍晚)?\s*(?P<hour>[0-9]{1,2})"
+    r"(?:[:](?P<minute>[0-9]{2})|点(?:(?P<half>半)|(?P<minute2>[0-9]{1,2})分?)?|时|(?=\s*(?:am|pm)\b))"
     r"(?:\s*(?P<ampm>am|pm)\b)?"
 )
 _WHEN = re.compile(rf"(?:{_DATE}\s*)?{_TIME}", re.IGNORECASE)
 _DURATION = re.compile(
-    r"(?:(?P<days>\d{1,3})\s*(?:d|天))?\s*"
-    r"(?:(?P<hours>\d{1,4}(?:\.\d{1,2})?)\s*(?:h|小时|个小时))?\s*"
-    r"(?:(?P<minutes>\d{1,5})\s*(?:m|min|分钟|分))?",
+    r"(?:(?P<days>[0-9]{1,3})\s*(?:d|天))?\s*"
+    r"(?:(?P<hours>[0-9]{1,4}(?:\.[0-9]{1,2})?)\s*(?:h|小时|个小时))?\s*"
+    r"(?:(?P<minutes>[0-9]{1,5})\s*(?:m|min|分钟|分))?",
     re.IGNORECASE,
 )
 _WEEKDAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6}
@@ -55,8 +55,9 @@ class Found:
 
 
 def _normalize(text: str) -> str:
-    # NFKC folds full-width digits and colons ("１９：３０") into ASCII.
-    return unicodedata.normalize("NFKC", text).strip()
+    # Full-width digits and colons ("１９：３０") become ASCII; digits are ASCII only
+    # (domain.numbers): "²" or "٣" is not read as a number.
+    return fold(text).strip()
 
 
 def find_when(text: str, *, now: datetime, timezone: str) -> Found | None:
@@ -65,8 +66,13 @@ def find_when(text: str, *, now: datetime, timezone: str) -> Found | None:
     match = _WHEN.match(text)
     if match is None:
         return None
-    at = _resolve(match, now.astimezone(zone(timezone)))
-    return Found(at.astimezone(UTC), match.end(), text)
+    try:
+        at = _resolve(match, now.astimezone(zone(timezone))).astimezone(UTC)
+    except OverflowError:
+        # "9999-12-31 晚上12点" is a day past the calendar's end; "0001-01-01 0:00" in
+        # Shanghai is before its start in UTC.
+        raise errors.InvalidInput(field="date_range", value=match[0][:40]) from None
+    return Found(at, match.end(), text)
 
 
 def parse_when(text: str, *, now: datetime, timezone: str) -> datetime:
@@ -137,7 +143,7 @@ def _day(match: re.Match[str], today: date) -> date | None:
         return today + timedelta(days=_RELATIVE[match["relative"].lower()])
     if match["weekday"]:
         raw = match["weekday"]
-        wanted = int(raw) - 1 if raw.isdigit() else _WEEKDAYS[raw]
+        wanted = _WEEKDAYS[raw] if raw in _WEEKDAYS else int(raw) - 1  # "五" or "5"
         ahead = (wanted - today.weekday()) % 7
         return today + timedelta(days=ahead)
     if match["month"] is None:

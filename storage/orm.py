@@ -155,8 +155,12 @@ class TopicRow(Base):
 
 class ProposalRow(Base):
     __tablename__ = "proposals"
-    # A member's proposals of the last hour are counted against their limit.
-    __table_args__ = (Index("ix_proposals_author_id_created_at", "author_id", "created_at"),)
+    # A member's proposals of the last hour are counted against their limit; an
+    # edited message is looked up by its id.
+    __table_args__ = (
+        Index("ix_proposals_author_id_created_at", "author_id", "created_at"),
+        Index("ix_proposals_source_ref", "source_ref"),
+    )
 
     id: Mapped[int] = _id()
     topic_id: Mapped[int] = mapped_column(
@@ -165,6 +169,8 @@ class ProposalRow(Base):
     author_id: Mapped[int] = mapped_column(IdType, ForeignKey("members.id"))
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
+    source_ref: Mapped[int | None] = mapped_column(BigInteger)
+    message_ref: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class SecondRow(Base):

@@ -189,6 +189,13 @@ class SqlCouncilRepository(_Repository):
                 update(table).where(table.council_id == council_id).values({column: None}),
                 execution_options={"synchronize_session": False},
             )
+        topics = select(TopicRow.id).where(TopicRow.council_id == council_id)
+        await self.session.execute(
+            update(ProposalRow)
+            .where(ProposalRow.topic_id.in_(topics))
+            .values(source_ref=None, message_ref=None),
+            execution_options={"synchronize_session": False},
+        )
 
     async def _put_chairs(self, council: Council) -> None:
         if council.chairs:
@@ -378,8 +385,12 @@ def _topic_values(topic: Topic) -> dict[str, Any]:
 
 
 class SqlTopicRepository(_Repository):
-    async def get(self, topic_id: int) -> Topic | None:
-        row = await self.session.scalar(select(TopicRow).where(TopicRow.id == topic_id))
+    async def get(self, topic_id: int, lock: Lock = Lock.NONE) -> Topic | None:
+        statement = select(TopicRow).where(TopicRow.id == topic_id)
+        if lock is not Lock.NONE:
+            # SQLite: BEGIN IMMEDIATE already holds the write lock; the clause is dropped.
+            statement = statement.with_for_update().execution_options(populate_existing=True)
+        row = await self.session.scalar(statement)
         return None if row is None else _topic(row)
 
     async def add(self, topic: Topic) -> Topic:
@@ -436,11 +447,43 @@ class SqlProposalRepository(_Repository):
         )
         return int(found or 0)
 
-    async def get(self, proposal_id: int) -> Proposal | None:
-        row = await self.session.scalar(select(ProposalRow).where(ProposalRow.id == proposal_id))
+    async def get(self, proposal_id: int, lock: Lock = Lock.NONE) -> Proposal | None:
+        """PostgreSQL: ``Lock.UPDATE`` is ``FOR UPDATE``, which waits for a second being
+        written (its foreign key holds ``FOR KEY SHARE`` on the proposal until it
+        commits); the seconds are read after that, so they include it."""
+        statement = select(ProposalRow).where(ProposalRow.id == proposal_id)
+        if lock is not Lock.NONE:
+            statement = statement.with_for_update().execution_options(populate_existing=True)
+        row = await self.session.scalar(statement)
         if row is None:
             return None
         return (await self._with_seconds([row]))[0]
+
+    async def by_source(self, council_id: int, source_ref: int) -> Proposal | None:
+        row = await self.session.scalar(
+            select(ProposalRow)
+            .join(TopicRow, TopicRow.id == ProposalRow.topic_id)
+            .where(ProposalRow.source_ref == source_ref, TopicRow.council_id == council_id)
+            .order_by(ProposalRow.id.desc())
+            .limit(1)
+        )
+        if row is None:
+            return None
+        return (await self._with_seconds([row]))[0]
+
+    async def set_text(self, proposal_id: int, text: str) -> None:
+        await self.session.execute(
+            update(ProposalRow).where(ProposalRow.id == proposal_id).values(text=text),
+            execution_options={"synchronize_session": False},
+        )
+
+    async def set_message(self, proposal_id: int, message_ref: int) -> None:
+        await self.session.execute(
+            update(ProposalRow)
+            .where(ProposalRow.id == proposal_id)
+            .values(message_ref=message_ref),
+            execution_options={"synchronize_session": False},
+        )
 
     async def add(self, proposal: Proposal) -> Proposal:
         proposal.id = await self.session.scalar(
@@ -450,6 +493,8 @@ class SqlProposalRepository(_Repository):
                 author_id=proposal.author_id,
                 text=proposal.text,
                 created_at=proposal.created_at,
+                source_ref=proposal.source_ref,
+                message_ref=proposal.message_ref,
             )
             .returning(ProposalRow.id)
         )
@@ -493,6 +538,8 @@ class SqlProposalRepository(_Repository):
                 text=row.text,
                 created_at=row.created_at,
                 seconds=seconds[row.id],
+                source_ref=row.source_ref,
+                message_ref=row.message_ref,
             )
             for row in rows
         ]

@@ -7,18 +7,25 @@ publishes that copy on ``commit`` and discards it on ``rollback`` or on exit
 without a commit, so a test can check that a refusal changed nothing.
 Repositories hand out copies of the stored entities, so mutating an entity
 without ``update()`` is not persisted, as with a real database.
+
+What is stored is what the databases give back (``tests/storage/test_contract_*.py``
+runs one spec against these fakes and both databases): times aware and in UTC (a
+naive time is refused), amounts with two decimals, notice parameters as JSON returns
+them; an ``update`` without an id is refused and one of an id never added changes
+nothing, as ``UPDATE … WHERE id = …`` does.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from decimal import Decimal
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 
 from domain import errors, ports
 from domain.dispatch import (
@@ -68,6 +75,44 @@ def _clone(entity: _T) -> _T:
     return clone
 
 
+CENT = Decimal("0.01")  # amounts are NUMERIC(n, 2) columns
+
+
+def _utc(moment: datetime) -> datetime:
+    """A time as a column keeps it (``storage.orm.UTCDateTime``): the same instant in UTC."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"naive datetime {moment!r}: pass a timezone-aware time")
+    return moment.astimezone(UTC)
+
+
+def _stored(entity: _T) -> _T:
+    """A clone of ``entity`` as a database gives it back: its times in UTC (a naive
+    one refused) and its amounts with two decimals (rounded as PostgreSQL rounds)."""
+    clone = _clone(entity)
+    if dataclasses.is_dataclass(clone):
+        for f in dataclasses.fields(clone):
+            value = getattr(clone, f.name)
+            if isinstance(value, datetime):
+                object.__setattr__(clone, f.name, _utc(value))
+            elif isinstance(value, Decimal):
+                object.__setattr__(clone, f.name, value.quantize(CENT, ROUND_HALF_UP))
+    return clone
+
+
+def _required(value: int | None, what: str) -> int:
+    """As ``storage.repositories._required``: an entity is written back by its id."""
+    if value is None:
+        raise ValueError(f"{what} has no id: add it first")
+    return value
+
+
+class _HasId(Protocol):
+    id: int | None
+
+
+_E = TypeVar("_E", bound=_HasId)
+
+
 @dataclass
 class Tables:
     """One consistent state of the whole store: what a transaction sees."""
@@ -94,7 +139,6 @@ class Tables:
     offers: dict[int, Offer] = field(default_factory=dict)
     hours: dict[int, HoursEntry] = field(default_factory=dict)  # task id -> entry
     last_id: dict[str, int] = field(default_factory=dict)
-    last_seq: int = 0
 
     def copy(self) -> Tables:
         return Tables(
@@ -120,7 +164,6 @@ class Tables:
             offers={k: _clone(v) for k, v in self.offers.items()},
             hours=dict(self.hours),  # HoursEntry is frozen
             last_id=dict(self.last_id),
-            last_seq=self.last_seq,
         )
 
     def next_id(self, table: str) -> int:
@@ -147,6 +190,21 @@ class _Repository:
     def _t(self) -> Tables:
         return self._uow.tables
 
+    def _insert(self, table: str, rows: dict[int, _E], entity: _E) -> _E:
+        """Store ``entity`` under a new id, which it gets too (as ``RETURNING id``)."""
+        stored = _stored(entity)
+        new_id = self._t.next_id(table)
+        entity.id = stored.id = new_id
+        rows[new_id] = stored
+        return entity
+
+    def _write_back(self, rows: dict[int, _E], entity: _E, what: str) -> None:
+        """``UPDATE … WHERE id = …``: refused without an id, nothing for an unknown one."""
+        entity_id = _required(entity.id, what)
+        stored = _stored(entity)
+        if entity_id in rows:
+            rows[entity_id] = stored
+
 
 class FakeCouncilRepository(_Repository):
     async def get(self, council_id: int) -> Council | None:
@@ -160,15 +218,13 @@ class FakeCouncilRepository(_Repository):
         return None
 
     async def add(self, council: Council) -> Council:
+        _stored(council)  # a naive time is refused before anything else
         if await self.by_chat(council.chat_id, council.thread_id) is not None:
             raise AssertionError("unique constraint: one council per chat and thread")
-        council.id = self._t.next_id("councils")
-        self._t.councils[council.id] = _clone(council)
-        return council
+        return self._insert("councils", self._t.councils, council)
 
     async def update(self, council: Council) -> None:
-        assert council.id in self._t.councils, "update of a council never added"
-        self._t.councils[council.id] = _clone(council)
+        self._write_back(self._t.councils, council, "council")
 
     async def many(self, council_ids: Sequence[int]) -> dict[int, Council]:
         return {i: _clone(self._t.councils[i]) for i in council_ids if i in self._t.councils}
@@ -189,6 +245,10 @@ class FakeCouncilRepository(_Repository):
         for task in self._t.tasks.values():
             if task.council_id == council_id:
                 task.card_ref = None
+        for proposal in self._t.proposals.values():
+            of_topic = self._t.topics.get(proposal.topic_id)
+            if of_topic is not None and of_topic.council_id == council_id:
+                proposal.source_ref = proposal.message_ref = None
 
 
 class FakeMemberRepository(_Repository):
@@ -214,17 +274,14 @@ class FakeMemberRepository(_Repository):
         }
 
     async def add(self, member: Member) -> Member:
-        if member.user_id is not None:
-            existing = await self.by_user(member.council_id, member.user_id)
-            if existing is not None:
-                raise errors.AlreadyMember(status=existing.status.value)
-        member.id = self._t.next_id("members")
-        self._t.members[member.id] = _clone(member)
-        return member
+        _stored(member)
+        taken = member.user_id is not None and await self.by_user(member.council_id, member.user_id)
+        if taken:  # as SqlMemberRepository: the row it was asked to add is named
+            raise errors.AlreadyMember(name=member.name)
+        return self._insert("members", self._t.members, member)
 
     async def update(self, member: Member) -> None:
-        assert member.id in self._t.members, "update of a member never added"
-        self._t.members[member.id] = _clone(member)
+        self._write_back(self._t.members, member, "member")
 
     async def list(
         self, council_id: int, statuses: Sequence[MemberStatus] = (MemberStatus.ACTIVE,)
@@ -253,18 +310,17 @@ class FakeTopicRepository(_Repository):
             if t.phase is Phase.COLLECTING and t.deadline is not None
         ]
 
-    async def get(self, topic_id: int) -> Topic | None:
+    async def get(self, topic_id: int, lock: Lock = Lock.NONE) -> Topic | None:
+        if lock is not Lock.NONE:
+            self._uow.locked.append(("topic", topic_id, lock))
         topic = self._t.topics.get(topic_id)
         return None if topic is None else _clone(topic)
 
     async def add(self, topic: Topic) -> Topic:
-        topic.id = self._t.next_id("topics")
-        self._t.topics[topic.id] = _clone(topic)
-        return topic
+        return self._insert("topics", self._t.topics, topic)
 
     async def update(self, topic: Topic) -> None:
-        assert topic.id in self._t.topics, "update of a topic never added"
-        self._t.topics[topic.id] = _clone(topic)
+        self._write_back(self._t.topics, topic, "topic")
 
     async def active(self, council_id: int) -> list[Topic]:
         found = [
@@ -282,9 +338,26 @@ class FakeProposalRepository(_Repository):
         clone.seconds = {m for (p, m) in self._t.seconds if p == proposal.id}
         return clone
 
-    async def get(self, proposal_id: int) -> Proposal | None:
+    async def get(self, proposal_id: int, lock: Lock = Lock.NONE) -> Proposal | None:
+        if lock is not Lock.NONE:
+            self._uow.locked.append(("proposal", proposal_id, lock))
         proposal = self._t.proposals.get(proposal_id)
         return None if proposal is None else self._filled(proposal)
+
+    async def by_source(self, council_id: int, source_ref: int) -> Proposal | None:
+        for _, proposal in sorted(self._t.proposals.items(), reverse=True):
+            topic = self._t.topics.get(proposal.topic_id)
+            if proposal.source_ref == source_ref and topic and topic.council_id == council_id:
+                return self._filled(proposal)
+        return None
+
+    async def set_text(self, proposal_id: int, text: str) -> None:
+        if proposal_id in self._t.proposals:  # else, like an UPDATE, nothing
+            self._t.proposals[proposal_id].text = text
+
+    async def set_message(self, proposal_id: int, message_ref: int) -> None:
+        if proposal_id in self._t.proposals:
+            self._t.proposals[proposal_id].message_ref = message_ref
 
     async def count_by_author(self, member_id: int, since: datetime) -> int:
         return sum(
@@ -294,10 +367,10 @@ class FakeProposalRepository(_Repository):
         )
 
     async def add(self, proposal: Proposal) -> Proposal:
-        proposal.id = self._t.next_id("proposals")
-        self._t.proposals[proposal.id] = _clone(proposal)
+        self._insert("proposals", self._t.proposals, proposal)
+        assert proposal.id is not None
         for member_id in proposal.seconds:
-            self._t.seconds[(proposal.id, member_id)] = proposal.created_at
+            self._t.seconds[(proposal.id, member_id)] = _utc(proposal.created_at)
         return proposal
 
     async def for_topic(self, topic_id: int) -> list[Proposal]:
@@ -309,7 +382,7 @@ class FakeProposalRepository(_Repository):
         assert proposal_id in self._t.proposals, "foreign key: no such proposal"
         if (proposal_id, member_id) in self._t.seconds:
             return False
-        self._t.seconds[(proposal_id, member_id)] = at
+        self._t.seconds[(proposal_id, member_id)] = _utc(at)
         return True
 
 
@@ -324,17 +397,16 @@ class FakeBallotRepository(_Repository):
         return None if ballot is None else _clone(ballot)
 
     async def add(self, ballot: Ballot) -> Ballot:
-        ballot.id = self._t.next_id("ballots")
-        self._t.ballots[ballot.id] = _clone(ballot)
-        return ballot
+        return self._insert("ballots", self._t.ballots, ballot)
 
     async def update(self, ballot: Ballot) -> None:
-        assert ballot.id in self._t.ballots, "update of a ballot never added"
-        stored = self._t.ballots[ballot.id]
-        clone = _clone(ballot)
-        # rendered_seq moves only through set_rendered, and never down.
-        clone.rendered_seq = max(stored.rendered_seq, ballot.rendered_seq)
-        self._t.ballots[ballot.id] = clone
+        ballot_id = _required(ballot.id, "ballot")
+        clone = _stored(ballot)
+        stored = self._t.ballots.get(ballot_id)
+        if stored is not None:
+            # rendered_seq moves only through set_rendered, and never down.
+            clone.rendered_seq = max(stored.rendered_seq, ballot.rendered_seq)
+            self._t.ballots[ballot_id] = clone
 
     def _newest_first(self, ballots: list[Ballot]) -> list[Ballot]:
         ballots.sort(key=lambda b: (b.opened_at, b.id or 0), reverse=True)
@@ -372,13 +444,13 @@ class FakeBallotRepository(_Repository):
 
 class FakeVoteRepository(_Repository):
     async def put(self, vote: Vote) -> str | None:
+        vote = _stored(vote)
         key = (vote.ballot_id, vote.member_id)
         current = self._t.votes.get(key)
         previous = None if current is None else current.choice
         if previous == vote.choice:
             return previous
         self._t.votes[key] = vote
-        self._t.last_seq += 1
         self._t.events.append(
             VoteEvent(
                 ballot_id=vote.ballot_id,
@@ -386,7 +458,8 @@ class FakeVoteRepository(_Repository):
                 choice=vote.choice,
                 previous=previous,
                 at=vote.cast_at,
-                seq=self._t.last_seq,
+                # Numbered per ballot, 1, 2, …, as SqlVoteRepository numbers them.
+                seq=await self.last_seq(vote.ballot_id) + 1,
             )
         )
         return previous
@@ -407,18 +480,20 @@ class FakeVoteRepository(_Repository):
         return [e for e in self._t.events if e.ballot_id == ballot_id]
 
     async def last_seq(self, ballot_id: int) -> int:
-        return max((e.seq for e in self._t.events if e.ballot_id == ballot_id), default=0)
+        return sum(1 for e in self._t.events if e.ballot_id == ballot_id)
 
 
 class FakeResolutionRepository(_Repository):
     async def add(self, resolution: Resolution) -> Resolution:
-        stored = dataclasses.replace(resolution, id=self._t.next_id("resolutions"))
-        assert stored.id is not None
-        self._t.resolutions[stored.id] = stored
-        return stored
+        stored = _stored(resolution)
+        added = dataclasses.replace(resolution, id=self._t.next_id("resolutions"))
+        assert added.id is not None
+        self._t.resolutions[added.id] = dataclasses.replace(stored, id=added.id)
+        return added
 
     async def for_topic(self, topic_id: int) -> list[Resolution]:
-        return [r for _, r in sorted(self._t.resolutions.items()) if r.topic_id == topic_id]
+        found = [r for r in self._t.resolutions.values() if r.topic_id == topic_id]
+        return sorted(found, key=lambda r: (r.recorded_at, r.id or 0))
 
 
 class FakeDraftRepository(_Repository):
@@ -427,7 +502,7 @@ class FakeDraftRepository(_Repository):
         return None if draft is None else _clone(draft)
 
     async def put(self, draft: Draft) -> None:
-        self._t.drafts[draft.user_id] = _clone(draft)
+        self._t.drafts[draft.user_id] = _stored(draft)
 
     async def delete(self, user_id: int) -> None:
         self._t.drafts.pop(user_id, None)
@@ -454,13 +529,10 @@ class FakeMeetingRepository(_Repository):
         return None if meeting is None else _clone(meeting)
 
     async def add(self, meeting: Meeting) -> Meeting:
-        meeting.id = self._t.next_id("meetings")
-        self._t.meetings[meeting.id] = _clone(meeting)
-        return meeting
+        return self._insert("meetings", self._t.meetings, meeting)
 
     async def update(self, meeting: Meeting) -> None:
-        assert meeting.id in self._t.meetings, "update of a meeting never added"
-        self._t.meetings[meeting.id] = _clone(meeting)
+        self._write_back(self._t.meetings, meeting, "meeting")
 
     async def upcoming(self, council_id: int, after: datetime) -> list[Meeting]:
         found = [m for m in await self.all_upcoming(after) if m.council_id == council_id]
@@ -475,23 +547,43 @@ class FakeMeetingRepository(_Repository):
 
 
 class FakeNoticeRepository(_Repository):
+    @staticmethod
+    def _as_json(notice: Notice) -> Notice:
+        """Parameters as a JSON column gives them back (tuples as lists, keys as strings);
+        what JSON cannot hold is refused."""
+        notice.params = json.loads(json.dumps(notice.params))
+        return notice
+
     async def add(self, notice: Notice) -> bool:
+        self._as_json(_stored(notice))
         if any(n.key == notice.key for n in self._t.notices.values()):
             return False
-        notice.id = self._t.next_id("notices")
-        self._t.notices[notice.id] = _clone(notice)
+        self._insert("notices", self._t.notices, notice)
+        assert notice.id is not None
+        self._as_json(self._t.notices[notice.id])
         return True
 
     async def add_many(self, notices: Sequence[Notice]) -> int:
-        return sum([await self.add(notice) for notice in notices])
+        queued: dict[str, int] = {}
+        for notice in notices:
+            if notice.key not in queued and await self.add(notice):
+                assert notice.id is not None
+                queued[notice.key] = notice.id
+        for notice in notices:
+            # As ``INSERT … ON CONFLICT DO NOTHING RETURNING`` tells it: the row queued
+            # now under the notice's key (twice in one batch: one row), or none.
+            notice.id = queued.get(notice.key)
+        return len(queued)
 
     async def get(self, notice_id: int) -> Notice | None:
         notice = self._t.notices.get(notice_id)
         return None if notice is None else _clone(notice)
 
     async def update(self, notice: Notice) -> None:
-        assert notice.id in self._t.notices, "update of a notice never added"
-        self._t.notices[notice.id] = _clone(notice)
+        self._as_json(_stored(notice))
+        self._write_back(self._t.notices, notice, "notice")
+        if notice.id in self._t.notices:
+            self._as_json(self._t.notices[notice.id])
 
     async def claim(self, now: datetime, limit: int, claimed_by: int | None = None) -> list[Notice]:
         taken: list[Notice] = []
@@ -533,6 +625,7 @@ class FakeNoticeRepository(_Repository):
 
 class FakeContactRepository(_Repository):
     async def mark(self, user_id: int, reachable: bool, at: datetime) -> None:
+        _utc(at)
         self._t.contacts[user_id] = reachable
 
     async def reachable(self, user_ids: Sequence[int]) -> set[int]:
@@ -545,7 +638,7 @@ class FakeVolunteerRepository(_Repository):
         return None if found is None else _clone(found)
 
     async def put(self, volunteer: Volunteer) -> Volunteer:
-        self._t.volunteers[(volunteer.council_id, volunteer.member_id)] = _clone(volunteer)
+        self._t.volunteers[(volunteer.council_id, volunteer.member_id)] = _stored(volunteer)
         return volunteer
 
     async def of_council(self, council_id: int, team_id: int | None = None) -> list[Volunteer]:
@@ -558,6 +651,7 @@ class FakeVolunteerRepository(_Repository):
 
 class _FakeNamed(_Repository):
     table: str
+    columns: tuple[str, ...]  # what ``update`` writes: a row stays in its council
 
     def _rows(self) -> dict[int, Any]:
         rows: dict[int, Any] = getattr(self._t, self.table)
@@ -576,13 +670,13 @@ class _FakeNamed(_Repository):
     async def add(self, row: Any) -> Any:
         if await self.by_name(row.council_id, row.name) is not None:
             raise errors.AlreadyExists(name=row.name)
-        row.id = self._t.next_id(self.table)
-        self._rows()[row.id] = _clone(row)
-        return row
+        return self._insert(self.table, self._rows(), row)
 
     async def update(self, row: Any) -> None:
-        assert row.id in self._rows()
-        self._rows()[row.id] = _clone(row)
+        stored = self._rows().get(_required(row.id, self.table))
+        if stored is not None:
+            for column in self.columns:
+                setattr(stored, column, copy.copy(getattr(row, column)))
 
     async def of_council(self, council_id: int) -> list[Any]:
         return [_clone(r) for _, r in sorted(self._rows().items()) if r.council_id == council_id]
@@ -590,10 +684,12 @@ class _FakeNamed(_Repository):
 
 class FakeTeamRepository(_FakeNamed):
     table = "teams"
+    columns = ("name", "leader_member_ids")
 
 
 class FakeUnitRepository(_FakeNamed):
     table = "units"
+    columns = ("name", "contact_user_ids", "services")
 
 
 class FakeTaskRepository(_Repository):
@@ -602,9 +698,7 @@ class FakeTaskRepository(_Repository):
         return None if found is None else _clone(found)
 
     async def add(self, task: Task) -> Task:
-        task.id = self._t.next_id("tasks")
-        self._t.tasks[task.id] = _clone(task)
-        return task
+        return self._insert("tasks", self._t.tasks, task)
 
     async def count_requests(self, member_id: int, since: datetime) -> int:
         return sum(
@@ -616,8 +710,7 @@ class FakeTaskRepository(_Repository):
         )
 
     async def update(self, task: Task) -> None:
-        assert task.id in self._t.tasks, "update of a task never added"
-        self._t.tasks[task.id] = _clone(task)
+        self._write_back(self._t.tasks, task, "task")
 
     async def for_topic(self, topic_id: int) -> list[Task]:
         return [_clone(t) for _, t in sorted(self._t.tasks.items()) if t.topic_id == topic_id]
@@ -644,9 +737,7 @@ class FakeOfferRepository(_Repository):
             for o in self._t.offers.values()
         ):
             raise AssertionError("a task is offered to a volunteer at most once")
-        offer.id = self._t.next_id("offers")
-        self._t.offers[offer.id] = _clone(offer)
-        return offer
+        return self._insert("offers", self._t.offers, offer)
 
     async def add_many(self, offers: Sequence[Offer]) -> list[Offer]:
         return [await self.add(offer) for offer in offers]
@@ -656,8 +747,14 @@ class FakeOfferRepository(_Repository):
         return None if found is None else _clone(found)
 
     async def update(self, offer: Offer) -> None:
-        assert offer.id in self._t.offers, "update of an offer never added"
-        self._t.offers[offer.id] = _clone(offer)
+        answer = _stored(offer)
+        stored = self._t.offers.get(_required(offer.id, "offer"))
+        if stored is not None:
+            # Only the answer is written back (SqlOfferRepository): to whom, in which
+            # round and until when were fixed when the offer was made.
+            stored.state = answer.state
+            stored.answered_at = answer.answered_at
+            stored.message_ref = answer.message_ref
 
     async def for_task(self, task_id: int) -> list[Offer]:
         return [_clone(o) for _, o in sorted(self._t.offers.items()) if o.task_id == task_id]
@@ -684,6 +781,7 @@ class FakeOfferRepository(_Repository):
 
 class FakeHoursLedger(_Repository):
     async def add(self, entry: HoursEntry) -> bool:
+        entry = _stored(entry)
         if entry.task_id in self._t.hours:
             return False
         self._t.hours[entry.task_id] = entry
@@ -697,13 +795,14 @@ class FakeHoursLedger(_Repository):
                 if e.council_id == council_id and e.member_id == member_id
             ),
             Decimal(0),
-        )
+        ).quantize(CENT)
 
     async def by_member(self, council_id: int, team_id: int | None) -> dict[int, Decimal]:
         totals: dict[int, Decimal] = {}
         for entry in self._t.hours.values():
             if entry.council_id == council_id and (team_id is None or entry.team_id == team_id):
-                totals[entry.member_id] = totals.get(entry.member_id, Decimal(0)) + entry.hours
+                before = totals.get(entry.member_id, Decimal("0.00"))
+                totals[entry.member_id] = before + entry.hours
         return totals
 
 
@@ -733,6 +832,7 @@ class FakeUnitOfWork:
         self.store = store if store is not None else FakeStore()
         self.committed = 0  # commits made through this unit of work
         self.rolled_back = 0
+        self.locked: list[tuple[str, int, Lock]] = []  # row locks asked for, in order
         self._tables: Tables | None = None
         self.councils = FakeCouncilRepository(self)
         self.members = FakeMemberRepository(self)

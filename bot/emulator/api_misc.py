@@ -73,6 +73,7 @@ async def get_updates(engine: Engine, p: Params) -> Any:
     offset = p.get_int("offset")
     if offset is not None:
         world.confirm(offset)
+        engine.activity_signal.fire()  # wait_idle watches confirmations
     limit = min(max(p.get_int("limit") or MAX_UPDATES_PER_CALL, 1), MAX_UPDATES_PER_CALL)
     allowed = p.get_json("allowed_updates")
     if isinstance(allowed, list):

@@ -12,6 +12,7 @@ import contextlib
 import copy
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -88,6 +89,9 @@ class Engine:
         self.activity_signal = Signal()  # bot calls and deliveries (for wait_idle)
         self.bot_signal = Signal()  # bot messages and edits
         self.last_activity = time.monotonic()
+        self.touches = 0  # bot calls other than getUpdates
+        # The bot's own "nothing in hand" signals (see BotApiEmulator.watch).
+        self.idle_probes: list[Callable[[], Awaitable[None]]] = []
         self.poll_generation = 0
         self.closing = False
 
@@ -96,6 +100,7 @@ class Engine:
         return self.world.bot
 
     def touch(self) -> None:
+        self.touches += 1
         self.last_activity = time.monotonic()
         self.activity_signal.fire()
 

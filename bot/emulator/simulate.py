@@ -7,7 +7,7 @@ import copy
 import itertools
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from bot.emulator.engine import EmulatorStats, Engine, PendingQuery
@@ -24,6 +24,17 @@ class UserSimulation:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._query_ids = itertools.count(1)
+
+    async def _wait_probed(self) -> None:
+        engine = self._engine
+        while True:
+            while engine.world.unconfirmed():
+                await engine.activity_signal.wait(1.0)
+            mark = engine.touches
+            for probe in list(engine.idle_probes):
+                await probe()
+            if not engine.world.unconfirmed() and engine.touches == mark:
+                return
 
     # -- properties ----------------------------------------------------------------------
 
@@ -225,6 +236,42 @@ class UserSimulation:
         self._engine.enqueue({"message": message.to_api(with_reply=reply)})
         return copy.copy(message)
 
+    async def edit_text(self, user: User, message: Message | int, text: str) -> Message:
+        """``user`` edits their own message to read ``text``; the bot receives an
+        ``edited_message`` update (the whole message as it now stands, entities included,
+        as Telegram sends it). ``message`` is what :meth:`send_text` returned, or its id
+        in the user's private chat."""
+        if isinstance(message, Message):
+            chat_id, message_id = message.chat.id, message.message_id
+        else:
+            chat_id, message_id = self._engine.world.private_chat(user).id, message
+        world = self._engine.world
+        current = world.get_message(chat_id, message_id)
+        if current is None:
+            raise ValueError(f"message #{message_id} does not exist")
+        if current.from_user.id != user.id:
+            raise ValueError(f"{user.full_name} cannot edit another's message #{message_id}")
+        if current.text is None:
+            raise ValueError(f"message #{message_id} has no text to edit")
+        entities: list[dict[str, Any]] = []
+        if command := _COMMAND.match(text):
+            entities.append({"type": "bot_command", "offset": 0, "length": utf16_len(command[0])})
+        current.text, current.source, current.entities = text, text, entities
+        current.edit_date = int(time.time())
+        reply_id = current.reply_to_message_id
+        reply = world.get_message(chat_id, reply_id) if reply_id is not None else None
+        self.transcript.add(
+            Entry(
+                "user_edit",
+                current.chat.label,
+                actor=user.full_name,
+                text=text,
+                message_id=message_id,
+            )
+        )
+        self._engine.enqueue({"edited_message": current.to_api(with_reply=reply)})
+        return copy.copy(current)
+
     async def press(
         self,
         user: User,
@@ -361,10 +408,29 @@ class UserSimulation:
                 )
             await engine.bot_signal.wait(remaining)
 
+    def watch(self, probe: Callable[[], Awaitable[None]]) -> Callable[[], None]:
+        """Let :meth:`wait_idle` ask the bot itself: ``probe()`` returns once the bot has
+        nothing in hand. Returns the function that stops watching."""
+        probes = self._engine.idle_probes
+        probes.append(probe)
+        return lambda: probes.remove(probe)
+
     async def wait_idle(self, quiet: float = 0.2, timeout: float = 10.0) -> None:
-        """Wait until every update was fetched and the bot made no call for ``quiet`` s."""
+        """Wait until every update was delivered and the bot is done with them: when
+        the bot is watched (:meth:`watch`), until its probes say so and it made no call
+        meanwhile; otherwise until it made no call for ``quiet`` s."""
         engine = self._engine
         deadline = time.monotonic() + timeout
+        if engine.idle_probes:
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._wait_probed()
+            except TimeoutError:
+                raise TimeoutError(
+                    f"bot not idle after {timeout}s (undelivered updates: "
+                    f"{engine.world.undelivered()})"
+                ) from None
+            return
         while True:
             now = time.monotonic()
             busy = engine.world.undelivered()

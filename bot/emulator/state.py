@@ -150,6 +150,11 @@ class World:
     def undelivered(self) -> bool:
         return bool(self.forced) or any(u > self.delivered_up_to for u in self.pending)
 
+    def unconfirmed(self) -> bool:
+        """Updates the bot has not confirmed yet (handed out or not): a bot that stores
+        before it confirms has every confirmed update in its own hands."""
+        return bool(self.forced) or bool(self.pending)
+
     def _allowed(self, update: dict[str, Any]) -> bool:
         kind = next((key for key in update if key != "update_id"), "")
         if self.allowed_updates is None or not self.allowed_updates:

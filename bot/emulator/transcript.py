@@ -11,7 +11,7 @@ from typing import Literal
 
 from bot.emulator.models import ButtonRow
 
-EntryKind = Literal["user", "bot", "edit", "press", "delete", "pin", "error"]
+EntryKind = Literal["user", "user_edit", "bot", "edit", "press", "delete", "pin", "error"]
 
 
 @dataclass
@@ -56,6 +56,8 @@ class Transcript:
         where = f"[{e.chat}]"
         if e.kind == "user":
             return _block(f"{where} {e.actor}: ", e.text)
+        if e.kind == "user_edit":
+            return _block(f"{where} {e.actor} (edited #{e.message_id}): ", e.text)
         if e.kind in ("bot", "edit"):
             head = (
                 f"{where} 🤖 {self.bot_name} #{e.message_id}: "

@@ -15,6 +15,7 @@ from bot.handlers.common import council_here, group_only, quiet_answer, refusals
 from bot.i18n import t
 from domain import errors, services
 from domain.model import BallotKind
+from domain.numbers import looks_like_id, parse_id
 from domain.rules import PRESETS
 from domain.schedule import Subject
 from domain.when import parse_deadline, parse_duration
@@ -65,8 +66,8 @@ def parse_ballot_args(args: Sequence[str]) -> BallotArgs:
             parsed.secret = SECRET_WORDS[word]
         elif word in PRESETS or word in RULE_WORDS:
             parsed.rule_name = RULE_WORDS.get(word, word)
-        elif word.lstrip("#").isdigit():
-            parsed.proposal_ids.append(int(word.lstrip("#")))
+        elif looks_like_id(word):  # "#3" or "3"; "#²" is refused as a number
+            parsed.proposal_ids.append(parse_id(raw))
             parsed.kind = BallotKind.OPTIONS
         else:
             raise errors.InvalidInput(field="ballot_usage", value=raw[:30])

@@ -19,6 +19,10 @@ from domain.model import Council
 
 Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
 
+# A refusal quotes what it refused (a rule's name, a team's): at most this much of any
+# one value, so a refusal of a 4,000-character word still fits in one message.
+MAX_QUOTED = 200
+
 
 def refusal_text(lang: str, error: errors.DomainError) -> str:
     field = error.params.get("field")
@@ -26,7 +30,12 @@ def refusal_text(lang: str, error: errors.DomainError) -> str:
     key = f"error.{error.code}.{field}" if field else f"error.{error.code}"
     if key not in catalogue:
         key = f"error.{error.code}" if f"error.{error.code}" in catalogue else "error.error"
-    params = dict(error.params)
+    params = {
+        name: value[:MAX_QUOTED] + "…"
+        if isinstance(value, str) and len(value) > MAX_QUOTED
+        else value
+        for name, value in error.params.items()
+    }
     for name in ("task_state", "to"):  # a task's state, in words rather than its code
         state_key = f"task_state.{params.get(name)}"
         if state_key in catalogue:

@@ -17,6 +17,7 @@ from bot.i18n import Markup, t
 from bot.ics import meeting_ics
 from domain import errors, meetings
 from domain.model import Meeting
+from domain.numbers import looks_like_id, parse_id, read_id
 from domain.schedule import Subject
 from domain.when import find_when, parse_deadline, parse_duration, parse_when
 
@@ -27,12 +28,18 @@ OFF_WORDS = ("off", "关", "关闭", "不提醒", "none")
 BALLOT_WORDS = ("ballot", "vote", "表决", "投票")
 
 
-def _split_target(words: Sequence[str]) -> tuple[int | None, str]:
-    """ "3 12-01 19:30" -> (3, "12-01 19:30"); "#3" -> (3, ""); "12-01 19:30" -> (None, …)."""
-    if words and words[0].startswith("#") and words[0][1:].isdigit():
-        return int(words[0][1:]), " ".join(words[1:])
-    if words and words[0].isdigit() and (len(words) == 1 or len(words[0]) <= 4):
-        return int(words[0]), " ".join(words[1:])
+def split_target(words: Sequence[str]) -> tuple[int | None, str]:
+    """ "3 12-01 19:30" -> (3, "12-01 19:30"); "#3" -> (3, ""); "12-01 19:30" -> (None, …).
+
+    A first word meant as a meeting number ("#3", or digits alone or before a time) is
+    read by ``domain.numbers``: "#²" or "#99999999999999999999" is refused, not passed on."""
+    if not words:
+        return None, ""
+    first = words[0]
+    if looks_like_id(first) and (
+        first.startswith(("#", "＃")) or len(words) == 1 or len(first) <= 4
+    ):
+        return parse_id(first), " ".join(words[1:])
     return None, " ".join(words)
 
 
@@ -48,7 +55,7 @@ async def meeting(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     council, council_id = await council_here(update, context)
     action = words[0].lower()
     if action in MOVE_WORDS:
-        meeting_id, when = _split_target(words[1:])
+        meeting_id, when = split_target(words[1:])
         if not when:
             raise errors.InvalidInput(field="meeting_usage")
         starts_at = parse_when(when, now=now(context), timezone=council.timezone)
@@ -76,7 +83,7 @@ async def meeting(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await _after_change(context, moved)
         return
     if action in CANCEL_WORDS:
-        meeting_id, _ = _split_target(words[1:])
+        meeting_id, _ = split_target(words[1:])
         cancelled = await meetings.cancel_meeting(
             keyed_uow(update, context),
             council_id=council_id,
@@ -143,12 +150,13 @@ async def toggle_agenda(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     query = update.callback_query
     assert query is not None
     press = deps(context).signer.parse(query.data)
-    if press is None or press.action != "a" or not press.arg.isdigit():
+    topic_id = read_id(press.arg) if press is not None else None
+    if press is None or press.action != "a" or topic_id is None:
         raise errors.StaleButton()
     changed, on = await meetings.toggle_agenda_topic(
         keyed_uow(update, context),
         meeting_id=press.target,
-        topic_id=int(press.arg),
+        topic_id=topic_id,
         user_id=query.from_user.id,
     )
     await query.answer(t(user_language(update, context), "agenda.on" if on else "agenda.off"))

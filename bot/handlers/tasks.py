@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass
 from decimal import Decimal
 
 from telegram import MessageEntity, Update
@@ -15,6 +15,7 @@ from bot.handlers.common import council_here, group_only, refusals
 from bot.i18n import Markup, t
 from domain import errors, services, tasks
 from domain.dispatch import Task
+from domain.numbers import leading_id, looks_like_id, parse_id
 from domain.schedule import Subject
 from domain.when import parse_duration, parse_when
 
@@ -23,7 +24,6 @@ UNIT_PREFIXES = ("单位:", "单位：", "unit:")
 TEAM_PREFIXES = ("队:", "队：", "team:")
 DUE_PREFIXES = ("截止:", "截止：", "due:")
 SKILL_PREFIXES = ("技能:", "技能：", "skill:")
-TOPIC_ID = re.compile(r"#(\d+)")
 CANCEL_WORDS = ("cancel", "取消")
 
 
@@ -89,23 +89,32 @@ async def request(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await _after_dispatch(context, task)
 
 
-@refusals
-@group_only
-async def task(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/task [#议题] 标题 单位:名称 | 队:名称 | @成员… [截止:时间] [技能:类别] (chair)."""
-    message, user = update.effective_message, update.effective_user
-    assert message is not None and user is not None
-    council, council_id = await council_here(update, context)
-    text = command_text(message)
-    first, _, rest = text.partition(" ")
-    if first.lower() in CANCEL_WORDS:
-        await _cancel(update, context, rest.strip().lstrip("#"))
-        return
-    topic_id = None
-    if (found := TOPIC_ID.match(text)) is not None:
-        topic_id, text = int(found[1]), text[found.end() :]
-    unit = team = skill = None
-    due = None
+@dataclass(frozen=True)
+class TaskArgs:
+    """What "/task [#议题] 标题 单位:… 队:… 技能:… 截止:…" says, as typed."""
+
+    title: str
+    topic_id: int | None = None
+    unit: str | None = None
+    team: str | None = None
+    skill: str | None = None
+    due: str | None = None
+
+
+def cancel_target(text: str) -> int | None:
+    """The task number of "cancel 5" (or "取消 #5"); None when ``text`` cancels nothing."""
+    words = text.split()
+    if not words or words[0].lower() not in CANCEL_WORDS:
+        return None
+    if len(words) != 2 or not looks_like_id(words[1]):
+        raise errors.InvalidInput(field="task_usage")
+    return parse_id(words[1])
+
+
+def parse_task_args(text: str) -> TaskArgs:
+    """Read what follows /task (not a cancel): "#3 清运垃圾 单位:物业公司 截止:后天18:00"."""
+    topic_id, text = leading_id(text)
+    unit = team = skill = due = None
     title_words = []
     for word in text.split():
         lowered = word.lower()
@@ -115,23 +124,43 @@ async def task(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         elif lowered.startswith(TEAM_PREFIXES):
             team = value
         elif lowered.startswith(SKILL_PREFIXES):
-            skill = render_dispatch.skill_from_word(council, value) or value
+            skill = value
         elif lowered.startswith(DUE_PREFIXES):
-            due = parse_when(value, now=now(context), timezone=council.timezone)
-        elif word.startswith("@"):
-            continue  # a mention: its user comes from the message's entities
-        else:
+            due = value
+        elif not word.startswith("@"):  # a mention: its user comes from the entities
             title_words.append(word)
+    return TaskArgs(" ".join(title_words), topic_id, unit, team, skill, due)
+
+
+@refusals
+@group_only
+async def task(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/task [#议题] 标题 单位:名称 | 队:名称 | @成员… [截止:时间] [技能:类别] (chair)."""
+    message, user = update.effective_message, update.effective_user
+    assert message is not None and user is not None
+    council, council_id = await council_here(update, context)
+    text = command_text(message)
+    cancel_id = cancel_target(text)
+    if cancel_id is not None:
+        await _cancel(update, context, cancel_id)
+        return
+    args = parse_task_args(text)
+    skill = args.skill and (render_dispatch.skill_from_word(council, args.skill) or args.skill)
+    due = (
+        parse_when(args.due, now=now(context), timezone=council.timezone)
+        if args.due is not None
+        else None
+    )
     people = tuple(_mentioned(update))
-    if not title_words or not (unit or team or people):
+    if not args.title or not (args.unit or args.team or people):
         raise errors.InvalidInput(field="task_usage")
     dispatched = await tasks.create_task(
         keyed_uow(update, context),
         council_id=council_id,
         user_id=user.id,
-        topic_id=topic_id,
-        title=" ".join(title_words),
-        assignee=tasks.Assignee(unit=unit, team=team, user_ids=people),
+        topic_id=args.topic_id,
+        title=args.title,
+        assignee=tasks.Assignee(unit=args.unit, team=args.team, user_ids=people),
         skill=skill,
         due=due,
         now=now(context),
@@ -153,14 +182,12 @@ async def task(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await _after_dispatch(context, created)
 
 
-async def _cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, number: str) -> None:
+async def _cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, task_id: int) -> None:
     """/task cancel 5: the chair, or the resident who asked, calls a task off."""
     message, user = update.effective_message, update.effective_user
     assert message is not None and user is not None
-    if not number.isdigit():
-        raise errors.InvalidInput(field="task_usage")
     cancelled = await tasks.cancel_task(
-        keyed_uow(update, context), task_id=int(number), user_id=user.id, now=now(context)
+        keyed_uow(update, context), task_id=task_id, user_id=user.id, now=now(context)
     )
     lang = user_language(update, context)
     await message.reply_text(t(lang, "task.cancelled", id=cancelled.id, title=cancelled.title))
@@ -253,28 +280,33 @@ async def done_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     await _after_dispatch(context, finished)
 
 
+def parse_finish(text: str) -> tuple[int, Decimal | None, str]:
+    """ "5 2h 已换好水管" -> (task 5, 2.00 hours, the note); the hours are optional."""
+    words = text.split(maxsplit=1)
+    if not words or not looks_like_id(words[0]):
+        raise errors.InvalidInput(field="finish_usage")
+    task_id = parse_id(words[0])
+    rest = words[1] if len(words) > 1 else ""
+    first, _, after = rest.partition(" ")
+    length = parse_duration(first) if first else None
+    if length is None:
+        return task_id, None, rest
+    hours = Decimal(int(length.total_seconds() // 60)) / Decimal(60)
+    return task_id, hours.quantize(Decimal("0.01")), after
+
+
 @refusals
 async def finish(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/finish 任务号 [2h] [说明]: done, with a note (a photo may carry it as caption)."""
     message, user = update.effective_message, update.effective_user
     assert message is not None and user is not None
-    words = _text_of(update).split(maxsplit=1)
-    if not words or not words[0].lstrip("#").isdigit():
-        raise errors.InvalidInput(field="finish_usage")
-    task_id = int(words[0].lstrip("#"))
-    rest = words[1] if len(words) > 1 else ""
-    first, _, after = rest.partition(" ")
-    length = parse_duration(first) if first else None
-    hours = None
-    if length is not None:
-        hours = Decimal(int(length.total_seconds() // 60)) / Decimal(60)
-        rest = after
+    task_id, hours, note = parse_finish(_text_of(update))
     finished = await tasks.complete_task(
         keyed_uow(update, context),
         task_id=task_id,
         user_id=user.id,
-        note=rest,
-        hours=hours.quantize(Decimal("0.01")) if hours is not None else None,
+        note=note,
+        hours=hours,
         now=now(context),
     )
     await message.reply_text(

@@ -81,6 +81,7 @@ async def propose(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         text=text,
         now=now(context),
         per_hour=deps(context).limits.proposals_per_hour,
+        source_ref=message.message_id,  # editing this message edits the proposal
     )
     await _announce(context, submitted, reply_to=message.message_id)
 
@@ -96,14 +97,17 @@ async def _announce(
         deps(context).signer,
         open_for_seconds=True,
     )
-    await context.bot.send_message(
+    announced = await context.bot.send_message(
         council.chat_id,
         text,
         reply_markup=markup,
         message_thread_id=council.thread_id or None,
         reply_to_message_id=reply_to,
     )
-    assert submitted.topic.id is not None
+    assert submitted.topic.id is not None and submitted.proposal.id is not None
+    await services.set_proposal_message(
+        uow(context), proposal_id=submitted.proposal.id, message_ref=announced.message_id
+    )
     await refresh_card(context, submitted.topic.id)
 
 

@@ -13,6 +13,7 @@ from bot.i18n import t
 from bot.render import plain
 from domain import errors, services, tasks
 from domain.model import Council
+from domain.numbers import read_index
 
 GRID_WORDS = ("网格:", "网格：", "grid:")
 TEAM_WORDS = ("队:", "队：", "team:")
@@ -77,12 +78,13 @@ async def toggle_skill(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     query = update.callback_query
     assert query is not None
     press = deps(context).signer.parse(query.data)
-    if press is None or press.action != "k" or not press.arg.isdigit():
+    if press is None or press.action != "k":
         raise errors.StaleButton()
     council = await services.council_by_id(uow(context), council_id=press.target)
-    if int(press.arg) >= len(council.all_skills):
+    index = read_index(press.arg, len(council.all_skills))
+    if index is None:
         raise errors.StaleButton()
-    skill = council.all_skills[int(press.arg)]
+    skill = council.all_skills[index]
     changed = await tasks.toggle_skill(
         keyed_uow(update, context),
         council_id=press.target,

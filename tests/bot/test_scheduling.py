@@ -9,7 +9,6 @@ started on the same database and the same emulated chat.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -67,7 +66,7 @@ async def vote(council: Council, user: User, ballot: Message, label: str) -> Non
 
 
 async def test_a_ballot_with_a_deadline_closes_by_itself(
-    local: LocalBot, traveller: time_machine.Coordinates, caplog: pytest.LogCaptureFixture
+    local: LocalBot, traveller: time_machine.Traveller, caplog: pytest.LogCaptureFixture
 ) -> None:
     council = await make_council(local)
     await council.topic()
@@ -99,7 +98,7 @@ async def _current(council: Council, message: Message) -> Message:
 
 
 async def test_votes_after_the_deadline_are_refused_even_before_the_job_ran(
-    local: LocalBot, traveller: time_machine.Coordinates
+    local: LocalBot, traveller: time_machine.Traveller
 ) -> None:
     council = await make_council(local)
     await council.topic()
@@ -113,7 +112,7 @@ async def test_votes_after_the_deadline_are_refused_even_before_the_job_ran(
 
 
 async def test_restart_between_scheduling_and_firing_fires_once_and_says_late(
-    emulator: BotApiEmulator, database_url: str, traveller: time_machine.Coordinates
+    emulator: BotApiEmulator, database_url: str, traveller: time_machine.Traveller
 ) -> None:
     async with bot_on(emulator, database_url) as first:
         council = await make_council(first)
@@ -131,14 +130,14 @@ async def test_restart_between_scheduling_and_firing_fires_once_and_says_late(
         assert second.deps.scheduler.pending() == {}
     # Once more: nothing is left to do, nothing is said again.
     async with bot_on(emulator, database_url) as third:
-        await asyncio.sleep(0.3)
+        await third.deps.scheduler.settled()
         await third.deps.outbox.drain()
         assert third.deps.scheduler.runs == []
     assert len(group_texts(council, "表决结果")) == 1
 
 
 async def test_a_kill_right_after_firing_announces_nothing_twice(
-    emulator: BotApiEmulator, database_url: str, traveller: time_machine.Coordinates
+    emulator: BotApiEmulator, database_url: str, traveller: time_machine.Traveller
 ) -> None:
     async with bot_on(emulator, database_url) as first:
         council = await make_council(first)
@@ -153,14 +152,14 @@ async def test_a_kill_right_after_firing_announces_nothing_twice(
         first.deps.scheduler.leadership.is_leader = False  # the dying leader does nothing more
     async with bot_on(emulator, database_url) as second:
         council.local = second
-        await asyncio.sleep(0.3)
+        await second.deps.scheduler.settled()
         await second.deps.outbox.drain()
         await emulator.wait_idle(quiet=0.2)
     assert len(group_texts(council, "表决结果")) == 1
 
 
 async def test_a_crash_between_the_closing_and_its_message_still_sends_it_once(
-    emulator: BotApiEmulator, database_url: str, traveller: time_machine.Coordinates
+    emulator: BotApiEmulator, database_url: str, traveller: time_machine.Traveller
 ) -> None:
     async with bot_on(emulator, database_url) as first:
         council = await make_council(first)
@@ -181,7 +180,7 @@ async def test_a_crash_between_the_closing_and_its_message_still_sends_it_once(
 
 
 async def test_a_notice_left_half_sent_by_a_dead_process_is_not_sent_again(
-    emulator: BotApiEmulator, database_url: str, traveller: time_machine.Coordinates
+    emulator: BotApiEmulator, database_url: str, traveller: time_machine.Traveller
 ) -> None:
     async with bot_on(emulator, database_url) as first:
         council = await make_council(first)
@@ -195,7 +194,7 @@ async def test_a_notice_left_half_sent_by_a_dead_process_is_not_sent_again(
         (taken,) = await outbox.claim_notices(first.database.uow(), now=first.deps.clock(), limit=5)
     traveller.shift(timedelta(minutes=10))
     async with bot_on(emulator, database_url) as second:
-        await asyncio.sleep(0.3)
+        await second.deps.scheduler.settled()
         await second.deps.outbox.drain()
         async with second.database.uow() as uow:
             assert taken.id is not None
@@ -208,7 +207,7 @@ async def test_a_notice_left_half_sent_by_a_dead_process_is_not_sent_again(
 
 
 async def test_the_nudge_goes_only_to_those_who_have_not_voted(
-    local: LocalBot, traveller: time_machine.Coordinates, caplog: pytest.LogCaptureFixture
+    local: LocalBot, traveller: time_machine.Traveller, caplog: pytest.LogCaptureFixture
 ) -> None:
     council = await make_council(local)
     voter, started, silent, blocked = council.members
@@ -249,7 +248,7 @@ async def test_the_nudge_goes_only_to_those_who_have_not_voted(
 
 
 async def test_a_collection_deadline_opens_the_vote_by_itself(
-    local: LocalBot, traveller: time_machine.Coordinates, caplog: pytest.LogCaptureFixture
+    local: LocalBot, traveller: time_machine.Traveller, caplog: pytest.LogCaptureFixture
 ) -> None:
     council = await make_council(local)
     await council.topic()
@@ -277,7 +276,7 @@ def local_day(days: int) -> str:
 
 
 async def test_moving_a_meeting_moves_its_reminders(
-    local: LocalBot, traveller: time_machine.Coordinates, caplog: pytest.LogCaptureFixture
+    local: LocalBot, traveller: time_machine.Traveller, caplog: pytest.LogCaptureFixture
 ) -> None:
     council = await make_council(local)
     await council.topic("活动室使用规则")
@@ -307,7 +306,7 @@ async def test_moving_a_meeting_moves_its_reminders(
     day_before = f"meeting_reminder:{meeting_id}:1440"
     # The old moment of the 24 h reminder passes: nothing is said.
     await advance(local, traveller, timedelta(seconds=before[day_before] + 60 - time.time()))
-    await asyncio.sleep(0.2)
+    await local.deps.scheduler.settled()
     assert group_texts(council, "会议提醒") == []
     assert local.deps.scheduler.runs == []
     # The new one: said once, with the agenda.
@@ -321,7 +320,7 @@ async def test_moving_a_meeting_moves_its_reminders(
 
 
 async def test_cancelling_a_meeting_drops_its_reminders(
-    local: LocalBot, traveller: time_machine.Coordinates
+    local: LocalBot, traveller: time_machine.Traveller
 ) -> None:
     council = await make_council(local)
     card = await council.say(council.chair, f"/meeting {local_day(2)} 09:00 线上")
@@ -331,12 +330,12 @@ async def test_cancelling_a_meeting_drops_its_reminders(
     assert local.deps.scheduler.pending() == {}
     assert "已取消" in text_of(council.emu, card)
     await advance(local, traveller, timedelta(days=2))
-    await asyncio.sleep(0.2)
+    await local.deps.scheduler.settled()
     assert group_texts(council, "会议提醒") == []
 
 
 async def test_a_reminder_missed_while_the_bot_was_down_is_skipped_not_sent_late(
-    emulator: BotApiEmulator, database_url: str, traveller: time_machine.Coordinates
+    emulator: BotApiEmulator, database_url: str, traveller: time_machine.Traveller
 ) -> None:
     async with bot_on(emulator, database_url) as first:
         council = await make_council(first)
@@ -346,7 +345,7 @@ async def test_a_reminder_missed_while_the_bot_was_down_is_skipped_not_sent_late
     # Past the 24 h reminder by 3 hours, and 20 hours before the 1 h one.
     traveller.move_to(starts - timedelta(hours=24) + timedelta(hours=3))
     async with bot_on(emulator, database_url) as second:
-        await asyncio.sleep(0.3)
+        await second.deps.scheduler.settled()
         await second.deps.outbox.drain()
         pending = second.deps.scheduler.pending()
         assert [k for k in pending if k.endswith(":1440")] == []

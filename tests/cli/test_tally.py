@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -11,15 +13,28 @@ from typing import Any
 
 import pytest
 
+from bot import cli
 from domain.rules import preset
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def tally(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """``yishi tally`` in this process (the process itself is tested once, below)."""
+    argv = ["tally", *map(str, args)]
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = cli.main(argv)
+        except SystemExit as exit_:  # argparse's own refusals
+            code = exit_.code if isinstance(exit_.code, int) else 2
+    return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
+
+
+def tally_process(*args: str | Path, probe: str = "") -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", "tally", *map(str, args)],
+        [sys.executable, "-c", PROCESS.format(probe=probe), "tally", *map(str, args)],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -27,6 +42,19 @@ def tally(*args: str | Path) -> subprocess.CompletedProcess[str]:
         encoding="utf-8",
         timeout=60,
     )
+
+
+# The `yishi` entry point, and after it (when asked) the heavy libraries it loaded.
+PROCESS = """
+import sys
+from bot.cli import main
+code = main(sys.argv[1:])
+heavy = ("telegram", "sqlalchemy", "apscheduler", "aiohttp", "psycopg", "alembic")
+loaded = sorted({{name.split(".")[0] for name in sys.modules}} & set(heavy))
+if {probe!r}:
+    print("loaded:", ",".join(loaded), file=sys.stderr)
+sys.exit(code)
+"""
 
 
 def write(path: Path, text: str, bom: bool = False) -> Path:
@@ -64,6 +92,18 @@ m5,104,,钱七
 @pytest.fixture
 def roll(tmp_path: Path) -> Path:
     return write(tmp_path / "roll.csv", ROLL)
+
+
+def test_the_process_answers_and_loads_no_bot_or_database_library(
+    tmp_path: Path, roll: Path
+) -> None:
+    votes = write(tmp_path / "votes.csv", "member_id,choice\nm1,for\nm3,for\nm4,against\n")
+    result = tally_process("--roll", roll, "--votes", votes, "--rule", "simple", probe="yes")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["outcome"] == "passed"
+    assert result.stderr.strip() == "loaded:"
+    refused = tally_process("--roll", roll, "--votes", tmp_path / "absent.csv")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
 
 
 def test_simple_passes_with_invalid_votes(tmp_path: Path, roll: Path) -> None:

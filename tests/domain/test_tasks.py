@@ -31,6 +31,7 @@ from domain.model import (
     DEFAULT_OFFER_ROUND,
     MAX_TITLE,
     Member,
+    MemberStatus,
     NoticeKind,
     NoticeState,
     Phase,
@@ -687,7 +688,7 @@ async def test_a_removed_member_is_not_offered_a_task(factory: FakeUnitOfWorkFac
     async with factory() as uow:
         member = await uow.members.get(member_id_of(factory, 102))
         assert member is not None
-        member.status = services.MemberStatus.REMOVED
+        member.status = MemberStatus.REMOVED
         await uow.members.update(member)
         await uow.commit()
 

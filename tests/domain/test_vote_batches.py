@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from domain import errors, services
 from domain.services import VoteReceipt, VoteRequest
-from tests.domain.test_services import LATER, bid, council_with_roll, motion, unchanged
+from tests.domain.builders import unchanged
+from tests.domain.test_services import LATER, bid, council_with_roll, motion
 from tests.fakes import FakeUnitOfWorkFactory
 
 

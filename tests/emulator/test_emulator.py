@@ -345,3 +345,32 @@ async def test_documents_threads_pins_and_raw_http(bot: Bot, emu: BotApiEmulator
     assert (missing.status_code, missing.json()["description"]) == (404, "Not Found")
     assert (wrong.status_code, wrong.json()["error_code"]) == (401, 401)
     assert as_json.json()["result"]["message_thread_id"] == 7
+
+
+async def test_a_user_edits_their_message(bot: Bot, emu: BotApiEmulator) -> None:
+    """An edit reaches the bot as ``edited_message``: the same message id, the new text
+    with its command entity, and an ``edit_date``; nobody edits another's message."""
+    auntie, uncle = emu.add_user("张阿姨"), emu.add_user("李叔叔")
+    group = emu.add_group("议事会", members=[auntie, uncle])
+    sent = await emu.send_text(auntie, group, "/propose 修长椅")
+    edited = await emu.edit_text(auntie, sent, "/propose 修长椅和路灯")
+    first, second = await bot.get_updates(timeout=0)
+    assert first.message is not None and first.message.text == "/propose 修长椅"
+    update = second.edited_message
+    assert update is not None and second.message is None
+    assert (update.message_id, update.chat_id) == (sent.message_id, group.id)
+    assert update.text == "/propose 修长椅和路灯" and update.edit_date is not None
+    assert [(e.type, e.offset, e.length) for e in update.entities] == [("bot_command", 0, 8)]
+    assert edited.text == emu.messages(group)[-1].text == "/propose 修长椅和路灯"
+    assert "张阿姨 (edited #1): /propose 修长椅和路灯" in emu.transcript.render()
+    # Edited into plain text: no command any more. In a private chat, by message id.
+    await emu.edit_text(auntie, sent, "修长椅")
+    said = await emu.send_text(auntie, auntie, "草稿第一段")
+    await emu.edit_text(auntie, said.message_id, "草稿第一段（改）")
+    plain, _, private = await bot.get_updates(offset=second.update_id + 1, timeout=0)
+    assert plain.edited_message is not None and plain.edited_message.entities == ()
+    assert private.edited_message is not None
+    assert private.edited_message.chat.type == "private"
+    assert private.edited_message.text == "草稿第一段（改）"
+    with pytest.raises(ValueError, match="cannot edit another's message"):
+        await emu.edit_text(uncle, sent, "/propose 改成停车场")

@@ -5,7 +5,8 @@ pocket garden: its roll, a topic with proposals and seconds, a ballot with votes
 and their history, a meeting, notices, volunteers, tasks, offers and hours).
 A migration that adds a table must add its seed here: the tests refuse a
 revision that leaves a table empty, so every migration is tested with data in
-every table.
+every table. A migration that adds columns to an older table seeds more rows of
+that table, with the new columns filled.
 
 Rows are written with SQLAlchemy Core on tables reflected from the database as
 that revision left it, never through ``storage.orm`` (which is the newest
@@ -413,11 +414,39 @@ def _0004() -> Rows:
     }
 
 
+def _0005() -> Rows:
+    """Proposals that remember the message that made them and the one announcing them
+    (0005 adds the columns to a table of 0001: its rows stay, the new ones join them)."""
+    return {
+        "proposals": [
+            {
+                "id": 3,
+                "topic_id": 1,
+                "author_id": 3,
+                "text": "修长椅和路灯",
+                "created_at": at(400),
+                "source_ref": 31,
+                "message_ref": 32,
+            },
+            {
+                "id": 4,
+                "topic_id": 1,
+                "author_id": 4,
+                "text": "私聊写的提案",
+                "created_at": at(401),
+                "source_ref": None,
+                "message_ref": 33,
+            },
+        ]
+    }
+
+
 SEEDS: dict[str, Callable[[], Rows]] = {
     "0001": _0001,
     "0002": _0002,
     "0003": _0003,
     "0004": _0004,
+    "0005": _0005,
 }
 
 

@@ -1,4 +1,8 @@
-"""Batched writes (group commit of votes) on both databases: the same guarantees as one by one."""
+"""Batched writes (group commit of votes) on both databases: the same guarantees as one by one.
+
+Concurrent batches only: what ``put_many`` and ``by_users`` return is in the contract
+tests (``test_contract_deliberation.py``), run on the fakes too.
+"""
 
 from __future__ import annotations
 
@@ -19,37 +23,6 @@ async def _setup(db: Database, members: int) -> tuple[int, int, list[int]]:
     member_ids = await make_members(db, council_id, members, first_user=1000)
     ballot_id = await make_ballot(db, council_id, await make_topic(db, council_id))
     return council_id, ballot_id, member_ids
-
-
-async def test_put_many_reports_previous_choices_and_records_only_changes(
-    database: Database,
-) -> None:
-    _, ballot_id, (m1, m2, m3) = await _setup(database, 3)
-    async with database.uow() as uow:
-        assert await uow.votes.put_many(
-            [Vote(ballot_id, m1, "a", at(1)), Vote(ballot_id, m2, "b", at(1))]
-        ) == [None, None]
-        await uow.commit()
-    async with database.uow() as uow:
-        previous = await uow.votes.put_many(
-            [
-                Vote(ballot_id, m1, "a", at(2)),  # unchanged
-                Vote(ballot_id, m2, "abstain", at(2)),  # changed
-                Vote(ballot_id, m3, "a", at(2)),  # new
-            ]
-        )
-        await uow.commit()
-    assert previous == ["a", "b", None]
-    async with database.uow() as uow:
-        assert await uow.votes.current(ballot_id) == {m1: "a", m2: "abstain", m3: "a"}
-        events = await uow.votes.events(ballot_id)
-        assert await uow.votes.last_seq(ballot_id) == 4
-    assert [(e.member_id, e.previous, e.choice) for e in events] == [
-        (m1, None, "a"),
-        (m2, None, "b"),
-        (m2, "b", "abstain"),
-        (m3, None, "a"),
-    ]
 
 
 async def test_concurrent_batches_with_overlapping_members(database: Database) -> None:
@@ -95,16 +68,6 @@ async def test_claim_many_claims_each_key_once_across_concurrent_batches(
     assert len(flat) == len(set(flat))  # nobody claimed a key twice
     assert set(flat) == {k for b in batches for k in b}
     assert await claim(batches[0]) == set()
-
-
-async def test_by_users_finds_members_of_one_council_only(database: Database) -> None:
-    council_id, _, _ = await _setup(database, 3)
-    other = await make_council(database, chat_id=-100_999)
-    await make_members(database, other, 2, first_user=1000)
-    async with database.uow() as uow:
-        found = await uow.members.by_users(council_id, [1000, 1002, 5555])
-    assert sorted(found) == [1000, 1002]
-    assert {m.council_id for m in found.values()} == {council_id}
 
 
 async def test_cast_votes_counts_a_burst_once_each_and_refuses_alone(database: Database) -> None:
