@@ -35,7 +35,7 @@ from common import add_database_args, databases, fresh_database
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.emulator import BotApiEmulator, RateLimits
+from emulator import BotApiEmulator, RateLimits
 from tests.chaos.harness import (
     ClosingTrial,
     OffersTrial,

@@ -4,7 +4,7 @@
                              [--database sqlite|postgresql|all] [--postgresql-url URL]
                              [--crash] [--quick] [--json] [--profile FILE]
 
-Each run starts the real bot (``bot.local.bot_on``) on a fresh, migrated database and
+Each run starts the real bot (``bot.telegram.local.bot_on``) on a fresh, migrated database and
 its own emulator with flood control on: everything together at most C messages a second
 (the bot's ``messages_per_second`` and the emulator's ``global_per_second``; Telegram's
 is 30, scaled up so that a run is short), private chats at Telegram's defaults (one
@@ -24,7 +24,7 @@ every volunteer has an offer in their private chat:
   the 429s (emulator: injected and real flood refusals; the outbox's ``postponed``).
 
 The baseline (``bare``) is a PTB ``ExtBot`` with the same rate limiter
-(``bot.ratelimit.RateLimiter`` at C/s, the same connection pool and as many messages in
+(``bot.telegram.ratelimit.RateLimiter`` at C/s, the same connection pool and as many messages in
 flight as the outbox) sending N messages of the same shape to the same N private chats,
 without injected 429s; same process, interleaved with the bot's runs.
 
@@ -76,15 +76,15 @@ from telegram.constants import ParseMode
 from telegram.ext import ExtBot
 from telegram.request import HTTPXRequest
 
-from bot.app import CONCURRENT_UPDATES
-from bot.emulator import BotApiEmulator, Chat, Message, RateLimits, User
-from bot.local import LocalBot, bot_on
-from bot.outbox import CONCURRENCY as OUTBOX_CONCURRENCY
-from bot.ratelimit import RateLimiter
+from bot.runtime.outbox import CONCURRENCY as OUTBOX_CONCURRENCY
+from bot.telegram.app import CONCURRENT_UPDATES
+from bot.telegram.local import LocalBot, bot_on
+from bot.telegram.ratelimit import RateLimiter
 from domain import services, tasks
 from domain.dispatch import Volunteer
 from domain.model import BallotKind, Member, NoticeKind, NoticeState, Phase
 from domain.rules import Choice
+from emulator import BotApiEmulator, Chat, Message, RateLimits, User
 from storage.orm import NoticeRow
 
 TARGET_RATIO = 0.9

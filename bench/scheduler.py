@@ -9,7 +9,7 @@ whose deadlines are days ahead (each plans a closing and a nudge) and scheduled 
 (each plans a reminder 24 h and 1 h before): N pending jobs in all. Each measurement runs
 in a fresh process (``--phase``), as a real start-up does, so that its peak RSS is its own:
 
-* reconcile at start-up (``bot.scheduler.Scheduler.start`` → ``last_reconcile.seconds``):
+* reconcile at start-up (``bot.runtime.scheduler.Scheduler.start`` → ``last_reconcile.seconds``):
   cold, with an empty job store (the first start after an upgrade), and warm, with the
   store already holding the plan (a restart);
 * peak RSS of those processes against one that only imported the bot and opened the
@@ -67,8 +67,8 @@ from common import add_database_args, databases, fresh_database, log, percentile
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
-from bot.context import utcnow
-from bot.scheduler import Scheduler, jobstore_url
+from bot.runtime.scheduler import Scheduler, jobstore_url
+from bot.telegram.context import utcnow
 from domain.jobs import Ran
 from domain.model import Ballot, BallotKind, Council, Meeting, Member, Phase, Topic, Vote
 from domain.rules import preset
@@ -83,7 +83,7 @@ COUNCILS = 100
 MEMBERS_PER_COUNCIL = 5
 CHAIR = 7_000_000_001
 BASELINE_TABLE = "bench_baseline_jobs"
-# As bot.scheduler.Scheduler configures APScheduler.
+# As bot.runtime.scheduler.Scheduler configures APScheduler.
 JOB_DEFAULTS = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
 WAIT_AFTER_DUE = 300.0  # seconds a batch may take to run after its moment before it counts lost
 CHILD_TIMEOUT = 1800.0

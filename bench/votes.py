@@ -3,7 +3,7 @@
     python bench/votes.py [--members N] [--runs K] [--database sqlite|postgresql|all]
                           [--quick] [--json] [--postgresql-url URL] [--profile FILE]
 
-Each run starts the real bot (``bot.local.local_bot``, with Telegram's own limits: 20
+Each run starts the real bot (``bot.telegram.local.local_bot``, with Telegram's own limits: 20
 group messages a minute, one tally edit per 3 s) on a fresh, migrated database, sets up
 a council of N members directly in storage (timed separately, not counted), has the
 chair post the ballot through the bot, and then fires all N presses concurrently. It
@@ -16,7 +16,7 @@ measures, from the first press to the last callback answer:
 * emulator 429s and other error replies (must be 0).
 
 The baseline is a bare PTB ``Application`` with the same update processor
-(``PerUserUpdateProcessor(64)``, as ``bot/app.py``) and one ``CallbackQueryHandler``
+(``PerUserUpdateProcessor(64)``, as ``bot/telegram/app.py``) and one ``CallbackQueryHandler``
 that only answers; same N concurrent presses, against its own emulator, in the same
 process and the same run. ratio = yishi votes/s ÷ bare votes/s (medians), per database.
 
@@ -60,17 +60,17 @@ from telegram.ext import (
     ContextTypes,
 )
 
-from bot.emulator import BotApiEmulator, Chat, Message, RateLimits, User
-from bot.local import LocalBot, local_bot
-from bot.processor import PerUserUpdateProcessor
+from bot.telegram.local import LocalBot, local_bot
+from bot.telegram.processor import PerUserUpdateProcessor
 from domain import services
 from domain.model import Member
+from emulator import BotApiEmulator, Chat, Message, RateLimits, User
 
 TARGET_RATIO = 0.5
 # Realistic Telegram settings: a group receives ~20 messages a minute; one tally edit per 3 s.
 GROUP_MESSAGES_PER_MINUTE = 20
 TALLY_EDIT_INTERVAL = 3.0
-MAX_CONCURRENT_UPDATES = 64  # as bot/app.py: PerUserUpdateProcessor(64)
+MAX_CONCURRENT_UPDATES = 64  # as bot/telegram/app.py: PerUserUpdateProcessor(64)
 FIRST_USER_ID = 10_000_001
 PRESS_TIMEOUT = 300.0  # a press waits this long for its answer before counting as lost
 

@@ -4,7 +4,7 @@ A messenger's update is stored here before the messenger is told it arrived
 (the next ``getUpdates`` offset, or the webhook's 200), and handled from here:
 a process that dies with updates in hand leaves them as rows that are handled
 again at the next start. Each row is claimed by the process handling it
-(``bot.presence``), so several processes never handle one update at the same
+(``bot.runtime.presence``), so several processes never handle one update at the same
 time, and a dead process's rows are taken over at once.
 """
 

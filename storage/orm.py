@@ -304,7 +304,7 @@ class NoticeRow(Base):
     not_before: Mapped[datetime | None]
     created_at: Mapped[datetime]
     claimed_at: Mapped[datetime | None]
-    # The process (``bot.presence``) that took it: a notice left SENDING by a process
+    # The process (``bot.runtime.presence``) that took it: a notice left SENDING by a process
     # that is gone is recovered at once, never while its sender may still send it.
     claimed_by: Mapped[int | None] = mapped_column(BigInteger)
     sent_at: Mapped[datetime | None]

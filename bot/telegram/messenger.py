@@ -51,7 +51,7 @@ class TelegramMessenger:
     """``rate_limit_args`` go with every call to PTB's rate limiter (the outbox asks
     for no retry, so that a 429 postpones one notice instead of holding every send)."""
 
-    def __init__(self, bot: ExtBot[Any], *, rate_limit_args: dict[str, Any] | None = None) -> None:
+    def __init__(self, bot: ExtBot[Any], *, rate_limit_args: int | None = None) -> None:
         self._bot = bot
         self._limits = rate_limit_args
 
@@ -71,7 +71,7 @@ class TelegramMessenger:
         if out.photo is not None:
             photo = out.photo
             message = await _call(
-                lambda: self._bot.send_photo(chat_id, photo, caption=out.text[:CAPTION], **common)
+                lambda: self._bot.send_photo(chat_id, photo, caption=_caption(out.text), **common)
             )
         else:
             message = await _call(lambda: self._bot.send_message(chat_id, out.text, **common))
@@ -111,7 +111,7 @@ class TelegramMessenger:
             lambda: self._bot.send_document(
                 chat_id,
                 InputFile(content, filename=filename),
-                caption=caption[:CAPTION] or None,
+                caption=_caption(caption) or None,
                 message_thread_id=thread_id or None,
                 rate_limit_args=self._limits,
             )
@@ -124,6 +124,15 @@ class TelegramMessenger:
                 chat_id, message_id, disable_notification=True, rate_limit_args=self._limits
             )
         )
+
+
+def _caption(text: str) -> str:
+    """``text`` cut to a caption's length at a line break, marked "…": the texts are HTML,
+    and a cut inside a line could split a tag or an entity, which Telegram refuses (the
+    renderers never let one span lines)."""
+    if len(text) <= CAPTION:
+        return text
+    return text[: CAPTION - 2].rsplit("\n", 1)[0] + "\n…"
 
 
 async def _call(call: Callable[[], Awaitable[T]]) -> T:

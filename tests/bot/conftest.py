@@ -1,6 +1,6 @@
 """End-to-end helpers: the real bot, the local Bot API emulator, simulated residents.
 
-Every step follows the pattern of ``bot.demo._say``: wait until the bot is idle,
+Every step follows the pattern of ``bot.cli.demo._say``: wait until the bot is idle,
 act, wait for the bot's reaction, wait until it is idle again, then look at the
 chat. Nothing sleeps; all waiting is the emulator's.
 """
@@ -20,14 +20,14 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from bot.emulator import BotApiEmulator, CallbackAnswer, Chat, Message, User
-from bot.local import LocalBot, local_bot
+from bot.telegram.local import LocalBot, local_bot
 from domain import services
+from emulator import BotApiEmulator, CallbackAnswer, Chat, Message, User
 
 QUIET = 0.12  # seconds without a bot call that count as "the bot is done"
 TIMEOUT = 15.0
 
-# What the bot says when a handler crashed (bot.app.on_error): never expected.
+# What the bot says when a handler crashed (bot.telegram.app.on_error): never expected.
 INTERNAL_ERRORS = ("处理时出了问题", "something went wrong")
 
 

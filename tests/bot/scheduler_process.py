@@ -12,9 +12,9 @@ import asyncio
 import signal
 import sys
 
-from bot.app import build_application
 from bot.config import Settings
-from bot.context import Deps
+from bot.telegram.app import build_application
+from bot.telegram.context import Deps
 from storage.uow import Database
 
 

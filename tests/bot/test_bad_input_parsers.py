@@ -1,9 +1,9 @@
 """Every parser of what members type, fed random text: only the domain's refusals come back.
 
 Command arguments, deep-link payloads and button data are read by pure functions
-(``domain.numbers``, ``domain.when``, ``domain.services.parse_*``, the parsers in
-``bot.handlers.*`` and ``bot.buttons``). Here they get digits of every script ("²",
-"٣", "５"), numbers far beyond 64 bits, control characters, right-to-left marks,
+(``domain.numbers``, ``domain.when``, ``domain.services.parse_*``, the parsers
+in ``bot.telegram.handlers.*`` and ``bot.telegram.buttons``). Here they get digits of
+every script ("²", "٣", "５"), numbers far beyond 64 bits, control characters, right-to-left marks,
 10,000-character lines. Each either reads the text or raises a ``DomainError`` whose
 refusal has a message of its own in both languages and fits in one Telegram message;
 no other exception ever escapes, and every id that comes out is a positive 64-bit one.
@@ -21,14 +21,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.buttons import Press, Signer
-from bot.handlers.ballots import parse_ballot_args
-from bot.handlers.common import refusal_text
-from bot.handlers.meetings import parse_offsets, split_target
-from bot.handlers.tasks import cancel_target, parse_finish, parse_task_args
-from bot.i18n import EN_US, ZH_CN
-from bot.tally_cli import InputError, _parse_area
-from bot.texts_zh import ZH
+from bot.cli.tally import InputError, _parse_area
+from bot.telegram.buttons import Press, Signer
+from bot.telegram.handlers.ballots import parse_ballot_args
+from bot.telegram.handlers.common import refusal_text
+from bot.telegram.handlers.meetings import parse_offsets, split_target
+from bot.telegram.handlers.tasks import cancel_target, parse_finish, parse_task_args
+from bot.telegram.i18n import EN_US, ZH_CN
+from bot.telegram.texts_zh import ZH
 from domain import errors, services
 from domain.numbers import MAX_ID, leading_id, looks_like_id, parse_decimal, parse_id, read_id
 from domain.when import find_when, parse_deadline, parse_duration, parse_when

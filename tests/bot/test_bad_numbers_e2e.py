@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.local import LocalBot
+from bot.telegram.local import LocalBot
 from tests.bot.conftest import (
     INTERNAL_ERRORS,
     RESIDENTS,

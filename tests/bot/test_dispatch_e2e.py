@@ -19,11 +19,11 @@ from decimal import Decimal
 import pytest
 import time_machine
 
-from bot.emulator import BotApiEmulator, CallbackAnswer, Chat, Entry, Message, User
-from bot.emulator.html import utf16_len
-from bot.local import LocalBot, local_bot
+from bot.telegram.local import LocalBot, local_bot
 from domain import services
 from domain.dispatch import Offer, OfferState, Task, TaskState
+from emulator import BotApiEmulator, CallbackAnswer, Chat, Entry, Message, User
+from emulator.html import utf16_len
 from tests.bot.conftest import (
     QUIET,
     TIMEOUT,

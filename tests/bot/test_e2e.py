@@ -13,9 +13,9 @@ import time
 
 import pytest
 
-from bot.emulator import Message
-from bot.local import LocalBot, local_bot
+from bot.telegram.local import LocalBot, local_bot
 from domain.rules import PRESETS
+from emulator import Message
 from tests.bot.conftest import (
     Council,
     assert_clean,

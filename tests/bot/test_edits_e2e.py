@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.emulator import BotApiEmulator, Chat, Message, User
-from bot.local import LocalBot
+from bot.telegram.local import LocalBot
 from domain import services
+from emulator import BotApiEmulator, Chat, Message, User
 from tests.bot.conftest import (
     QUIET,
     TIMEOUT,

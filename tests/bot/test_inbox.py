@@ -18,9 +18,9 @@ import pytest
 import time_machine
 from sqlalchemy import exc, func, insert, select
 
-from bot.emulator import BotApiEmulator, RateLimits
-from bot.local import bot_on
-from bot.webhook import SECRET_HEADER, WebhookConfig
+from bot.telegram.local import bot_on
+from bot.telegram.webhook import SECRET_HEADER, WebhookConfig
+from emulator import BotApiEmulator, RateLimits
 from storage.inbox import SqlInbox
 from storage.orm import InboxRow
 from storage.uow import Database

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from bot.leader import Leadership
+from bot.runtime.leader import Leadership
 from storage.db import scratch_schema
 from tests.conftest import TEST_DATABASE_URL
 

@@ -17,10 +17,10 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
-from bot.emulator import BotApiEmulator, RateLimits
-from bot.local import LocalBot, bot_on
+from bot.telegram.local import LocalBot, bot_on
 from domain import meetings
 from domain.schedule import Subject
+from emulator import BotApiEmulator, RateLimits
 from tests.bot.conftest import Council, bot_messages, make_council
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -20,10 +20,10 @@ import pytest
 import time_machine
 from sqlalchemy.exc import OperationalError
 
-from bot.emulator import BotApiEmulator, Message, RateLimits, User
-from bot.emulator.methods import METHODS
-from bot.local import LocalBot, bot_on, local_bot
+from bot.telegram.local import LocalBot, bot_on, local_bot
 from domain import services, tasks
+from emulator import BotApiEmulator, Message, RateLimits, User
+from emulator.methods import METHODS
 from storage.db import DatabaseInUse
 from tests.bot.conftest import (
     QUIET,

@@ -17,10 +17,10 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from bot.emulator import BotApiEmulator, Message, RateLimits, User
-from bot.local import LocalBot, bot_on
+from bot.telegram.local import LocalBot, bot_on
 from domain import jobs
 from domain.model import NoticeState
+from emulator import BotApiEmulator, Message, RateLimits, User
 from tests.bot.conftest import (
     Council,
     advance,

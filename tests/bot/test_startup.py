@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.emulator import BotApiEmulator, RateLimits
-from bot.local import bot_on
+from bot.telegram.local import bot_on
+from emulator import BotApiEmulator, RateLimits
 
 START_CALLS = ("getMe", "deleteWebhook", "setMyCommands")
 

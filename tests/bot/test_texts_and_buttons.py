@@ -6,11 +6,11 @@ import string
 
 import pytest
 
-from bot.buttons import MAX_BYTES, Signer
-from bot.handlers.ballots import parse_ballot_args
-from bot.i18n import EN_US, ZH_CN, Markup, language_of, t
-from bot.texts_en import EN
-from bot.texts_zh import ZH
+from bot.telegram.buttons import MAX_BYTES, Signer
+from bot.telegram.handlers.ballots import parse_ballot_args
+from bot.telegram.i18n import EN_US, ZH_CN, Markup, language_of, t
+from bot.telegram.texts_en import EN
+from bot.telegram.texts_zh import ZH
 from domain import errors
 from domain.model import BallotKind
 

@@ -34,11 +34,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from bot.emulator import BotApiEmulator, Chat, Message, User
 from domain import meetings, services, tasks
 from domain.dispatch import Volunteer
 from domain.model import BallotKind, Member, NoticeState, Phase
 from domain.rules import Choice
+from emulator import BotApiEmulator, Chat, Message, User
 from storage.orm import InboxRow, NoticeRow
 from storage.uow import Database
 

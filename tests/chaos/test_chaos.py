@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.emulator import BotApiEmulator, RateLimits
+from emulator import BotApiEmulator, RateLimits
 from tests.chaos.harness import (
     BotProcess,
     RoundRobin,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.emulator import BotApiEmulator
+from emulator import BotApiEmulator
 from storage.db import DatabaseInUse, exclusive
 
 PROJECT = Path(__file__).resolve().parents[2]

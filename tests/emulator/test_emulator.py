@@ -20,9 +20,9 @@ from telegram.ext import (
     ContextTypes,
 )
 
-from bot.emulator import DEFAULT_TOKEN, BotApiEmulator, Message, RateLimits, User
-from bot.emulator.errors import ApiError
-from bot.emulator.html import parse_html
+from emulator import DEFAULT_TOKEN, BotApiEmulator, Message, RateLimits, User
+from emulator.errors import ApiError
+from emulator.html import parse_html
 
 
 @pytest.fixture

@@ -1,0 +1,360 @@
+"""APScheduler 3 in front of the domain's plan: jobs that survive restarts, run once.
+
+One job per thing to do (a ballot closing, a nudge, a collection deadline, a
+meeting reminder), kept by a ``SQLAlchemyJobStore`` — in the project's
+PostgreSQL database, or for SQLite in a file beside the database (``…-jobs``):
+SQLite has one writer per file, and the job store writes synchronously on the
+event loop, which would wait on the bot's own open transactions. A job holds
+only its id and calls :func:`fire`; what it does is decided by the domain
+(``domain.jobs.run_job``) from the state at that moment.
+
+The state is the source of truth. At start-up (and whenever a process becomes
+the leader) the job store is reconciled with ``domain.jobs.plan``: jobs for
+closed or cancelled things are dropped, missing ones added, moved ones moved;
+jobs that fell due while the bot was down then run at once. A use case that
+changes what is planned is followed by :meth:`Scheduler.sync` of its subject.
+
+Only the leader (``bot.runtime.leader``) runs jobs; the others keep their scheduler
+paused but still write the jobs their own handlers plan into the shared store,
+and the leader looks at the store every ``poll`` seconds for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import pickle
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MISSED,
+    EVENT_JOB_SUBMITTED,
+    JobEvent,
+)
+from apscheduler.job import Job as ApsJob
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
+from sqlalchemy import event, select
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import IntegrityError
+
+from bot.runtime.leader import Leadership
+from domain import jobs
+from domain.jobs import Ran
+from domain.ports import Clock, UnitOfWorkFactory
+from domain.schedule import DEFAULT_GRACE, Job, Subject
+from storage.db import is_sqlite, sync_url
+
+log = logging.getLogger(__name__)
+
+JOB_ENDED = EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED
+
+RETRY_AFTER = timedelta(seconds=30)  # a run that failed (database down, …) is tried again
+
+# The scheduler of this process whose jobs run here; APScheduler calls fire() by name.
+_active: Scheduler | None = None
+
+
+async def fire(job_id: str) -> None:
+    """The function every job calls: only the id is stored with the job."""
+    if _active is None:
+        log.error("job %s fired with no scheduler running", job_id)
+        return
+    await _active.run(job_id)
+
+
+def jobstore_url(database_url: str) -> str:
+    """Where the jobs are kept: the same PostgreSQL database, or a SQLite file beside it."""
+    if not is_sqlite(database_url):
+        return sync_url(database_url)
+    database = make_url(database_url).database
+    if database in (None, "", ":memory:"):
+        return "sqlite://"
+    return f"sqlite:///{database}-jobs"
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    planned: int
+    added: int  # added or moved
+    removed: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    job_id: str
+    ran: Ran
+    due: datetime | None
+    started: datetime  # by the injected clock
+    seconds: float  # how long the run took
+
+
+class Scheduler:
+    def __init__(
+        self,
+        database_url: str,
+        uow: UnitOfWorkFactory,
+        *,
+        clock: Clock,
+        on_notices: Callable[[], None] = lambda: None,
+        on_lead: Callable[[], Any] = lambda: None,
+        on_tick: Callable[[], Any] = lambda: None,
+        grace: timedelta = DEFAULT_GRACE,
+        poll: float = 10.0,
+    ) -> None:
+        self._database_url = database_url
+        self._uow = uow
+        self._clock = clock
+        self._on_notices = on_notices
+        self._on_lead = on_lead
+        self._on_tick = on_tick
+        self.grace = grace
+        self._poll = poll
+        self.leadership = Leadership(database_url)
+        self._aps: AsyncIOScheduler | None = None
+        self._store: SQLAlchemyJobStore | None = None
+        self._beat: asyncio.Task[None] | None = None
+        self.runs: list[RunRecord] = []  # what ran here, for tests and the benchmark
+        self.last_reconcile: Reconciled | None = None
+        self.running = 0  # jobs handed to the executor and not finished
+
+    # -- life cycle -----------------------------------------------------------------
+
+    async def start(self) -> None:
+        global _active
+        if _active is not None and _active is not self:
+            raise RuntimeError("a scheduler is already running in this process")
+        self._store = SQLAlchemyJobStore(url=jobstore_url(self._database_url))
+        _relax_durability(self._store.engine)
+        self._aps = AsyncIOScheduler(
+            timezone=UTC,
+            jobstores={"default": self._store},
+            job_defaults={
+                # The domain decides what a late run does (close anyway, skip a reminder).
+                "misfire_grace_time": None,
+                "coalesce": True,
+                "max_instances": 1,
+            },
+        )
+        self._aps.add_listener(self._count, EVENT_JOB_SUBMITTED | JOB_ENDED)
+        self._aps.start(paused=True)
+        _active = self
+        if await self.leadership.try_acquire():
+            await self._lead()
+        self._beat = asyncio.create_task(self._heartbeat())
+
+    async def stop(self) -> None:
+        global _active
+        if self._beat is not None:
+            self._beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._beat
+            self._beat = None
+        if self._aps is not None and self._aps.running:
+            self._aps.shutdown(wait=False)
+        await self.leadership.release()
+        if _active is self:
+            _active = None
+
+    def _count(self, event: JobEvent) -> None:
+        self.running += 1 if event.code == EVENT_JOB_SUBMITTED else -1
+
+    async def settled(self) -> None:
+        """Return once every job due now has run (as leader; tests and the demo wait
+        for this where they would otherwise wait and see that nothing happens)."""
+        assert self._aps is not None
+        while True:
+            due = False
+            if self.leadership.is_leader:
+                now = self._clock().timestamp()
+                due = any(at <= now for at in (await asyncio.to_thread(self._existing)).values())
+            if not due and not self.running:
+                return
+            if due:  # APScheduler's timer counts real seconds; the clock may have moved
+                self._aps.wakeup()
+            await asyncio.sleep(0.01)
+
+    async def _lead(self) -> None:
+        self.last_reconcile = await self.reconcile()
+        log.info("scheduler reconciled with the database: %s", self.last_reconcile)
+        assert self._aps is not None
+        self._aps.resume()  # what fell due while nobody led runs now
+        result = self._on_lead()
+        if asyncio.iscoroutine(result):
+            await result
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self._poll)
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("scheduler heartbeat failed")
+
+    async def tick(self) -> None:
+        """Keep or take the lead; as leader, look for jobs other processes added."""
+        assert self._aps is not None
+        if self.leadership.is_leader:
+            if await self.leadership.still_leader():
+                self._aps.wakeup()
+                self._on_notices()
+                result = self._on_tick()  # take over what dead processes left, prune
+                if asyncio.iscoroutine(result):
+                    await result
+            else:
+                self._aps.pause()
+        elif await self.leadership.try_acquire():
+            await self._lead()
+
+    # -- planning -------------------------------------------------------------------
+
+    async def reconcile(self) -> Reconciled:
+        """Make the job store hold exactly the jobs the state plans."""
+        started = time.perf_counter()
+        planned = await jobs.plan(self._uow(), now=self._clock(), grace=self.grace)
+        existing = await asyncio.to_thread(self._existing)
+        wanted = {job.id for job in planned}
+        stale = [job_id for job_id in existing if job_id not in wanted and jobs.is_ours(job_id)]
+        missing = [job for job in planned if job.id not in existing]
+        moved = [
+            job for job in planned if job.id in existing and existing[job.id] != job.at.timestamp()
+        ]
+        await asyncio.to_thread(self._insert, missing)
+        await asyncio.to_thread(self._apply, stale, moved)
+        assert self._aps is not None
+        self._aps.wakeup()  # the new jobs may be due sooner than what it waited for
+        changed = len(missing) + len(moved)
+        return Reconciled(len(planned), changed, len(stale), time.perf_counter() - started)
+
+    async def sync(self, subject: Subject, target: int) -> None:
+        """After a use case changed a ballot, topic or meeting: plan its jobs again."""
+        ids, planned = await jobs.plan_for(
+            self._uow(), subject, target, now=self._clock(), grace=self.grace
+        )
+        wanted = {job.id for job in planned}
+        await asyncio.to_thread(self._apply, [i for i in ids if i not in wanted], planned)
+
+    def _existing(self) -> dict[str, float]:
+        """Job id -> next run time (epoch seconds), read without unpickling any job."""
+        assert self._store is not None
+        table = self._store.jobs_t
+        with self._store.engine.connect() as connection:
+            rows = connection.execute(select(table.c.id, table.c.next_run_time))
+            return {job_id: next_run for job_id, next_run in rows}
+
+    def _insert(self, missing: list[Job]) -> None:
+        """New jobs in one transaction: after an upgrade or with an empty store, thousands
+        of them, where APScheduler's ``add_job`` would commit each on its own. The rows are
+        the ones ``add_job`` writes (the job's pickled state); one already there (another
+        process planned it meanwhile) sends the batch through ``add_job`` instead."""
+        assert self._aps is not None and self._store is not None
+        if not missing:
+            return
+        rows = [
+            {
+                "id": job.id,
+                "next_run_time": job.at.timestamp(),
+                "job_state": pickle.dumps(
+                    self._aps_job(job).__getstate__(), self._store.pickle_protocol
+                ),
+            }
+            for job in missing
+        ]
+        try:
+            with self._store.engine.begin() as connection:
+                connection.execute(self._store.jobs_t.insert(), rows)
+        except IntegrityError:
+            self._apply((), missing)
+
+    def _aps_job(self, job: Job) -> ApsJob:
+        return ApsJob(
+            self._aps,
+            id=job.id,
+            func=fire,
+            args=[job.id],
+            kwargs={},
+            name=job.id,
+            trigger=DateTrigger(run_date=job.at, timezone=UTC),
+            executor="default",
+            misfire_grace_time=None,
+            coalesce=True,
+            max_instances=1,
+            next_run_time=job.at,
+        )
+
+    def _apply(self, stale: Iterable[str], jobs_: Iterable[Job]) -> None:
+        assert self._aps is not None
+        for job_id in stale:
+            with contextlib.suppress(JobLookupError):
+                self._aps.remove_job(job_id)
+        for job in jobs_:
+            self._add(job.id, job.at)
+
+    def _add(self, job_id: str, at: datetime) -> None:
+        assert self._aps is not None
+        self._aps.add_job(
+            fire,
+            trigger=DateTrigger(run_date=at, timezone=UTC),
+            args=[job_id],
+            id=job_id,
+            name=job_id,
+            replace_existing=True,
+        )
+
+    # -- running --------------------------------------------------------------------
+
+    async def run(self, job_id: str) -> None:
+        started = self._clock()
+        began = time.perf_counter()
+        try:
+            result = await jobs.run_job(self._uow(), job_id, now=started, grace=self.grace)
+        except Exception:
+            log.exception("job %s failed; trying again in %s", job_id, RETRY_AFTER)
+            await asyncio.to_thread(self._add, job_id, started + RETRY_AFTER)
+            return
+        log.info("job %s: %s (late %s)", job_id, result.ran.value, result.late)
+        if result.job is not None and result.ran is not Ran.ALREADY:
+            # A run may plan what comes next (a task's next round of offers runs out
+            # later); one that was not due yet is planned again at its time.
+            await self.sync(result.job.subject, result.job.target)
+        if result.ran is Ran.DONE:  # its notices, or those a dispatch queued on the way
+            self._on_notices()
+        # Recorded last: a run in ``runs`` has done all it will do.
+        due = result.job.at if result.job else None
+        seconds = time.perf_counter() - began
+        self.runs.append(RunRecord(job_id, result.ran, due, started, seconds))
+
+    def pending(self) -> dict[str, float]:
+        """The jobs in the store (id -> epoch seconds), for tests and the benchmark."""
+        return self._existing()
+
+
+def _relax_durability(engine: Engine) -> None:
+    """The job store is a copy that every start rebuilds from the state (``reconcile``),
+    so its commits need not wait for the disk: each fired job is deleted in a
+    transaction of its own, on the event loop, and a full fsync each made a batch of
+    closings late by a second."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: object) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            if engine.dialect.name == "sqlite":
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+            elif engine.dialect.name == "postgresql":
+                cursor.execute("SET synchronous_commit TO off")
+        finally:
+            cursor.close()
+        if engine.dialect.name == "postgresql":
+            dbapi_connection.commit()

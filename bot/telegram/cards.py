@@ -1,0 +1,40 @@
+"""Messages the bot keeps up to date by editing them: the topic card."""
+
+from __future__ import annotations
+
+from telegram import Bot
+from telegram.error import BadRequest
+
+from bot.telegram import render, render_dispatch
+from bot.telegram.buttons import Signer
+from domain import services, tasks
+from domain.ports import UnitOfWorkFactory
+
+
+async def edit_quietly(bot: Bot, text: str, *, caption: bool = False, **kwargs: object) -> None:
+    """Edit a message's text (or a photo's ``caption``); an edit that changes nothing
+    is not an error."""
+    try:
+        if caption:
+            await bot.edit_message_caption(caption=text, **kwargs)  # type: ignore[arg-type]
+        else:
+            await bot.edit_message_text(text, **kwargs)  # type: ignore[arg-type]
+    except BadRequest as error:
+        if "not modified" not in error.message.lower():
+            raise
+
+
+async def refresh_topic_card(
+    bot: Bot, uow: UnitOfWorkFactory, signer: Signer, topic_id: int
+) -> None:
+    """Re-render a topic card from the database after its proposals or phase changed."""
+    view = await services.topic_view(uow(), topic_id=topic_id)
+    if view.topic.card_ref is None:
+        return
+    council = await services.council_by_id(uow(), council_id=view.topic.council_id)
+    tasks_, names = await tasks.topic_progress(uow(), topic_id=topic_id)
+    progress = render_dispatch.progress_lines(council.language, tasks_, names)
+    text, markup = render.topic_card(council.language, view, bot.username, signer, progress)
+    await edit_quietly(
+        bot, text, chat_id=council.chat_id, message_id=view.topic.card_ref, reply_markup=markup
+    )

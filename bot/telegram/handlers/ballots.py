@@ -1,0 +1,180 @@
+"""Ballots: /ballot, vote buttons, /close, /result."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from bot.telegram import render
+from bot.telegram.cards import refresh_topic_card
+from bot.telegram.context import deps, keyed_uow, now, uow, update_key, user_language
+from bot.telegram.handlers.common import council_here, group_only, quiet_answer, refusals, refuse
+from bot.telegram.i18n import t
+from domain import errors, services
+from domain.model import BallotKind
+from domain.numbers import looks_like_id, parse_id
+from domain.rules import PRESETS
+from domain.schedule import Subject
+from domain.when import parse_deadline, parse_duration
+
+KIND_WORDS = {
+    "motion": BallotKind.MOTION,
+    "动议": BallotKind.MOTION,
+    "options": BallotKind.OPTIONS,
+    "选项": BallotKind.OPTIONS,
+    "choice": BallotKind.OPTIONS,
+}
+SECRET_WORDS = {"secret": True, "无记名": True, "不记名": True, "open": False, "记名": False}
+UNTIL_WORDS = ("until", "by", "截止", "截至", "截止到")
+RULE_WORDS = {
+    "简单多数": "simple",
+    "三分之二": "two-thirds",
+    "居民会议": "residents-meeting",
+    "业主一般": "owners-ordinary",
+    "业主重大": "owners-major",
+    "一致": "consensus",
+}
+
+
+@dataclass
+class BallotArgs:
+    kind: BallotKind = BallotKind.MOTION
+    rule_name: str | None = None
+    secret: bool = False
+    proposal_ids: list[int] = field(default_factory=list)
+    deadline: str | None = None  # "48h", or what followed "until": "12-01 20:00"
+
+
+def parse_ballot_args(args: Sequence[str]) -> BallotArgs:
+    """Read "/ballot [motion|options] [rule] [secret|open] [#id …] [48h | until <time>]"."""
+    parsed = BallotArgs()
+    for index, raw in enumerate(args):
+        word = raw.strip().lower()
+        if word in UNTIL_WORDS:
+            parsed.deadline = " ".join(args[index + 1 :]) or None
+            if parsed.deadline is None:
+                raise errors.InvalidInput(field="ballot_usage", value=raw[:30])
+            break
+        if parse_duration(word) is not None:
+            parsed.deadline = word
+        elif word in KIND_WORDS:
+            parsed.kind = KIND_WORDS[word]
+        elif word in SECRET_WORDS:
+            parsed.secret = SECRET_WORDS[word]
+        elif word in PRESETS or word in RULE_WORDS:
+            parsed.rule_name = RULE_WORDS.get(word, word)
+        elif looks_like_id(word):  # "#3" or "3"; "#²" is refused as a number
+            parsed.proposal_ids.append(parse_id(raw))
+            parsed.kind = BallotKind.OPTIONS
+        else:
+            raise errors.InvalidInput(field="ballot_usage", value=raw[:30])
+    return parsed
+
+
+@refusals
+@group_only
+async def ballot(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message, user = update.effective_message, update.effective_user
+    assert message is not None and user is not None
+    args = parse_ballot_args(context.args or [])
+    council, council_id = await council_here(update, context)
+    deadline = (
+        parse_deadline(args.deadline, now=now(context), timezone=council.timezone)
+        if args.deadline
+        else None
+    )
+    put = await services.put_ballot(
+        keyed_uow(update, context),
+        council_id=council_id,
+        user_id=user.id,
+        kind=args.kind,
+        proposal_ids=args.proposal_ids,
+        rule_name=args.rule_name,
+        secret=args.secret,
+        deadline=deadline,
+        now=now(context),
+    )
+    assert put.id is not None
+    view = await services.ballot_view(uow(context), ballot_id=put.id)
+    text, markup = render.ballot_message(council.language, view, deps(context).signer)
+    sent = await message.reply_text(text, reply_markup=markup)
+    await services.set_ballot_message(uow(context), ballot_id=put.id, message_ref=sent.message_id)
+    await deps(context).scheduler.sync(Subject.BALLOT, put.id)
+    await deps(context).scheduler.sync(Subject.TOPIC, put.topic_id)
+    await refresh_topic_card(
+        context.bot, deps(context).database.uow, deps(context).signer, put.topic_id
+    )
+
+
+@refusals
+async def vote(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    assert query is not None
+    press = deps(context).signer.parse(query.data)
+    if press is None or press.action != "v":
+        raise errors.StaleButton()
+    result = await deps(context).ballot_box.cast(
+        services.VoteRequest(
+            key=update_key(update, context),
+            ballot_id=press.target,
+            user_id=query.from_user.id,
+            choice=press.arg,
+            message_ref=query.message.message_id if query.message else None,
+        )
+    )
+    if isinstance(result, errors.Redelivered):
+        await quiet_answer(update)
+        return
+    if isinstance(result, errors.DomainError):
+        # Already recorded as answered with the batch: refuse without claiming again.
+        await refuse(update, context, result)
+        return
+    lang = user_language(update, context)
+    label = render.plain(render.choice_label(lang, result.ballot, result.choice))
+    if result.repeated:
+        answer = t(lang, "vote.same", choice=label)
+    elif result.changed:
+        previous = render.plain(render.choice_label(lang, result.ballot, result.previous or ""))
+        answer = t(lang, "vote.changed", choice=label, previous=previous)
+    else:
+        answer = t(lang, "vote.recorded", choice=label)
+    if not result.repeated:
+        assert result.ballot.id is not None
+        deps(context).refresher.request(result.ballot.id)
+    # The vote is stored: if this answer is lost on the way, nothing may say it failed
+    # (bot.telegram.app.on_error stays silent on network errors).
+    await query.answer(render.plain(answer))
+
+
+@refusals
+@group_only
+async def close(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message, user = update.effective_message, update.effective_user
+    assert message is not None and user is not None
+    _council, council_id = await council_here(update, context)
+    closed = await services.close_ballot(
+        keyed_uow(update, context), council_id=council_id, user_id=user.id, now=now(context)
+    )
+    assert closed.ballot.id is not None
+    await deps(context).scheduler.sync(Subject.BALLOT, closed.ballot.id)
+    # The outcome was queued with the closing; the outbox freezes the ballot message,
+    # posts the outcome and refreshes the topic card.
+    deps(context).outbox.kick()
+
+
+@refusals
+@group_only
+async def result(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message = update.effective_message
+    assert message is not None
+    _council, council_id = await council_here(update, context)
+    view = await services.latest_result(uow(context), council_id=council_id)
+    lang = user_language(update, context)
+    if view.ballot.is_open:
+        text, _ = render.ballot_message(lang, view, deps(context).signer)
+        await message.reply_text(t(lang, "result.provisional") + "\n\n" + text)
+    else:
+        await message.reply_text(render.outcome_message(lang, view))

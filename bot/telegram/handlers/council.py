@@ -1,0 +1,202 @@
+"""Council set-up and the roll: /start, /help, /setup, /join, /roll, /rules."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import ChatMember, Update
+from telegram.ext import ApplicationHandlerStop, ContextTypes
+
+from bot.telegram import render
+from bot.telegram.context import (
+    deps,
+    is_private,
+    keyed_uow,
+    now,
+    thread_of,
+    uow,
+    user_language,
+)
+from bot.telegram.handlers.common import council_here, group_only, refusals
+from bot.telegram.handlers.meetings import send_calendar
+from bot.telegram.handlers.topics import begin_draft
+from bot.telegram.i18n import Markup, language_of, t
+from domain import errors, outbox, services
+from domain.model import MemberStatus
+from domain.services import DEFAULT_RULE
+from storage.errors import is_unavailable
+
+log = logging.getLogger(__name__)
+
+ADMIN_STATUSES = (ChatMember.OWNER, ChatMember.ADMINISTRATOR)
+
+
+@refusals
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message, user = update.effective_message, update.effective_user
+    assert message is not None and user is not None
+    lang = user_language(update, context)
+    if is_private(update) and context.args:
+        # A deep link: from a topic card's "write a proposal" (p), or from a meeting
+        # card's 📅 for someone the bot could not write to yet (m). Signed, like buttons.
+        link = deps(context).signer.parse_link(context.args[0], "pm")
+        if link is None:
+            raise errors.StaleLink()
+        kind, target = link
+        if kind == "p":
+            await begin_draft(update, context, target)
+        else:
+            await send_calendar(context, user.id, target, lang)
+        return
+    await message.reply_text(t(lang, "start") + "\n\n" + t(lang, "help"))
+
+
+async def note_contact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Someone wrote to the bot privately: from now on it may write to them (nudges).
+
+    Runs before every handler. Private updates are few (drafts, /start), and one
+    after a block must count again, so each is written rather than cached.
+    """
+    user = update.effective_user
+    if user is None or not is_private(update):
+        return
+    try:
+        await outbox.note_private_chat(uow(context), user_id=user.id, now=now(context))
+    except Exception as error:
+        if not is_unavailable(error):
+            raise
+        # The handler that follows meets the same outage and says so; once is enough.
+
+
+async def limit_commands(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A member's commands in the group, counted: past the limit, told once, then ignored."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None:
+        return
+    limits = deps(context).limits
+    verdict = limits.command(message.chat_id, user.id)
+    if verdict == "ok":
+        return
+    if verdict == "tell":
+        minutes = limits.retry_in_minutes(message.chat_id, user.id)
+        text = t(
+            user_language(update, context),
+            "limit.group_commands",
+            name=user.full_name,
+            minutes=minutes,
+        )
+        await message.reply_text(text)
+    raise ApplicationHandlerStop
+
+
+async def chat_migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Telegram upgraded the group to a supergroup, with a new chat id: move its council.
+
+    Both chats announce it (``migrate_to_chat_id`` in the old one, ``migrate_from_chat_id``
+    in the new one); the second announcement finds nothing left to move."""
+    message = update.effective_message
+    if message is None:
+        return
+    if message.migrate_to_chat_id:
+        old, new = message.chat_id, message.migrate_to_chat_id
+    elif message.migrate_from_chat_id:
+        old, new = message.migrate_from_chat_id, message.chat_id
+    else:
+        return
+    moved = await services.move_chat(
+        uow(context), old_chat_id=old, new_chat_id=new, now=now(context)
+    )
+    if moved:
+        log.info("chat %s became supergroup %s: %d council(s) moved", old, new, moved)
+        deps(context).outbox.kick()
+
+
+@refusals
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    assert update.effective_message is not None
+    await update.effective_message.reply_text(t(user_language(update, context), "help"))
+
+
+@refusals
+@group_only
+async def setup(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message, user, chat = update.effective_message, update.effective_user, update.effective_chat
+    assert message is not None and user is not None and chat is not None
+    member = await context.bot.get_chat_member(chat.id, user.id)
+    settings = deps(context).settings
+    lang = user_language(update, context)
+    council = await services.set_up_council(
+        keyed_uow(update, context),
+        chat_id=chat.id,
+        thread_id=thread_of(message),
+        title=chat.title or str(chat.id),
+        user_id=user.id,
+        is_group_admin=member.status in ADMIN_STATUSES,
+        rule_name=(context.args[0] if context.args else DEFAULT_RULE),
+        timezone=settings.timezone,
+        language=language_of(settings.language),
+        now=now(context),
+    )
+    await message.reply_text(
+        t(
+            lang,
+            "setup.done",
+            council=council.title,
+            rule=Markup(render.rule_text(lang, council.rule)),
+        )
+    )
+
+
+@refusals
+@group_only
+async def join(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message, user = update.effective_message, update.effective_user
+    assert message is not None and user is not None
+    lang = user_language(update, context)
+    if not context.args:
+        raise errors.InvalidInput(field="join_usage")
+    address = services.parse_address(context.args[0])
+    area = services.parse_area(context.args[1]) if len(context.args) > 1 else None
+    council, council_id = await council_here(update, context)
+    member = await services.join(
+        keyed_uow(update, context),
+        council_id=council_id,
+        user_id=user.id,
+        name=user.full_name,
+        address=address,
+        area=area,
+        language=language_of(user.language_code, council.language),
+        now=now(context),
+    )
+    key = "join.pending" if member.status is MemberStatus.PENDING else "join.done"
+    await message.reply_text(
+        t(lang, key, name=member.name, household=member.household, council=council.title)
+    )
+
+
+@refusals
+@group_only
+async def roll(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message = update.effective_message
+    assert message is not None
+    _council, council_id = await council_here(update, context)
+    view = await services.roll(uow(context), council_id=council_id)
+    for page in render.roll_messages(user_language(update, context), view):
+        await message.reply_text(page)
+
+
+@refusals
+async def rules(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message = update.effective_message
+    assert message is not None
+    lang = user_language(update, context)
+    default = services.rule_named(DEFAULT_RULE)
+    if not is_private(update):
+        try:
+            council = await services.find_council(
+                uow(context), chat_id=message.chat_id, thread_id=thread_of(message)
+            )
+            default = council.rule
+        except errors.CouncilNotSetUp:
+            pass
+    await message.reply_text(render.rules_message(lang, default))

@@ -1,0 +1,229 @@
+"""What each queued notice says: rendered when it is sent, from the state then.
+
+A renderer returns the message to send, or None when there is nothing to say
+any more (the meeting was cancelled after its reminder was queued, …). Words
+are chosen here, never in the domain.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from telegram import Bot
+from telegram.error import TelegramError
+
+from bot.runtime.messenger import Outgoing
+from bot.telegram import render, render_dispatch
+from bot.telegram.buttons import Signer
+from bot.telegram.cards import refresh_topic_card
+from bot.telegram.i18n import Markup, language_of, t
+from bot.telegram.tally import TallyRefresher
+from domain import errors, meetings, services, tasks
+from domain.model import Notice, NoticeKind
+from domain.ports import UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+TASK_VIEW_SECONDS = 2.0
+
+
+@dataclass
+class NoticeRenderer:
+    bot: Bot
+    uow: UnitOfWorkFactory
+    signer: Signer
+    refresher: TallyRefresher
+    _tasks: dict[int, tuple[float, tasks.TaskView]] = field(default_factory=dict)
+
+    async def __call__(self, notice: Notice) -> Outgoing | None:
+        try:
+            return await _RENDERERS[notice.kind](self, notice)
+        except (
+            errors.BallotNotFound,
+            errors.MeetingNotFound,
+            errors.CouncilNotSetUp,
+            errors.TaskNotFound,
+            errors.StaleButton,
+        ):
+            return None  # deleted meanwhile: nothing left to announce
+
+    async def ballot_outcome(self, notice: Notice) -> Outgoing:
+        try:
+            await self.refresher.refresh(notice.subject, force=True)  # freeze the live tally
+        except TelegramError:  # the ballot message is gone: the outcome is said all the same
+            log.warning("could not freeze the message of ballot %s", notice.subject, exc_info=True)
+        view = await services.ballot_view(self.uow(), ballot_id=notice.subject)
+        lang = view.council.language
+        text = render.outcome_message(lang, view, late=bool(notice.params.get("late")))
+        deadline = _time(notice.params.get("deadline"))
+        if deadline is not None:
+            when = render.moment(lang, deadline, view.council.timezone)
+            text = t(lang, "outcome.at_deadline", when=when) + "\n" + text
+
+        async def after(_message_id: int) -> None:
+            await refresh_topic_card(self.bot, self.uow, self.signer, view.topic.id or 0)
+
+        return Outgoing(text, reply_to=view.ballot.message_ref, after=after)
+
+    async def ballot_opened(self, notice: Notice) -> Outgoing | None:
+        view = await services.ballot_view(self.uow(), ballot_id=notice.subject)
+        lang = view.council.language
+        text, markup = render.ballot_message(lang, view, self.signer)
+        if notice.params.get("moved"):  # the group became a supergroup: vote here now
+            if not view.ballot.is_open:
+                return None
+            head = t(lang, "ballot.moved", title=view.topic.title)
+        else:
+            head = t(
+                lang,
+                "ballot.auto_opened",
+                title=view.topic.title,
+                count=int(str(notice.params.get("proposals", 0))),
+            )
+
+        async def after(message_id: int) -> None:
+            await services.set_ballot_message(
+                self.uow(), ballot_id=notice.subject, message_ref=message_id
+            )
+            await refresh_topic_card(self.bot, self.uow, self.signer, view.topic.id or 0)
+
+        return Outgoing(head + "\n\n" + text, markup, reply_to=view.topic.card_ref, after=after)
+
+    async def ballot_nudge(self, notice: Notice) -> Outgoing | None:
+        view = await services.ballot_view(self.uow(), ballot_id=notice.subject)
+        if not view.ballot.is_open:
+            return None
+        council = view.council
+        lang = language_of(str(notice.params.get("language") or ""), council.language)
+        deadline = view.ballot.deadline or _time(notice.params.get("deadline"))
+        when = render.moment(lang, deadline, council.timezone) if deadline else "?"
+        text = t(
+            lang, "nudge.private", question=view.ballot.question, when=when, council=council.title
+        )
+        return Outgoing(text)
+
+    async def non_voters(self, notice: Notice) -> Outgoing | None:
+        view = await services.ballot_view(self.uow(), ballot_id=notice.subject)
+        if not view.ballot.is_open:
+            return None
+        council = view.council
+        lang = council.language
+        members = notice.params.get("members")
+        names = [
+            render.mention(int(user_id), str(name))
+            for user_id, name in (members if isinstance(members, list) else [])
+        ]
+        deadline = view.ballot.deadline or _time(notice.params.get("deadline"))
+        when = render.moment(lang, deadline, council.timezone) if deadline else "?"
+        if view.ballot.secret:  # never a name in the group, whatever the notice holds
+            text = t(lang, "nudge.group_secret", question=view.ballot.question, when=when)
+        else:
+            text = t(
+                lang,
+                "nudge.group",
+                question=view.ballot.question,
+                when=when,
+                names=Markup("、".join(names)),
+            )
+        return Outgoing(text, reply_to=view.ballot.message_ref)
+
+    async def meeting_reminder(self, notice: Notice) -> Outgoing | None:
+        view = await meetings.meeting_view(self.uow(), meeting_id=notice.subject)
+        meeting = view.meeting
+        if not meeting.is_scheduled or meeting.version != notice.params.get("version"):
+            return None  # cancelled or moved since: the moved meeting has its own reminders
+        lang = view.council.language
+        offset = int(str(notice.params.get("offset", 0)))
+        return Outgoing(render.reminder_message(lang, view, offset), reply_to=meeting.message_ref)
+
+    async def offer(self, notice: Notice) -> Outgoing | None:
+        offer = await tasks.offer_of(self.uow(), offer_id=notice.subject)
+        if not offer.is_pending:
+            return None  # answered, taken or expired before it could be sent
+        view = await self._task(offer.task_id)
+        # The volunteer's own language, noted when the offer was made.
+        lang = language_of(str(notice.params.get("language") or ""), view.council.language)
+        text, markup = render_dispatch.offer_message(lang, offer, view, self.signer)
+        return Outgoing(text, markup, photo=view.task.photo)
+
+    async def offer_unreachable(self, notice: Notice) -> Outgoing:
+        view = await tasks.task_view(self.uow(), task_id=notice.subject)
+        lang = view.council.language
+        members = notice.params.get("members")
+        names = [
+            render.mention(int(user_id), str(name))
+            for user_id, name in (members if isinstance(members, list) else [])
+        ]
+        text = t(
+            lang,
+            "offer.unreachable",
+            names=Markup("、".join(names)),
+            title=view.task.title,
+            bot=self.bot.username,
+        )
+        return Outgoing(text)
+
+    async def task_accepted(self, notice: Notice) -> Outgoing | None:
+        view = await tasks.task_view(self.uow(), task_id=notice.subject)
+        task = view.task
+        if task.accepted_by is None:
+            return None  # withdrawn meanwhile
+        lang = view.council.language
+        name = view.names.get(task.accepted_by, "?")
+        text = t(lang, "task.accepted_requester", id=task.id, title=task.title, name=name)
+        if not notice.private and task.requester_member_id is not None:
+            requester = view.names.get(task.requester_member_id, "")
+            text = t(lang, "task.for_requester", name=requester) + text
+        return Outgoing(text)
+
+    async def task_exhausted(self, notice: Notice) -> Outgoing:
+        view = await tasks.task_view(self.uow(), task_id=notice.subject)
+        lang = view.council.language
+        text = t(
+            lang,
+            "task.exhausted",
+            id=view.task.id,
+            title=view.task.title,
+            chairs=Markup(render_dispatch.chairs_mentions(lang, view.council)),
+        )
+        return Outgoing(text)
+
+    async def task_done(self, notice: Notice) -> Outgoing:
+        view = await tasks.task_view(self.uow(), task_id=notice.subject)
+        lang = view.council.language
+        text, markup = render_dispatch.done_message(lang, view, self.signer)
+        return Outgoing(text, markup)
+
+    async def _task(self, task_id: int) -> tasks.TaskView:
+        """The task as its offers show it, read once for a whole call for help: the
+        offers of one task, sent within a few seconds, show the same task."""
+        now = time.monotonic()
+        cached = self._tasks.get(task_id)
+        if cached is not None and now - cached[0] < TASK_VIEW_SECONDS:
+            return cached[1]
+        view = await tasks.task_view(self.uow(), task_id=task_id, with_offers=False)
+        self._tasks = {k: v for k, v in self._tasks.items() if now - v[0] < TASK_VIEW_SECONDS}
+        self._tasks[task_id] = (now, view)
+        return view
+
+
+def _time(value: object) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
+_RENDERERS: dict[NoticeKind, Callable[[NoticeRenderer, Notice], Awaitable[Outgoing | None]]] = {
+    NoticeKind.BALLOT_OUTCOME: NoticeRenderer.ballot_outcome,
+    NoticeKind.BALLOT_OPENED: NoticeRenderer.ballot_opened,
+    NoticeKind.BALLOT_NUDGE: NoticeRenderer.ballot_nudge,
+    NoticeKind.NON_VOTERS: NoticeRenderer.non_voters,
+    NoticeKind.MEETING_REMINDER: NoticeRenderer.meeting_reminder,
+    NoticeKind.OFFER: NoticeRenderer.offer,
+    NoticeKind.OFFER_UNREACHABLE: NoticeRenderer.offer_unreachable,
+    NoticeKind.TASK_ACCEPTED: NoticeRenderer.task_accepted,
+    NoticeKind.TASK_EXHAUSTED: NoticeRenderer.task_exhausted,
+    NoticeKind.TASK_DONE: NoticeRenderer.task_done,
+}

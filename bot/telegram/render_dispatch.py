@@ -1,0 +1,263 @@
+"""Texts and keyboards of volunteers and dispatch: offers, tasks, hours, the skill picker."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.telegram.buttons import Signer
+from bot.telegram.i18n import CATALOGUES, Markup, escape, t
+from bot.telegram.render import _fit, keyboard, mention, moment, plain, short
+from domain.dispatch import Offer, OfferState, Task, TaskState
+from domain.model import Council
+from domain.tasks import HoursView, Registry, TaskView
+
+STATE_MARK = {
+    TaskState.OPEN: "🆕",
+    TaskState.OFFERED: "📨",
+    TaskState.ACCEPTED: "🚶",
+    TaskState.DONE: "✅",
+    TaskState.CANCELLED: "🚫",
+    TaskState.EXPIRED: "⚠️",
+}
+
+
+def skill_label(lang: str, skill: str) -> str:
+    key = f"skill.{skill}"
+    return t(lang, key) if key in CATALOGUES.get(lang, {}) else escape(skill)
+
+
+def skill_from_word(council: Council, word: str) -> str | None:
+    """A skill named by its code or by its label in either language."""
+    wanted = word.strip().lower()
+    for skill in council.all_skills:
+        labels = {skill.lower()} | {
+            catalogue.get(f"skill.{skill}", "").lower() for catalogue in CATALOGUES.values()
+        }
+        if wanted in labels:
+            return skill
+    return None
+
+
+def assignee(lang: str, view: TaskView) -> str:
+    task = view.task
+    if view.unit is not None:
+        return t(lang, "task.for_unit", name=view.unit.name)
+    if view.team is not None:
+        return t(lang, "task.for_team", name=view.team.name)
+    if task.member_ids:
+        names = "、".join(view.names.get(m, "?") for m in sorted(task.member_ids))
+        return t(lang, "task.for_people", names=names)
+    return t(lang, "task.for_volunteers")
+
+
+def task_line(lang: str, view: TaskView) -> str:
+    task = view.task
+    doer = (
+        t(lang, "task.doer", name=view.names.get(task.accepted_by, "?"))
+        if task.accepted_by is not None and task.state in (TaskState.ACCEPTED, TaskState.DONE)
+        else ""
+    )
+    return t(
+        lang,
+        "task.line",
+        mark=STATE_MARK[task.state],
+        id=task.id,
+        title=short(task.title, 40),
+        state=Markup(t(lang, f"task_state.{task.state.value}")),
+        who=Markup(assignee(lang, view)),
+        doer=Markup(doer),
+    )
+
+
+def task_details(lang: str, view: TaskView) -> list[str]:
+    task, council = view.task, view.council
+    lines = [t(lang, "task.title", id=task.id, title=task.title)]
+    if task.description and task.description != task.title:
+        lines.append(escape(short(task.description, 600)))
+    if task.skill:
+        lines.append(t(lang, "task.skill", skill=Markup(skill_label(lang, task.skill))))
+    if task.place:
+        lines.append(t(lang, "task.place", place=task.place))
+    if task.due:
+        lines.append(t(lang, "task.due", when=moment(lang, task.due, council.timezone)))
+    if task.requester_member_id is not None:
+        lines.append(t(lang, "task.requester", name=view.names.get(task.requester_member_id, "?")))
+    return lines
+
+
+def offer_message(
+    lang: str, offer: Offer, view: TaskView, signer: Signer
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    assert offer.id is not None
+    lines = [t(lang, "offer.head", council=view.council.title), *task_details(lang, view)]
+    lines.append(
+        t(lang, "offer.answer_by", when=moment(lang, offer.expires_at, view.council.timezone))
+    )
+    buttons = [
+        [
+            InlineKeyboardButton(
+                t(lang, "button.accept"), callback_data=signer.data("o", offer.id, "y")
+            ),
+            InlineKeyboardButton(
+                t(lang, "button.decline"), callback_data=signer.data("o", offer.id, "n")
+            ),
+        ]
+    ]
+    return _fit("\n".join(lines)), keyboard(buttons)
+
+
+def answered_offer(
+    lang: str, offer: Offer, view: TaskView, signer: Signer
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The offer message once answered: what became of it, and the Done button if it is yours."""
+    task = view.task
+    lines = task_details(lang, view)
+    buttons: list[list[InlineKeyboardButton]] = []
+    if offer.state is OfferState.ACCEPTED and task.state is TaskState.ACCEPTED:
+        assert task.id is not None
+        lines.append(t(lang, "offer.yours"))
+        buttons.append(
+            [InlineKeyboardButton(t(lang, "button.done"), callback_data=signer.data("d", task.id))]
+        )
+    elif offer.state is OfferState.ACCEPTED and task.state is TaskState.DONE:
+        lines.append(t(lang, "offer.done", hours=hours_text(task.hours)))
+    elif offer.state is OfferState.DECLINED:
+        lines.append(t(lang, "offer.declined"))
+    else:
+        lines.append(t(lang, "offer.closed"))
+    return _fit("\n".join(lines)), keyboard(buttons)
+
+
+def done_message(
+    lang: str, view: TaskView, signer: Signer
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    task = view.task
+    assert task.id is not None
+    text = t(
+        lang,
+        "task.done_requester",
+        id=task.id,
+        title=task.title,
+        name=view.names.get(task.accepted_by or 0, "?"),
+        hours=hours_text(task.hours),
+    )
+    if task.note:
+        text += "\n" + t(lang, "task.note", note=task.note)
+    if task.confirmed:
+        return text, None
+    button = InlineKeyboardButton(
+        t(lang, "button.confirm"), callback_data=signer.data("c", task.id)
+    )
+    return text, keyboard([[button]])
+
+
+def chairs_mentions(lang: str, council: Council) -> str:
+    return "、".join(mention(user_id, t(lang, "role.chair")) for user_id in sorted(council.chairs))
+
+
+def skills_picker(
+    lang: str, council: Council, signer: Signer
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    assert council.id is not None
+    rows: list[list[InlineKeyboardButton]] = []
+    row: list[InlineKeyboardButton] = []
+    for index, skill in enumerate(council.all_skills):
+        row.append(
+            InlineKeyboardButton(
+                plain(skill_label(lang, skill)),
+                callback_data=signer.data("k", council.id, str(index)),
+            )
+        )
+        if len(row) == 3:
+            rows.append(row)
+            row = []
+    if row:
+        rows.append(row)
+    return t(lang, "volunteer.picker"), keyboard(rows)
+
+
+def volunteer_summary(
+    lang: str, skills: Sequence[str], grid: str, team: str | None, available: bool
+) -> str:
+    shown = "、".join(skill_label(lang, s) for s in sorted(skills))
+    shown = shown or t(lang, "volunteer.no_skills")
+    return t(
+        lang,
+        "volunteer.summary",
+        skills=Markup(shown),
+        grid=grid or "—",
+        team=team or "—",
+        available=Markup(t(lang, "volunteer.on" if available else "volunteer.off")),
+    )
+
+
+def registry_message(lang: str, registry: Registry) -> str:
+    lines = [
+        t(lang, "registry.title", council=registry.council.title, count=len(registry.volunteers))
+    ]
+    teams = {team.id: team.name for team in registry.teams}
+    for team in registry.teams:
+        size = sum(1 for v in registry.volunteers if v.team_id == team.id)
+        lines.append(t(lang, "registry.team", name=team.name, count=size))
+    for unit in registry.units:
+        services = "、".join(skill_label(lang, s) for s in sorted(unit.services)) or "—"
+        lines.append(t(lang, "registry.unit", name=unit.name, services=Markup(services)))
+    for volunteer in registry.volunteers[:50]:
+        skills = "、".join(skill_label(lang, s) for s in sorted(volunteer.skills)) or "—"
+        lines.append(
+            t(
+                lang,
+                "registry.volunteer",
+                name=registry.names.get(volunteer.member_id, "?"),
+                skills=Markup(skills),
+                team=teams.get(volunteer.team_id, "—"),
+            )
+        )
+    return _fit("\n".join(lines))
+
+
+def tasks_message(lang: str, views: Sequence[TaskView]) -> str:
+    if not views:
+        return t(lang, "tasks.none")
+    return _fit("\n".join([t(lang, "tasks.title"), *(task_line(lang, v) for v in views)]))
+
+
+def hours_message(lang: str, view: HoursView) -> str:
+    lines = [t(lang, "hours.mine", name=view.member.name, hours=hours_text(view.mine))]
+    if view.team is not None:
+        total = sum(view.team_hours.values(), Decimal(0))
+        lines.append(t(lang, "hours.team", team=view.team.name, hours=hours_text(total)))
+        ranked = sorted(view.team_hours.items(), key=lambda item: (-item[1], item[0]))
+        for member_id, hours in ranked[:20]:
+            name = view.names.get(member_id, "?")
+            lines.append(t(lang, "hours.line", name=name, hours=hours_text(hours)))
+    return "\n".join(lines)
+
+
+def hours_text(value: Decimal) -> str:
+    return str(value.quantize(Decimal("0.1")).normalize()) if value else "0"
+
+
+def progress_lines(lang: str, tasks: Sequence[Task], names: dict[int, str]) -> list[str]:
+    """What the topic card shows of a resolution's tasks, until all are done."""
+    if not tasks:
+        return []
+    live = [task for task in tasks if task.state is not TaskState.CANCELLED]
+    done = sum(1 for task in live if task.state is TaskState.DONE)
+    lines = [t(lang, "card.tasks", done=done, total=len(live))]
+    for task in live[:10]:
+        doer = names.get(task.accepted_by or 0) if task.accepted_by else None
+        lines.append(
+            t(
+                lang,
+                "card.task_line",
+                mark=STATE_MARK[task.state],
+                title=short(task.title, 40),
+                state=Markup(t(lang, f"task_state.{task.state.value}")),
+                doer=Markup(t(lang, "task.doer", name=doer) if doer else ""),
+            )
+        )
+    return lines
