@@ -80,10 +80,10 @@ from bot.runtime.outbox import CONCURRENCY as OUTBOX_CONCURRENCY
 from bot.telegram.app import CONCURRENT_UPDATES
 from bot.telegram.local import LocalBot, bot_on
 from bot.telegram.ratelimit import RateLimiter
-from domain import services, tasks
-from domain.dispatch import Volunteer
+from domain import services, volunteering
 from domain.model import BallotKind, Member, NoticeKind, NoticeState, Phase
 from domain.rules import Choice
+from domain.task_rules import Volunteer
 from emulator import BotApiEmulator, Chat, Message, RateLimits, User
 from storage.orm import NoticeRow
 
@@ -256,7 +256,7 @@ async def seed(local: LocalBot, council_id: int, chair: User, users: Sequence[Us
     """N volunteers of one team who started the bot, and a decided topic; no chat traffic."""
     uow = local.database.uow
     now = datetime.now(UTC)
-    team = await tasks.add_team(
+    team = await volunteering.add_team(
         uow(), council_id=council_id, user_id=chair.id, name=TEAM, leader_user_ids=[]
     )
     async with uow() as unit:

@@ -69,7 +69,7 @@ from sqlalchemy.engine import make_url
 
 from bot.runtime.scheduler import Scheduler, jobstore_url
 from bot.telegram.context import utcnow
-from domain.jobs import Ran
+from domain.due_jobs import Ran
 from domain.model import Ballot, BallotKind, Council, Meeting, Member, Phase, Topic, Vote
 from domain.rules import preset
 from domain.schedule import Job, JobKind, Subject

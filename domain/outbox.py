@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 from domain.model import Notice, NoticeKind, NoticeState
 from domain.ports import UnitOfWork
-from domain.tasks import offer_unreachable, remember_offer_message
+from domain.volunteering import offer_unreachable, remember_offer_message
 
 # Announcements a council would misread if they came twice: at most once.
 AT_MOST_ONCE: frozenset[NoticeKind] = frozenset({NoticeKind.BALLOT_OUTCOME})

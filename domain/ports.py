@@ -15,7 +15,6 @@ from enum import StrEnum
 from types import TracebackType
 from typing import Protocol, Self
 
-from domain.dispatch import HoursEntry, MemberUnit, Offer, Task, Team, Volunteer
 from domain.model import (
     Ballot,
     Council,
@@ -30,6 +29,7 @@ from domain.model import (
     Vote,
     VoteEvent,
 )
+from domain.task_rules import HoursEntry, MemberUnit, Offer, Task, Team, Volunteer
 
 # What time it is, passed in: the domain never reads a clock of its own.
 Clock = Callable[[], datetime]

@@ -46,13 +46,13 @@ class Transcript:
         lines: list[str] = []
         for entry in self.entries:
             if chat is None or entry.chat == chat:
-                lines.extend(self._render(entry))
+                lines.extend(self.render_entry(entry))
         return "\n".join(lines)
 
     def __str__(self) -> str:
         return self.render()
 
-    def _render(self, e: Entry) -> list[str]:
+    def render_entry(self, e: Entry) -> list[str]:
         where = f"[{e.chat}]"
         if e.kind == "user":
             return _block(f"{where} {e.actor}: ", e.text)

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import select, update
 
 from domain.model import Meeting, MeetingStatus
+from storage.base import Repository, required
 from storage.orm import MeetingRow
-from storage.repositories import _Repository, _required
 
 
 def _meeting(row: MeetingRow) -> Meeting:
@@ -45,7 +45,7 @@ def _values(meeting: Meeting) -> dict[str, Any]:
     }
 
 
-class SqlMeetingRepository(_Repository):
+class SqlMeetingRepository(Repository):
     async def get(self, meeting_id: int) -> Meeting | None:
         row = await self.session.scalar(select(MeetingRow).where(MeetingRow.id == meeting_id))
         return None if row is None else _meeting(row)
@@ -57,7 +57,7 @@ class SqlMeetingRepository(_Repository):
         return meeting
 
     async def update(self, meeting: Meeting) -> None:
-        meeting_id = _required(meeting.id, "meeting")
+        meeting_id = required(meeting.id, "meeting")
         await self.session.execute(
             update(MeetingRow).where(MeetingRow.id == meeting_id).values(**_values(meeting))
         )

@@ -15,9 +15,8 @@ from typing import Any
 from sqlalchemy import or_, select, update
 
 from domain.model import Notice, NoticeKind, NoticeState
-from storage.dispatch import CHUNK
+from storage.base import CHUNK, Repository, required
 from storage.orm import ContactRow, NoticeRow
-from storage.repositories import _Repository, _required
 
 
 def _notice(row: NoticeRow) -> Notice:
@@ -59,7 +58,7 @@ def _values(notice: Notice) -> dict[str, Any]:
     }
 
 
-class SqlNoticeRepository(_Repository):
+class SqlNoticeRepository(Repository):
     async def add(self, notice: Notice) -> bool:
         notice_id = await self.session.scalar(
             self.insert(NoticeRow)
@@ -91,7 +90,7 @@ class SqlNoticeRepository(_Repository):
         return None if row is None else _notice(row)
 
     async def update(self, notice: Notice) -> None:
-        notice_id = _required(notice.id, "notice")
+        notice_id = required(notice.id, "notice")
         await self.session.execute(
             update(NoticeRow).where(NoticeRow.id == notice_id).values(**_values(notice))
         )
@@ -160,7 +159,7 @@ class SqlNoticeRepository(_Repository):
         return [_notice(row) for row in await self.session.scalars(query)]
 
 
-class SqlContactRepository(_Repository):
+class SqlContactRepository(Repository):
     async def mark(self, user_id: int, reachable: bool, at: datetime) -> None:
         values = {"reachable": reachable, "updated_at": at}
         await self.session.execute(

@@ -11,26 +11,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain import ports
 from storage.agenda import SqlMeetingRepository
+from storage.ballots import SqlBallotRepository, SqlResolutionRepository, SqlVoteRepository
+from storage.council import SqlCouncilRepository, SqlMemberRepository
 from storage.db import create_engine
-from storage.dispatch import (
+from storage.drafts import SqlDraftRepository
+from storage.outbox import SqlContactRepository, SqlNoticeRepository
+from storage.topics import SqlProposalRepository, SqlTopicRepository
+from storage.update_log import SqlUpdateLog
+from storage.volunteering import (
     SqlHoursLedger,
     SqlOfferRepository,
     SqlTaskRepository,
     SqlTeamRepository,
     SqlUnitRepository,
     SqlVolunteerRepository,
-)
-from storage.outbox import SqlContactRepository, SqlNoticeRepository
-from storage.repositories import (
-    SqlBallotRepository,
-    SqlCouncilRepository,
-    SqlDraftRepository,
-    SqlMemberRepository,
-    SqlProposalRepository,
-    SqlResolutionRepository,
-    SqlTopicRepository,
-    SqlUpdateLog,
-    SqlVoteRepository,
 )
 
 

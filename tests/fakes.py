@@ -28,16 +28,6 @@ from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar
 
 from domain import errors, ports
-from domain.dispatch import (
-    HoursEntry,
-    MemberUnit,
-    Offer,
-    Task,
-    TaskSource,
-    TaskState,
-    Team,
-    Volunteer,
-)
 from domain.model import (
     Ballot,
     Council,
@@ -55,6 +45,16 @@ from domain.model import (
     VoteEvent,
 )
 from domain.ports import Lock
+from domain.task_rules import (
+    HoursEntry,
+    MemberUnit,
+    Offer,
+    Task,
+    TaskSource,
+    TaskState,
+    Team,
+    Volunteer,
+)
 
 _T = TypeVar("_T")
 
@@ -100,7 +100,7 @@ def _stored(entity: _T) -> _T:
 
 
 def _required(value: int | None, what: str) -> int:
-    """As ``storage.repositories._required``: an entity is written back by its id."""
+    """As ``storage.base.required``: an entity is written back by its id."""
     if value is None:
         raise ValueError(f"{what} has no id: add it first")
     return value

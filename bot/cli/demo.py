@@ -67,7 +67,7 @@ class Printer:
         entries = transcript.entries[self._shown :]
         self._shown = len(transcript.entries)
         for entry in entries:
-            for line in transcript._render(entry):
+            for line in transcript.render_entry(entry):
                 print(line, flush=True)
 
 

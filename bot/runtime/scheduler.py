@@ -6,10 +6,10 @@ PostgreSQL database, or for SQLite in a file beside the database (``…-jobs``):
 SQLite has one writer per file, and the job store writes synchronously on the
 event loop, which would wait on the bot's own open transactions. A job holds
 only its id and calls :func:`fire`; what it does is decided by the domain
-(``domain.jobs.run_job``) from the state at that moment.
+(``domain.due_jobs.run_job``) from the state at that moment.
 
 The state is the source of truth. At start-up (and whenever a process becomes
-the leader) the job store is reconciled with ``domain.jobs.plan``: jobs for
+the leader) the job store is reconciled with ``domain.due_jobs.plan``: jobs for
 closed or cancelled things are dropped, missing ones added, moved ones moved;
 jobs that fell due while the bot was down then run at once. A use case that
 changes what is planned is followed by :meth:`Scheduler.sync` of its subject.
@@ -48,8 +48,8 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError
 
 from bot.runtime.leader import Leadership
-from domain import jobs
-from domain.jobs import Ran
+from domain import due_jobs
+from domain.due_jobs import Ran
 from domain.ports import Clock, UnitOfWorkFactory
 from domain.schedule import DEFAULT_GRACE, Job, Subject
 from storage.db import is_sqlite, sync_url
@@ -221,10 +221,10 @@ class Scheduler:
     async def reconcile(self) -> Reconciled:
         """Make the job store hold exactly the jobs the state plans."""
         started = time.perf_counter()
-        planned = await jobs.plan(self._uow(), now=self._clock(), grace=self.grace)
+        planned = await due_jobs.plan(self._uow(), now=self._clock(), grace=self.grace)
         existing = await asyncio.to_thread(self._existing)
         wanted = {job.id for job in planned}
-        stale = [job_id for job_id in existing if job_id not in wanted and jobs.is_ours(job_id)]
+        stale = [job_id for job_id in existing if job_id not in wanted and due_jobs.is_ours(job_id)]
         missing = [job for job in planned if job.id not in existing]
         moved = [
             job for job in planned if job.id in existing and existing[job.id] != job.at.timestamp()
@@ -238,7 +238,7 @@ class Scheduler:
 
     async def sync(self, subject: Subject, target: int) -> None:
         """After a use case changed a ballot, topic or meeting: plan its jobs again."""
-        ids, planned = await jobs.plan_for(
+        ids, planned = await due_jobs.plan_for(
             self._uow(), subject, target, now=self._clock(), grace=self.grace
         )
         wanted = {job.id for job in planned}
@@ -317,7 +317,7 @@ class Scheduler:
         started = self._clock()
         began = time.perf_counter()
         try:
-            result = await jobs.run_job(self._uow(), job_id, now=started, grace=self.grace)
+            result = await due_jobs.run_job(self._uow(), job_id, now=started, grace=self.grace)
         except Exception:
             log.exception("job %s failed; trying again in %s", job_id, RETRY_AFTER)
             await asyncio.to_thread(self._add, job_id, started + RETRY_AFTER)

@@ -7,7 +7,7 @@ from telegram.error import BadRequest
 
 from bot.telegram import render, render_dispatch
 from bot.telegram.buttons import Signer
-from domain import services, tasks
+from domain import services, volunteering
 from domain.ports import UnitOfWorkFactory
 
 
@@ -32,7 +32,7 @@ async def refresh_topic_card(
     if view.topic.card_ref is None:
         return
     council = await services.council_by_id(uow(), council_id=view.topic.council_id)
-    tasks_, names = await tasks.topic_progress(uow(), topic_id=topic_id)
+    tasks_, names = await volunteering.topic_progress(uow(), topic_id=topic_id)
     progress = render_dispatch.progress_lines(council.language, tasks_, names)
     text, markup = render.topic_card(council.language, view, bot.username, signer, progress)
     await edit_quietly(

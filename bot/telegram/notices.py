@@ -22,7 +22,7 @@ from bot.telegram.buttons import Signer
 from bot.telegram.cards import refresh_topic_card
 from bot.telegram.i18n import Markup, language_of, t
 from bot.telegram.tally import TallyRefresher
-from domain import errors, meetings, services, tasks
+from domain import errors, meetings, services, volunteering
 from domain.model import Notice, NoticeKind
 from domain.ports import UnitOfWorkFactory
 
@@ -37,7 +37,7 @@ class NoticeRenderer:
     uow: UnitOfWorkFactory
     signer: Signer
     refresher: TallyRefresher
-    _tasks: dict[int, tuple[float, tasks.TaskView]] = field(default_factory=dict)
+    _tasks: dict[int, tuple[float, volunteering.TaskView]] = field(default_factory=dict)
 
     async def __call__(self, notice: Notice) -> Outgoing | None:
         try:
@@ -141,7 +141,7 @@ class NoticeRenderer:
         return Outgoing(render.reminder_message(lang, view, offset), reply_to=meeting.message_ref)
 
     async def offer(self, notice: Notice) -> Outgoing | None:
-        offer = await tasks.offer_of(self.uow(), offer_id=notice.subject)
+        offer = await volunteering.offer_of(self.uow(), offer_id=notice.subject)
         if not offer.is_pending:
             return None  # answered, taken or expired before it could be sent
         view = await self._task(offer.task_id)
@@ -151,7 +151,7 @@ class NoticeRenderer:
         return Outgoing(text, markup, photo=view.task.photo)
 
     async def offer_unreachable(self, notice: Notice) -> Outgoing:
-        view = await tasks.task_view(self.uow(), task_id=notice.subject)
+        view = await volunteering.task_view(self.uow(), task_id=notice.subject)
         lang = view.council.language
         members = notice.params.get("members")
         names = [
@@ -168,7 +168,7 @@ class NoticeRenderer:
         return Outgoing(text)
 
     async def task_accepted(self, notice: Notice) -> Outgoing | None:
-        view = await tasks.task_view(self.uow(), task_id=notice.subject)
+        view = await volunteering.task_view(self.uow(), task_id=notice.subject)
         task = view.task
         if task.accepted_by is None:
             return None  # withdrawn meanwhile
@@ -181,7 +181,7 @@ class NoticeRenderer:
         return Outgoing(text)
 
     async def task_exhausted(self, notice: Notice) -> Outgoing:
-        view = await tasks.task_view(self.uow(), task_id=notice.subject)
+        view = await volunteering.task_view(self.uow(), task_id=notice.subject)
         lang = view.council.language
         text = t(
             lang,
@@ -193,19 +193,19 @@ class NoticeRenderer:
         return Outgoing(text)
 
     async def task_done(self, notice: Notice) -> Outgoing:
-        view = await tasks.task_view(self.uow(), task_id=notice.subject)
+        view = await volunteering.task_view(self.uow(), task_id=notice.subject)
         lang = view.council.language
         text, markup = render_dispatch.done_message(lang, view, self.signer)
         return Outgoing(text, markup)
 
-    async def _task(self, task_id: int) -> tasks.TaskView:
+    async def _task(self, task_id: int) -> volunteering.TaskView:
         """The task as its offers show it, read once for a whole call for help: the
         offers of one task, sent within a few seconds, show the same task."""
         now = time.monotonic()
         cached = self._tasks.get(task_id)
         if cached is not None and now - cached[0] < TASK_VIEW_SECONDS:
             return cached[1]
-        view = await tasks.task_view(self.uow(), task_id=task_id, with_offers=False)
+        view = await volunteering.task_view(self.uow(), task_id=task_id, with_offers=False)
         self._tasks = {k: v for k, v in self._tasks.items() if now - v[0] < TASK_VIEW_SECONDS}
         self._tasks[task_id] = (now, view)
         return view

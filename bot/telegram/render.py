@@ -10,6 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.helpers import mention_html
 
 from bot.telegram.buttons import Signer, agenda_data, calendar_data, second_data, vote_data
 from bot.telegram.i18n import ZH_CN, Markup, escape, t
@@ -104,7 +105,7 @@ def rule_text(lang: str, rule: Rule) -> str:
 
 
 def rules_message(lang: str, default: Rule) -> str:
-    lines = [t(lang, "rules.title")]
+    lines: list[str] = [t(lang, "rules.title")]
     for rule in PRESETS.values():
         mark = t(lang, "rules.default") if rule.name == default.name else ""
         lines.append(rule_text(lang, rule) + mark)
@@ -121,8 +122,8 @@ def roll_messages(lang: str, view: RollView) -> list[str]:
         lang,
         "roll.title",
         council=view.council.title,
-        members=len(view.members),
-        households=view.households,
+        members=t(lang, "roll.members", count=len(view.members)),
+        households=t(lang, "roll.households", count=view.households),
         area=view.area,
     )
     lines = [
@@ -163,7 +164,7 @@ def topic_card(
     """The topic card; ``extra`` lines follow (a resolution's tasks and their progress)."""
     topic = view.topic
     assert topic.id is not None
-    lines = [
+    lines: list[str] = [
         t(lang, "topic.card", id=topic.id, title=topic.title),
         t(lang, f"phase.{topic.phase.value}")
         + (f" {RESULT_MARK[topic.result]}" if topic.result else ""),
@@ -181,7 +182,7 @@ def topic_card(
                     id=proposal.id,
                     text=short(proposal.text),
                     author=author.name if author else "?",
-                    seconds=len(proposal.seconds),
+                    count=len(proposal.seconds),
                 )
             )
         if len(view.proposals) > 10:
@@ -200,7 +201,7 @@ def topic_card(
                 )
             ]
         )
-    return _fit("\n".join(lines)), keyboard(buttons)
+    return fit("\n".join(lines)), keyboard(buttons)
 
 
 def _closed_line(lang: str, ballot: Ballot) -> str:
@@ -270,7 +271,7 @@ def _counts(lang: str, ballot: Ballot, outcome: Outcome) -> list[str]:
                 abstain=number(head.abstain, Quantity.HEADCOUNT),
             )
         ]
-    lines = []
+    lines: list[str] = []
     for i, option in enumerate(ballot.options, 1):
         votes = outcome.option_totals.get(option.key, {}).get(Quantity.HEADCOUNT, Fraction(0))
         lines.append(
@@ -294,7 +295,7 @@ def check_line(lang: str, check: ConditionCheck) -> str:
         condition=Markup(condition_text(lang, check.condition)),
         value=number(check.value, quantity),
         base=number(check.base, quantity),
-        unit=Markup(t(lang, f"unit.{quantity.value}")),
+        unit=t(lang, f"unit.{quantity.value}", count=check.base),
     )
 
 
@@ -303,7 +304,7 @@ def ballot_message(
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     ballot, outcome = view.ballot, view.outcome
     assert ballot.id is not None
-    lines = [
+    lines: list[str] = [
         t(lang, "ballot.title", id=ballot.id, question=ballot.question),
         t(lang, "ballot.rule", rule=Markup(rule_name(lang, ballot.rule))),
         t(lang, "ballot.secret" if ballot.secret else "ballot.open"),
@@ -323,7 +324,7 @@ def ballot_message(
             lang,
             "ballot.participation",
             participants=number(head.participants, Quantity.HEADCOUNT),
-            roll=view.roll_size,
+            count=view.roll_size,
         )
     )
     for check in outcome.quorum_checks:
@@ -346,7 +347,7 @@ def ballot_message(
     else:
         lines.append(_closed_line(lang, ballot))
         markup = None
-    return _fit("\n".join(lines)), markup
+    return fit("\n".join(lines)), markup
 
 
 def _vote_buttons(lang: str, ballot: Ballot, signer: Signer) -> list[list[InlineKeyboardButton]]:
@@ -383,7 +384,7 @@ def _vote_buttons(lang: str, ballot: Ballot, signer: Signer) -> list[list[Inline
 
 def outcome_message(lang: str, view: BallotView, *, late: bool = False) -> str:
     ballot, outcome = view.ballot, view.outcome
-    lines = [
+    lines: list[str] = [
         t(lang, "outcome.title", question=ballot.question),
         t(
             lang,
@@ -405,10 +406,10 @@ def outcome_message(lang: str, view: BallotView, *, late: bool = False) -> str:
         lines.extend(check_line(lang, c) for c in outcome.pass_checks)
     if late:
         lines.append(t(lang, "outcome.late"))
-    return _fit("\n".join(lines))
+    return fit("\n".join(lines))
 
 
-def _fit(text: str) -> str:
+def fit(text: str) -> str:
     # Names and labels are escaped before they get here, so cutting at a line
     # boundary never splits a tag or an entity.
     if len(text) <= MAX_TEXT:
@@ -449,9 +450,9 @@ def offsets(lang: str, minutes: Sequence[int]) -> str:
     return t(lang, "duration.join_list").join(duration(lang, m) for m in minutes)
 
 
-def mention(user_id: int, name: str) -> str:
+def mention(user_id: int, name: str) -> Markup:
     """A name that notifies its owner (Telegram's tg://user link), escaped."""
-    return f'<a href="tg://user?id={int(user_id)}">{escape(name)}</a>'
+    return Markup(mention_html(int(user_id), name))
 
 
 # --- meetings and the agenda ----------------------------------------------------
@@ -464,7 +465,7 @@ def place_text(lang: str, meeting: Meeting) -> str:
 
 
 def agenda_lines(lang: str, view: MeetingView) -> list[str]:
-    lines = [
+    lines: list[str] = [
         t(lang, "meeting.agenda_topic", n=n, id=topic.id, title=short(topic.title))
         for n, topic in enumerate(view.agenda, 1)
     ]
@@ -481,7 +482,7 @@ def meeting_card(
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     meeting, council = view.meeting, view.council
     assert meeting.id is not None
-    lines = [
+    lines: list[str] = [
         t(lang, "meeting.card", id=meeting.id, council=council.title),
         t(lang, "meeting.when", when=moment(lang, meeting.starts_at, council.timezone)),
         t(lang, "meeting.where", place=Markup(place_text(lang, meeting))),
@@ -490,7 +491,7 @@ def meeting_card(
     lines += agenda_lines(lang, view) or [t(lang, "meeting.no_agenda")]
     if not meeting.is_scheduled:
         lines.append(t(lang, "meeting.cancelled_mark"))
-        return _fit("\n".join(lines)), None
+        return fit("\n".join(lines)), None
     if view.open_topics:
         lines.append(t(lang, "meeting.how_to_pick"))
     on = set(meeting.topic_ids)
@@ -517,12 +518,12 @@ def meeting_card(
             )
         ]
     )
-    return _fit("\n".join(lines)), keyboard(rows)
+    return fit("\n".join(lines)), keyboard(rows)
 
 
 def reminder_message(lang: str, view: MeetingView, offset: int) -> str:
     meeting, council = view.meeting, view.council
-    lines = [
+    lines: list[str] = [
         t(
             lang,
             "reminder.meeting",
@@ -534,12 +535,12 @@ def reminder_message(lang: str, view: MeetingView, offset: int) -> str:
         t(lang, "meeting.agenda_title"),
     ]
     lines += agenda_lines(lang, view) or [t(lang, "meeting.no_agenda_plain")]
-    return _fit("\n".join(lines))
+    return fit("\n".join(lines))
 
 
 def agenda_message(lang: str, view: AgendaView) -> str:
     tz = view.council.timezone
-    lines = [t(lang, "agenda.title", council=view.council.title)]
+    lines: list[str] = [t(lang, "agenda.title", council=view.council.title)]
     if view.meetings:
         for item in view.meetings:
             meeting = item.meeting
@@ -573,4 +574,4 @@ def agenda_message(lang: str, view: AgendaView) -> str:
         )
     if not view.topics:
         lines.append(t(lang, "agenda.no_topics"))
-    return _fit("\n".join(lines))
+    return fit("\n".join(lines))

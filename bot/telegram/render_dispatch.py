@@ -8,11 +8,11 @@ from decimal import Decimal
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.telegram.buttons import Signer
-from bot.telegram.i18n import CATALOGUES, Markup, escape, t
-from bot.telegram.render import _fit, keyboard, mention, moment, plain, short
-from domain.dispatch import Offer, OfferState, Task, TaskState
+from bot.telegram.i18n import Markup, catalogue, escape, languages, t
+from bot.telegram.render import fit, keyboard, mention, moment, plain, short
 from domain.model import Council
-from domain.tasks import HoursView, Registry, TaskView
+from domain.task_rules import Offer, OfferState, Task, TaskState
+from domain.volunteering import HoursView, Registry, TaskView
 
 STATE_MARK = {
     TaskState.OPEN: "🆕",
@@ -26,16 +26,15 @@ STATE_MARK = {
 
 def skill_label(lang: str, skill: str) -> str:
     key = f"skill.{skill}"
-    return t(lang, key) if key in CATALOGUES.get(lang, {}) else escape(skill)
+    return t(lang, key) if key in catalogue(lang) else escape(skill)
 
 
 def skill_from_word(council: Council, word: str) -> str | None:
     """A skill named by its code or by its label in either language."""
     wanted = word.strip().lower()
     for skill in council.all_skills:
-        labels = {skill.lower()} | {
-            catalogue.get(f"skill.{skill}", "").lower() for catalogue in CATALOGUES.values()
-        }
+        found = (catalogue(lang).get(f"skill.{skill}") for lang in languages())
+        labels = {skill.lower()} | {label.lower() for label in found if isinstance(label, str)}
         if wanted in labels:
             return skill
     return None
@@ -74,7 +73,7 @@ def task_line(lang: str, view: TaskView) -> str:
 
 def task_details(lang: str, view: TaskView) -> list[str]:
     task, council = view.task, view.council
-    lines = [t(lang, "task.title", id=task.id, title=task.title)]
+    lines: list[str] = [t(lang, "task.title", id=task.id, title=task.title)]
     if task.description and task.description != task.title:
         lines.append(escape(short(task.description, 600)))
     if task.skill:
@@ -106,7 +105,7 @@ def offer_message(
             ),
         ]
     ]
-    return _fit("\n".join(lines)), keyboard(buttons)
+    return fit("\n".join(lines)), keyboard(buttons)
 
 
 def answered_offer(
@@ -128,7 +127,7 @@ def answered_offer(
         lines.append(t(lang, "offer.declined"))
     else:
         lines.append(t(lang, "offer.closed"))
-    return _fit("\n".join(lines)), keyboard(buttons)
+    return fit("\n".join(lines)), keyboard(buttons)
 
 
 def done_message(
@@ -142,7 +141,7 @@ def done_message(
         id=task.id,
         title=task.title,
         name=view.names.get(task.accepted_by or 0, "?"),
-        hours=hours_text(task.hours),
+        **hours_params(task.hours),
     )
     if task.note:
         text += "\n" + t(lang, "task.note", note=task.note)
@@ -216,13 +215,13 @@ def registry_message(lang: str, registry: Registry) -> str:
                 team=teams.get(volunteer.team_id, "—"),
             )
         )
-    return _fit("\n".join(lines))
+    return fit("\n".join(lines))
 
 
 def tasks_message(lang: str, views: Sequence[TaskView]) -> str:
     if not views:
         return t(lang, "tasks.none")
-    return _fit("\n".join([t(lang, "tasks.title"), *(task_line(lang, v) for v in views)]))
+    return fit("\n".join([t(lang, "tasks.title"), *(task_line(lang, v) for v in views)]))
 
 
 def hours_message(lang: str, view: HoursView) -> str:
@@ -238,7 +237,15 @@ def hours_message(lang: str, view: HoursView) -> str:
 
 
 def hours_text(value: Decimal) -> str:
-    return str(value.quantize(Decimal("0.1")).normalize()) if value else "0"
+    # "f": 10 hours read "10", not "1E+1" as str() writes a normalized 10.0.
+    return format(value.quantize(Decimal("0.1")).normalize(), "f") if value else "0"
+
+
+def hours_params(value: Decimal) -> dict[str, object]:
+    """``hours`` as a text shows them, and ``count``, the number shown, which picks the
+    plural form ("1 service hour", "0.5 service hours")."""
+    shown = hours_text(value)
+    return {"hours": shown, "count": Decimal(shown)}
 
 
 def progress_lines(lang: str, tasks: Sequence[Task], names: dict[int, str]) -> list[str]:
@@ -247,7 +254,7 @@ def progress_lines(lang: str, tasks: Sequence[Task], names: dict[int, str]) -> l
         return []
     live = [task for task in tasks if task.state is not TaskState.CANCELLED]
     done = sum(1 for task in live if task.state is TaskState.DONE)
-    lines = [t(lang, "card.tasks", done=done, total=len(live))]
+    lines: list[str] = [t(lang, "card.tasks", done=done, total=len(live))]
     for task in live[:10]:
         doer = names.get(task.accepted_by or 0) if task.accepted_by else None
         lines.append(

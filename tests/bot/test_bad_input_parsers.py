@@ -27,8 +27,7 @@ from bot.telegram.handlers.ballots import parse_ballot_args
 from bot.telegram.handlers.common import refusal_text
 from bot.telegram.handlers.meetings import parse_offsets, split_target
 from bot.telegram.handlers.tasks import cancel_target, parse_finish, parse_task_args
-from bot.telegram.i18n import EN_US, ZH_CN
-from bot.telegram.texts_zh import ZH
+from bot.telegram.i18n import EN_US, ZH_CN, catalogue
 from domain import errors, services
 from domain.numbers import MAX_ID, leading_id, looks_like_id, parse_decimal, parse_id, read_id
 from domain.when import find_when, parse_deadline, parse_duration, parse_when
@@ -80,7 +79,7 @@ def only_refusals(parse: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     except errors.DomainError as refusal:
         field = refusal.params.get("field")
         key = f"error.{refusal.code}.{field}" if field else f"error.{refusal.code}"
-        assert key in ZH, f"{key} has no message of its own"
+        assert key in catalogue(ZH_CN), f"{key} has no message of its own"
         for lang in (ZH_CN, EN_US):
             assert len(refusal_text(lang, refusal)) <= MAX_MESSAGE
         return None

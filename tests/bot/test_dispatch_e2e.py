@@ -21,7 +21,7 @@ import time_machine
 
 from bot.telegram.local import LocalBot, local_bot
 from domain import services
-from domain.dispatch import Offer, OfferState, Task, TaskState
+from domain.task_rules import Offer, OfferState, Task, TaskState
 from emulator import BotApiEmulator, CallbackAnswer, Chat, Entry, Message, User
 from emulator.html import utf16_len
 from tests.bot.conftest import (

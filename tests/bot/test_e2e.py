@@ -755,6 +755,9 @@ async def test_english_council_posts_english_cards(
         proposal = await council.say(alice, "/propose Open on weekends")
         assert (proposal.text or "").startswith("💡 Proposal #1 (Alice, 3-2-302)")
         assert [label for label, _ in buttons(proposal)] == ["👍 Second (0)"]
+        assert "\n1 proposal\n#1 Open on weekends — Alice (0 seconds)\n" in text_of(emu, card)
+        await press(emu, bob, proposal, button(proposal, "Second"))
+        assert "— Alice (1 second)\n" in text_of(emu, card)
 
         ballot, _ = await council.ballot()
         assert (ballot.text or "").startswith("🗳 Vote #1: Opening hours of the activity room")

@@ -21,7 +21,7 @@ import time_machine
 from sqlalchemy.exc import OperationalError
 
 from bot.telegram.local import LocalBot, bot_on, local_bot
-from domain import services, tasks
+from domain import services, volunteering
 from emulator import BotApiEmulator, Message, RateLimits, User
 from emulator.methods import METHODS
 from storage.db import DatabaseInUse
@@ -284,14 +284,14 @@ async def test_an_offer_and_a_request_during_an_outage(
     (offer,) = [m for m in emu.sent_to(uncle) if m.buttons]
     accept = button(offer, "接单")
 
-    monkeypatch.setattr(tasks, "answer_offer", failing(outage))
+    monkeypatch.setattr(volunteering, "answer_offer", failing(outage))
     answer = await press(emu, uncle, offer, accept)
     assert answer.text == CANNOT_RECORD, answer
     await settled(local)
     assert [label for label, _ in buttons(current(emu, offer))] == ["✅ 接单", "不方便"]
     assert not any("接单" in shown(m) for m in emu.sent_to(aunt))
 
-    monkeypatch.setattr(tasks, "request_service", failing(outage))
+    monkeypatch.setattr(volunteering, "request_service", failing(outage))
     before = len(emu.sent_to(uncle))
     replies = await council.send(sister, "/request 维修 门锁坏了\n地点：3-2-303")
     assert [m.text for m in replies] == [CANNOT_HANDLE], [m.text for m in replies]

@@ -18,7 +18,7 @@ import pytest
 import time_machine
 
 from bot.telegram.local import LocalBot, bot_on
-from domain import jobs
+from domain import due_jobs
 from domain.model import NoticeState
 from emulator import BotApiEmulator, Message, RateLimits, User
 from tests.bot.conftest import (
@@ -48,13 +48,13 @@ async def emulator() -> AsyncIterator[BotApiEmulator]:
 
 async def close_by_its_job(local: LocalBot, ballot_id: int) -> None:
     """Run the closing job's transaction, as the scheduler would, but send nothing."""
-    ran = await jobs.run_job(
+    ran = await due_jobs.run_job(
         local.database.uow(),
         f"ballot_close:{ballot_id}",
         now=local.deps.clock(),
         grace=local.deps.scheduler.grace,
     )
-    assert ran.ran is jobs.Ran.DONE and ran.notices == 1
+    assert ran.ran is due_jobs.Ran.DONE and ran.notices == 1
 
 
 async def vote(council: Council, user: User, ballot: Message, label: str) -> None:

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import re
 import string
+from html.parser import HTMLParser
 
 import pytest
+from babel.messages.pofile import read_po
 
 from bot.telegram.buttons import MAX_BYTES, Signer
 from bot.telegram.handlers.ballots import parse_ballot_args
-from bot.telegram.i18n import EN_US, ZH_CN, Markup, language_of, t
-from bot.telegram.texts_en import EN
-from bot.telegram.texts_zh import ZH
+from bot.telegram.i18n import (
+    EN_US,
+    LOCALES,
+    ZH_CN,
+    Markup,
+    Text,
+    catalogue,
+    language_of,
+    languages,
+    t,
+)
 from domain import errors
 from domain.model import BallotKind
 
@@ -19,10 +30,76 @@ def _fields(template: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(template) if name}
 
 
-def test_both_languages_have_every_message_with_the_same_placeholders() -> None:
-    assert set(ZH) == set(EN)
-    for key in ZH:
-        assert _fields(ZH[key]) == _fields(EN[key]), key
+def _forms(text: Text) -> tuple[str, ...]:
+    return text if isinstance(text, tuple) else (text,)
+
+
+PLURAL_FORMS = {ZH_CN: 1, EN_US: 2}  # Chinese: one form; English: one, other
+
+
+def test_both_catalogues_exist_and_each_reads_strictly() -> None:
+    assert languages()[:2] == (ZH_CN, EN_US)
+    for language in languages():
+        path = LOCALES / language.replace("-", "_") / "LC_MESSAGES" / "messages.po"
+        with path.open("rb") as po:
+            read = read_po(po, abort_invalid=True)
+        assert read.num_plurals == PLURAL_FORMS.get(language, read.num_plurals), language
+        assert not [m.id for m in read if m.id and m.fuzzy], f"{language}: fuzzy entries"
+        for message in read:
+            if isinstance(message.id, tuple):
+                forms = message.string
+                assert isinstance(forms, tuple), (language, message.id)
+                assert len(forms) == read.num_plurals, (language, message.id)
+
+
+@pytest.mark.parametrize("language", [lang for lang in languages() if lang != ZH_CN])
+def test_every_language_has_every_message_with_the_same_placeholders(language: str) -> None:
+    zh, other = catalogue(ZH_CN), catalogue(language)
+    assert set(zh) == set(other)
+    for key, text in zh.items():
+        assert isinstance(text, tuple) == isinstance(other[key], tuple), f"{key}: plural in one"
+        expected = _fields(_forms(text)[0])
+        for form in _forms(text) + _forms(other[key]):
+            assert _fields(form) == expected, (key, form)
+        if isinstance(text, tuple):
+            assert len(text) == PLURAL_FORMS[ZH_CN], key
+            assert len(_forms(other[key])) == PLURAL_FORMS.get(language, len(other[key])), key
+
+
+# What Telegram's parse_mode=HTML accepts; every other "<", ">" or "&" must be escaped.
+TELEGRAM_TAGS = {
+    "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
+    "blockquote", "tg-spoiler", "tg-emoji", "span",
+}  # fmt: skip
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=False)
+        self.open: list[str] = []
+        self.errors: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in TELEGRAM_TAGS:
+            self.errors.append(f"<{tag}> is not Telegram HTML")
+        self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.open or self.open.pop() != tag:
+            self.errors.append(f"</{tag}> closes nothing open")
+
+
+@pytest.mark.parametrize("language", [ZH_CN, EN_US])
+def test_every_text_is_html_telegram_accepts(language: str) -> None:
+    for key, text in catalogue(language).items():
+        for form in _forms(text):
+            tags = _Tags()
+            tags.feed(form)
+            tags.close()
+            assert not tags.errors and not tags.open, (key, form, tags.errors, tags.open)
+            bare = re.sub(r"</?[a-z-]+(\s[^<>]*)?>", "", form)
+            assert "<" not in bare and ">" not in bare, (key, form)
+            assert not re.search(r"&(?!(amp|lt|gt|quot|#\d+);)", form), (key, form)
 
 
 def test_user_text_is_escaped_but_markup_is_not() -> None:

@@ -34,10 +34,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from domain import meetings, services, tasks
-from domain.dispatch import Volunteer
+from domain import meetings, services, volunteering
 from domain.model import BallotKind, Member, NoticeState, Phase
 from domain.rules import Choice
+from domain.task_rules import Volunteer
 from emulator import BotApiEmulator, Chat, Message, User
 from storage.orm import InboxRow, NoticeRow
 from storage.uow import Database
@@ -534,7 +534,7 @@ async def make_volunteers(stage: Stage) -> None:
     """Every member volunteers in one team and started the bot; a decided topic exists."""
     uow = stage.database.uow
     now = datetime.now(UTC)
-    team = await tasks.add_team(
+    team = await volunteering.add_team(
         uow(), council_id=stage.council_id, user_id=stage.chair.id, name=TEAM, leader_user_ids=[]
     )
     async with uow() as unit:
@@ -588,13 +588,13 @@ async def offers_trial(stage: Stage, *, kill: bool = True) -> OffersTrial:
     killed while it sends them and started again."""
     now = datetime.now(UTC)
     title = f"搬器材{stage.rng.randrange(10**6)}"
-    await tasks.create_task(
+    await volunteering.create_task(
         stage.database.uow(),
         council_id=stage.council_id,
         user_id=stage.chair.id,
         topic_id=None,
         title=title,
-        assignee=tasks.Assignee(team=TEAM),
+        assignee=volunteering.Assignee(team=TEAM),
         skill=None,
         due=None,
         now=now,

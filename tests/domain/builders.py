@@ -18,7 +18,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from domain import meetings, outbox, services
-from domain.dispatch import Offer, Task
 from domain.model import (
     Ballot,
     BallotKind,
@@ -30,6 +29,7 @@ from domain.model import (
     Topic,
 )
 from domain.schedule import DEFAULT_GRACE
+from domain.task_rules import Offer, Task
 from tests.fakes import FakeUnitOfWorkFactory
 
 NOW = datetime(2025, 5, 6, 9, 30, tzinfo=UTC)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from domain import outbox
-from domain.jobs import Ran, run_job
+from domain.due_jobs import Ran, run_job
 from domain.model import Notice, NoticeKind, NoticeState
 from domain.outbox import MAX_ATTEMPTS
 from tests.domain.builders import (

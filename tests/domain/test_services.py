@@ -1,4 +1,4 @@
-"""Service-layer tests: every use case of ``domain/services.py`` on the fakes.
+"""Service-layer tests: every use case of ``domain/services/`` on the fakes.
 
 Each test drives the use cases as the bot would, one fresh unit of work per
 call, with a fixed ``now``. Refusals are checked to change nothing at all:

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from domain.dispatch import Offer, Task, TaskSource, TaskState, Team
 from domain.model import (
     Ballot,
     BallotKind,
@@ -24,6 +23,7 @@ from domain.model import (
 )
 from domain.ports import UnitOfWorkFactory
 from domain.rules import preset
+from domain.task_rules import Offer, Task, TaskSource, TaskState, Team
 from storage.uow import Database
 
 T0 = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)

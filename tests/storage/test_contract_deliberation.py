@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 
 from domain import errors
-from domain.dispatch import MemberUnit, Team
 from domain.model import (
     BallotKind,
     Council,
@@ -31,6 +30,7 @@ from domain.model import (
 )
 from domain.ports import Lock, UnitOfWorkFactory
 from domain.rules import Result, decide, preset
+from domain.task_rules import MemberUnit, Team
 from tests.storage.helpers import (
     T0,
     add_meetings,

@@ -15,7 +15,10 @@ from decimal import Decimal
 import pytest
 
 from domain import errors
-from domain.dispatch import (
+from domain.model import Council, Phase, Topic
+from domain.ports import Lock, UnitOfWorkFactory
+from domain.rules import Result, preset
+from domain.task_rules import (
     HoursEntry,
     MemberUnit,
     Offer,
@@ -26,9 +29,6 @@ from domain.dispatch import (
     Team,
     Volunteer,
 )
-from domain.model import Council, Phase, Topic
-from domain.ports import Lock, UnitOfWorkFactory
-from domain.rules import Result, preset
 from tests.storage.helpers import (
     BIG_USER,
     SHANGHAI,

@@ -35,8 +35,12 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
-from domain import errors, jobs, services, tasks
-from domain.dispatch import (
+from domain import due_jobs, errors, services, volunteering
+from domain.model import NoticeKind
+from domain.ports import Lock, UnitOfWork
+from domain.rules import preset
+from domain.schedule import DEFAULT_GRACE, Job, JobKind
+from domain.task_rules import (
     HoursEntry,
     Offer,
     OfferState,
@@ -45,10 +49,6 @@ from domain.dispatch import (
     TaskTaken,
     Team,
 )
-from domain.model import NoticeKind
-from domain.ports import Lock, UnitOfWork
-from domain.rules import preset
-from domain.schedule import DEFAULT_GRACE, Job, JobKind
 from storage import migrate
 from storage.db import create_engine
 from storage.orm import NoticeRow
@@ -383,7 +383,7 @@ async def neighbourhood(db: Database) -> Neighbourhood:
         assert member.id is not None
         members[user_id] = member.id
     for user_id in VOLUNTEER_USERS:
-        await tasks.register_volunteer(
+        await volunteering.register_volunteer(
             db.uow(),
             council_id=council.id,
             user_id=user_id,
@@ -404,7 +404,7 @@ async def neighbourhood(db: Database) -> Neighbourhood:
 
 async def request(db: Database, place: Neighbourhood, n: int, now: datetime) -> list[Offer]:
     """A resident's request; returns the two offers it made, one per volunteer."""
-    dispatched = await tasks.request_service(
+    dispatched = await volunteering.request_service(
         db.uow(),
         council_id=place.council_id,
         user_id=REQUESTER,
@@ -433,7 +433,7 @@ async def test_two_volunteers_accept_at_the_same_moment(database: Database) -> N
         track, units = contenders(database, *(str(o.member_id) for o in offers))
         results = await race(
             *(
-                tasks.answer_offer(
+                volunteering.answer_offer(
                     uow,
                     offer_id=_id(o),
                     user_id=place.volunteers[o.member_id],
@@ -444,7 +444,7 @@ async def test_two_volunteers_accept_at_the_same_moment(database: Database) -> N
             )
         )
 
-        answered = [r for r in results if isinstance(r, tasks.Answered)]
+        answered = [r for r in results if isinstance(r, volunteering.Answered)]
         taken = [r for r in results if isinstance(r, TaskTaken)]
         assert len(answered) == 1 and len(taken) == 1, results
         (won,) = answered
@@ -489,7 +489,7 @@ async def test_one_volunteer_pressing_accept_twice_at_once(database: Database) -
         track, units = contenders(database, "tap", "again")
         results = await race(
             *(
-                tasks.answer_offer(
+                volunteering.answer_offer(
                     uow,
                     offer_id=_id(pressing),
                     user_id=place.volunteers[pressing.member_id],
@@ -499,7 +499,7 @@ async def test_one_volunteer_pressing_accept_twice_at_once(database: Database) -
                 for uow in units
             )
         )
-        assert all(isinstance(r, tasks.Answered) and r.accepted for r in results), results
+        assert all(isinstance(r, volunteering.Answered) and r.accepted for r in results), results
         first, _ = track.first_lock_then_commit_then_second_lock()
         assert ("committing", "again" if first == "tap" else "tap") not in track.events
         async with database.uow() as uow:
@@ -528,7 +528,7 @@ async def test_both_volunteers_decline_at_once(database: Database) -> None:
         track, units = contenders(database, *(str(o.member_id) for o in offers))
         results = await race(
             *(
-                tasks.answer_offer(
+                volunteering.answer_offer(
                     uow,
                     offer_id=_id(o),
                     user_id=place.volunteers[o.member_id],
@@ -538,9 +538,11 @@ async def test_both_volunteers_decline_at_once(database: Database) -> None:
                 for uow, o in zip(units, offers, strict=True)
             )
         )
-        assert all(isinstance(r, tasks.Answered) and not r.accepted for r in results), results
+        assert all(isinstance(r, volunteering.Answered) and not r.accepted for r in results), (
+            results
+        )
         track.first_lock_then_commit_then_second_lock()
-        moved_on = [r.next for r in results if isinstance(r, tasks.Answered) and r.next]
+        moved_on = [r.next for r in results if isinstance(r, volunteering.Answered) and r.next]
         assert len(moved_on) == 1, results
         assert moved_on[0].exhausted and moved_on[0].offered == []
         async with database.uow() as uow:
@@ -566,7 +568,7 @@ async def test_accept_racing_with_the_other_volunteers_decline(database: Databas
         by_name = dict(zip(names, units, strict=True))
         accepted, declined = await race(
             *(
-                tasks.answer_offer(
+                volunteering.answer_offer(
                     by_name[name],
                     offer_id=_id(o),
                     user_id=place.volunteers[o.member_id],
@@ -577,8 +579,8 @@ async def test_accept_racing_with_the_other_volunteers_decline(database: Databas
             )
         )
         first, _ = track.first_lock_then_commit_then_second_lock()
-        assert isinstance(accepted, tasks.Answered) and accepted.accepted, accepted
-        assert isinstance(declined, tasks.Answered) and not declined.accepted, declined
+        assert isinstance(accepted, volunteering.Answered) and accepted.accepted, accepted
+        assert isinstance(declined, volunteering.Answered) and not declined.accepted, declined
         assert declined.next is None
         async with database.uow() as uow:
             task = await uow.tasks.get(task_id)
@@ -654,14 +656,14 @@ async def test_accept_racing_with_offer_expiry(database: Database) -> None:
         track, units = contenders(database, *names, lag={names[1]: 5})
         by_name = dict(zip(names, units, strict=True))
         runs = {
-            "accept": tasks.answer_offer(
+            "accept": volunteering.answer_offer(
                 by_name["accept"],
                 offer_id=_id(pressing),
                 user_id=place.volunteers[pressing.member_id],
                 accept=True,
                 now=expiry,
             ),
-            "expiry": jobs.run_job(by_name["expiry"], job_id, now=expiry, grace=DEFAULT_GRACE),
+            "expiry": due_jobs.run_job(by_name["expiry"], job_id, now=expiry, grace=DEFAULT_GRACE),
         }
         results = dict(zip(names, await race(*(runs[name] for name in names)), strict=True))
         first, _ = track.first_lock_then_commit_then_second_lock()
@@ -678,8 +680,8 @@ async def test_accept_racing_with_offer_expiry(database: Database) -> None:
 
         if first == "accept":
             answered, ran = results["accept"], results["expiry"]
-            assert isinstance(answered, tasks.Answered) and answered.accepted, results
-            assert isinstance(ran, jobs.JobRun) and ran.ran is jobs.Ran.STALE, results
+            assert isinstance(answered, volunteering.Answered) and answered.accepted, results
+            assert isinstance(ran, due_jobs.JobRun) and ran.ran is due_jobs.Ran.STALE, results
             assert (task.state, task.accepted_by, task.closed_at) == (
                 TaskState.ACCEPTED,
                 pressing.member_id,
@@ -691,7 +693,7 @@ async def test_accept_racing_with_offer_expiry(database: Database) -> None:
         else:
             refused, ran = results["accept"], results["expiry"]
             assert isinstance(refused, errors.WrongPhase), results
-            assert isinstance(ran, jobs.JobRun) and ran.ran is jobs.Ran.DONE, results
+            assert isinstance(ran, due_jobs.JobRun) and ran.ran is due_jobs.Ran.DONE, results
             assert (task.state, task.accepted_by, task.closed_at) == (
                 TaskState.EXPIRED,
                 None,

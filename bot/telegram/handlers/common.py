@@ -12,7 +12,7 @@ from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot.telegram.context import is_private, thread_of, uow, update_key, user_language
-from bot.telegram.i18n import CATALOGUES, t
+from bot.telegram.i18n import catalogue, t
 from bot.telegram.render import plain
 from domain import errors, services
 from domain.model import Council
@@ -26,10 +26,10 @@ MAX_QUOTED = 200
 
 def refusal_text(lang: str, error: errors.DomainError) -> str:
     field = error.params.get("field")
-    catalogue = CATALOGUES[lang]
+    messages = catalogue(lang)
     key = f"error.{error.code}.{field}" if field else f"error.{error.code}"
-    if key not in catalogue:
-        key = f"error.{error.code}" if f"error.{error.code}" in catalogue else "error.error"
+    if key not in messages:
+        key = f"error.{error.code}" if f"error.{error.code}" in messages else "error.error"
     params = {
         name: value[:MAX_QUOTED] + "…"
         if isinstance(value, str) and len(value) > MAX_QUOTED
@@ -38,8 +38,12 @@ def refusal_text(lang: str, error: errors.DomainError) -> str:
     }
     for name in ("task_state", "to"):  # a task's state, in words rather than its code
         state_key = f"task_state.{params.get(name)}"
-        if state_key in catalogue:
+        if state_key in messages:
             params[name] = t(lang, state_key)
+    # The domain names a refusal's numbers; a plural text follows its ``count``, or its
+    # ``limit`` when it has none ("You have made 1 proposal within an hour").
+    if "limit" in params:
+        params.setdefault("count", params["limit"])
     return "⛔ " + t(lang, key, **params)
 
 

@@ -83,7 +83,7 @@ async def limit_commands(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
             user_language(update, context),
             "limit.group_commands",
             name=user.full_name,
-            minutes=minutes,
+            count=minutes,
         )
         await message.reply_text(text)
     raise ApplicationHandlerStop

@@ -13,10 +13,10 @@ from bot.telegram.cards import edit_quietly, refresh_topic_card
 from bot.telegram.context import command_text, deps, keyed_uow, now, uow, user_language
 from bot.telegram.handlers.common import council_here, group_only, refusals
 from bot.telegram.i18n import Markup, t
-from domain import errors, services, tasks
-from domain.dispatch import Task
+from domain import errors, services, volunteering
 from domain.numbers import leading_id, looks_like_id, parse_id
 from domain.schedule import Subject
+from domain.task_rules import Task
 from domain.when import parse_duration, parse_when
 
 PLACE_PREFIXES = ("地点:", "地点：", "place:", "@")
@@ -69,7 +69,7 @@ async def request(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     skill = render_dispatch.skill_from_word(council, first)
     description = "\n".join(lines).strip() if skill is None else rest.strip()
     photo = message.photo[-1].file_id if message.photo else None
-    dispatched = await tasks.request_service(
+    dispatched = await volunteering.request_service(
         keyed_uow(update, context),
         council_id=council_id,
         user_id=user.id,
@@ -154,19 +154,19 @@ async def task(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     people = tuple(_mentioned(update))
     if not args.title or not (args.unit or args.team or people):
         raise errors.InvalidInput(field="task_usage")
-    dispatched = await tasks.create_task(
+    dispatched = await volunteering.create_task(
         keyed_uow(update, context),
         council_id=council_id,
         user_id=user.id,
         topic_id=args.topic_id,
         title=args.title,
-        assignee=tasks.Assignee(unit=args.unit, team=args.team, user_ids=people),
+        assignee=volunteering.Assignee(unit=args.unit, team=args.team, user_ids=people),
         skill=skill,
         due=due,
         now=now(context),
     )
     created = dispatched.task
-    view = await tasks.task_view(uow(context), task_id=created.id or 0)
+    view = await volunteering.task_view(uow(context), task_id=created.id or 0)
     lang = council.language
     key = "task.exhausted_now" if dispatched.exhausted else "task.created"
     await message.reply_text(
@@ -186,7 +186,7 @@ async def _cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, task_id: i
     """/task cancel 5: the chair, or the resident who asked, calls a task off."""
     message, user = update.effective_message, update.effective_user
     assert message is not None and user is not None
-    cancelled = await tasks.cancel_task(
+    cancelled = await volunteering.cancel_task(
         keyed_uow(update, context), task_id=task_id, user_id=user.id, now=now(context)
     )
     lang = user_language(update, context)
@@ -217,7 +217,7 @@ async def answer_offer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     press = deps(context).signer.parse(query.data)
     if press is None or press.action != "o" or press.arg not in ("y", "n"):
         raise errors.StaleButton()
-    answered = await tasks.answer_offer(
+    answered = await volunteering.answer_offer(
         keyed_uow(update, context),
         offer_id=press.target,
         user_id=query.from_user.id,
@@ -231,7 +231,7 @@ async def answer_offer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 
 async def _show_offer(context: ContextTypes.DEFAULT_TYPE, offer_id: int, lang: str) -> None:
-    offer, view = await tasks.offer_view(uow(context), offer_id=offer_id)
+    offer, view = await volunteering.offer_view(uow(context), offer_id=offer_id)
     if offer.message_ref is None:
         return
     member = await services.member_by_id(uow(context), member_id=offer.member_id)
@@ -255,7 +255,7 @@ async def done_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     press = deps(context).signer.parse(query.data)
     if press is None or press.action != "d":
         raise errors.StaleButton()
-    finished = await tasks.complete_task(
+    finished = await volunteering.complete_task(
         keyed_uow(update, context),
         task_id=press.target,
         user_id=query.from_user.id,
@@ -264,8 +264,8 @@ async def done_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         now=now(context),
     )
     lang = user_language(update, context)
-    await query.answer(t(lang, "task.finished", hours=render_dispatch.hours_text(finished.hours)))
-    view = await tasks.task_view(uow(context), task_id=press.target)
+    await query.answer(t(lang, "task.finished", **render_dispatch.hours_params(finished.hours)))
+    view = await volunteering.task_view(uow(context), task_id=press.target)
     accepted = next((o for o in view.offers if o.member_id == finished.accepted_by), None)
     if accepted is not None and query.message is not None:
         text, markup = render_dispatch.answered_offer(lang, accepted, view, deps(context).signer)
@@ -301,7 +301,7 @@ async def finish(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message, user = update.effective_message, update.effective_user
     assert message is not None and user is not None
     task_id, hours, note = parse_finish(_text_of(update))
-    finished = await tasks.complete_task(
+    finished = await volunteering.complete_task(
         keyed_uow(update, context),
         task_id=task_id,
         user_id=user.id,
@@ -313,7 +313,7 @@ async def finish(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         t(
             user_language(update, context),
             "task.finished",
-            hours=render_dispatch.hours_text(finished.hours),
+            **render_dispatch.hours_params(finished.hours),
         )
     )
     await _after_dispatch(context, finished)
@@ -326,13 +326,13 @@ async def confirm_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     press = deps(context).signer.parse(query.data)
     if press is None or press.action != "c":
         raise errors.StaleButton()
-    await tasks.confirm_task(
+    await volunteering.confirm_task(
         keyed_uow(update, context), task_id=press.target, user_id=query.from_user.id
     )
     lang = user_language(update, context)
     await query.answer(t(lang, "task.confirmed"))
     if query.message is not None:
-        view = await tasks.task_view(uow(context), task_id=press.target)
+        view = await volunteering.task_view(uow(context), task_id=press.target)
         text, markup = render_dispatch.done_message(lang, view, deps(context).signer)
         await edit_quietly(
             context.bot,
@@ -349,5 +349,5 @@ async def task_list(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
     assert message is not None
     _council, council_id = await council_here(update, context)
-    views = await tasks.tasks_of_council(uow(context), council_id=council_id)
+    views = await volunteering.tasks_of_council(uow(context), council_id=council_id)
     await message.reply_text(render_dispatch.tasks_message(user_language(update, context), views))

@@ -131,7 +131,7 @@ async def _add_draft_text(update: Update, context: ContextTypes.DEFAULT_TYPE, te
     if draft is None:
         await message.reply_text(t(lang, "draft.how_to_start"))
     else:
-        await message.reply_text(t(lang, "draft.saved", length=len(draft.text)))
+        await message.reply_text(t(lang, "draft.saved", count=len(draft.text)))
 
 
 @refusals

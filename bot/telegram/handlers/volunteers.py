@@ -11,7 +11,7 @@ from bot.telegram.context import command_text, deps, keyed_uow, now, uow, user_l
 from bot.telegram.handlers.common import council_here, group_only, refusals
 from bot.telegram.i18n import t
 from bot.telegram.render import plain
-from domain import errors, services, tasks
+from domain import errors, services, volunteering
 from domain.model import Council
 from domain.numbers import read_index
 
@@ -30,7 +30,7 @@ async def volunteer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     council, council_id = await council_here(update, context)
     lang = user_language(update, context)
     words = command_text(message).split()
-    current = await tasks.volunteer_of(uow(context), council_id=council_id, user_id=user.id)
+    current = await volunteering.volunteer_of(uow(context), council_id=council_id, user_id=user.id)
     skills = set(current.skills) if current else set()
     grid = current.grid if current else ""
     team_name: str | None = None  # None: stay in one's team
@@ -50,7 +50,7 @@ async def volunteer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             if skill is None:
                 raise errors.UnknownSkill(skill=word[:20], skills=_labels(lang, council))
             skills.add(skill)
-    registered = await tasks.register_volunteer(
+    registered = await volunteering.register_volunteer(
         keyed_uow(update, context),
         council_id=council_id,
         user_id=user.id,
@@ -85,7 +85,7 @@ async def toggle_skill(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     if index is None:
         raise errors.StaleButton()
     skill = council.all_skills[index]
-    changed = await tasks.toggle_skill(
+    changed = await volunteering.toggle_skill(
         keyed_uow(update, context),
         council_id=press.target,
         user_id=query.from_user.id,
@@ -111,7 +111,7 @@ async def skills(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if words and words[0].lower() in ("add", "添加", "增加"):
         if len(words) < 2:
             raise errors.InvalidInput(field="skills_usage")
-        council = await tasks.add_skill(
+        council = await volunteering.add_skill(
             keyed_uow(update, context), council_id=council_id, user_id=user.id, skill=words[1]
         )
     elif words:
@@ -131,7 +131,7 @@ async def team(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         raise errors.InvalidInput(field="team_usage")
     council, council_id = await council_here(update, context)
     leader = _replied_to(update) or user.id
-    made = await tasks.add_team(
+    made = await volunteering.add_team(
         keyed_uow(update, context),
         council_id=council_id,
         user_id=user.id,
@@ -159,7 +159,7 @@ async def unit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if skill is None:
             raise errors.UnknownSkill(skill=word[:20], skills=_labels(lang, council))
         services_.append(skill)
-    made = await tasks.add_unit(
+    made = await volunteering.add_unit(
         keyed_uow(update, context),
         council_id=council_id,
         user_id=user.id,
@@ -184,7 +184,7 @@ async def volunteers(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     message = update.effective_message
     assert message is not None
     _council, council_id = await council_here(update, context)
-    registry = await tasks.registry(uow(context), council_id=council_id)
+    registry = await volunteering.registry(uow(context), council_id=council_id)
     await message.reply_text(
         render_dispatch.registry_message(user_language(update, context), registry)
     )
@@ -196,5 +196,5 @@ async def hours(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message, user = update.effective_message, update.effective_user
     assert message is not None and user is not None
     _council, council_id = await council_here(update, context)
-    view = await tasks.hours_view(uow(context), council_id=council_id, user_id=user.id)
+    view = await volunteering.hours_view(uow(context), council_id=council_id, user_id=user.id)
     await message.reply_text(render_dispatch.hours_message(user_language(update, context), view))

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain import errors
-from domain.dispatch import (
+from domain.task_rules import (
     TRANSITIONS,
     CandidateFacts,
     Offer,

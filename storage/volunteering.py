@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from domain import errors
-from domain.dispatch import (
+from domain.ports import Lock
+from domain.task_rules import (
     HoursEntry,
     MemberUnit,
     Offer,
@@ -21,9 +22,8 @@ from domain.dispatch import (
     Team,
     Volunteer,
 )
-from domain.ports import Lock
+from storage.base import CHUNK, Repository, required
 from storage.orm import HoursRow, OfferRow, TaskRow, TeamRow, UnitRow, VolunteerRow
-from storage.repositories import _Repository, _required
 
 
 def _volunteer(row: VolunteerRow) -> Volunteer:
@@ -38,7 +38,7 @@ def _volunteer(row: VolunteerRow) -> Volunteer:
     )
 
 
-class SqlVolunteerRepository(_Repository):
+class SqlVolunteerRepository(Repository):
     async def get(self, council_id: int, member_id: int) -> Volunteer | None:
         row = await self.session.get(VolunteerRow, (council_id, member_id))
         return None if row is None else _volunteer(row)
@@ -68,7 +68,7 @@ class SqlVolunteerRepository(_Repository):
         return [_volunteer(row) for row in rows]
 
 
-class _Named(_Repository):
+class _Named(Repository):
     """Teams and units: named per council, the name unique within it."""
 
     row: Any
@@ -124,7 +124,7 @@ class SqlTeamRepository(_Named):
     async def update(self, team: Team) -> None:
         await self.session.execute(
             update(TeamRow)
-            .where(TeamRow.id == _required(team.id, "team"))
+            .where(TeamRow.id == required(team.id, "team"))
             .values(name=team.name, leader_member_ids=sorted(team.leader_member_ids))
         )
 
@@ -164,7 +164,7 @@ class SqlUnitRepository(_Named):
     async def update(self, unit: MemberUnit) -> None:
         await self.session.execute(
             update(UnitRow)
-            .where(UnitRow.id == _required(unit.id, "unit"))
+            .where(UnitRow.id == required(unit.id, "unit"))
             .values(
                 name=unit.name,
                 contact_user_ids=sorted(unit.contact_user_ids),
@@ -240,7 +240,7 @@ def _task_values(task: Task) -> dict[str, Any]:
 OPEN_STATES = (TaskState.OPEN.value, TaskState.OFFERED.value, TaskState.ACCEPTED.value)
 
 
-class SqlTaskRepository(_Repository):
+class SqlTaskRepository(Repository):
     async def count_requests(self, member_id: int, since: datetime) -> int:
         found = await self.session.scalar(
             select(func.count())
@@ -270,7 +270,7 @@ class SqlTaskRepository(_Repository):
     async def update(self, task: Task) -> None:
         await self.session.execute(
             update(TaskRow)
-            .where(TaskRow.id == _required(task.id, "task"))
+            .where(TaskRow.id == required(task.id, "task"))
             .values(**_task_values(task))
         )
 
@@ -319,7 +319,6 @@ def _offer(row: OfferRow) -> Offer:
 
 
 # Rows per INSERT: well within SQLite's limit on bound parameters in one statement.
-CHUNK = 500
 
 
 def _offer_values(offer: Offer) -> dict[str, Any]:
@@ -335,7 +334,7 @@ def _offer_values(offer: Offer) -> dict[str, Any]:
     }
 
 
-class SqlOfferRepository(_Repository):
+class SqlOfferRepository(Repository):
     async def add(self, offer: Offer) -> Offer:
         offer.id = await self.session.scalar(
             self.insert(OfferRow).values(**_offer_values(offer)).returning(OfferRow.id)
@@ -366,7 +365,7 @@ class SqlOfferRepository(_Repository):
     async def update(self, offer: Offer) -> None:
         await self.session.execute(
             update(OfferRow)
-            .where(OfferRow.id == _required(offer.id, "offer"))
+            .where(OfferRow.id == required(offer.id, "offer"))
             .values(
                 state=offer.state.value,
                 answered_at=offer.answered_at,
@@ -413,9 +412,9 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-class SqlHoursLedger(_Repository):
+class SqlHoursLedger(Repository):
     async def add(self, entry: HoursEntry) -> bool:
-        return await self._insert_ignore(
+        return await self.insert_ignore(
             self.insert(HoursRow)
             .values(
                 task_id=entry.task_id,

@@ -1,4 +1,4 @@
-"""Service-layer tests of volunteers and dispatch (``domain/tasks.py``), on the fakes.
+"""Service-layer tests of volunteers and dispatch (``domain/volunteering/``), on the fakes.
 
 Councils, members and decided topics are built with the use cases, as the bot
 would build them, at a fixed ``NOW``; every call gets a fresh unit of work and
@@ -13,18 +13,8 @@ from decimal import Decimal
 
 import pytest
 
-from domain import errors, outbox, services, tasks
-from domain.dispatch import (
-    Offer,
-    OfferState,
-    Task,
-    TaskSource,
-    TaskState,
-    TaskTaken,
-    Volunteer,
-    service_hours,
-)
-from domain.jobs import Ran, plan, run_job
+from domain import errors, outbox, services, volunteering
+from domain.due_jobs import Ran, plan, run_job
 from domain.model import (
     COMMON_SKILLS,
     DEFAULT_OFFER_MINUTES,
@@ -39,6 +29,16 @@ from domain.model import (
 )
 from domain.rules import Choice
 from domain.schedule import Job, JobKind
+from domain.task_rules import (
+    Offer,
+    OfferState,
+    Task,
+    TaskSource,
+    TaskState,
+    TaskTaken,
+    Volunteer,
+    service_hours,
+)
 from tests.domain.builders import (
     CHAIR,
     CHAT,
@@ -84,8 +84,8 @@ async def register(
     team: str | None = None,
     available: bool = True,
     now: datetime = NOW,
-) -> tasks.Registered:
-    return await tasks.register_volunteer(
+) -> volunteering.Registered:
+    return await volunteering.register_volunteer(
         factory(),
         council_id=council_id,
         user_id=user_id,
@@ -128,8 +128,8 @@ async def request(
     description: str = "厨房水管爆了\n水漫到客厅",
     place: str = "",
     now: datetime = NOW,
-) -> tasks.Dispatched:
-    return await tasks.request_service(
+) -> volunteering.Dispatched:
+    return await volunteering.request_service(
         factory(),
         council_id=council_id,
         user_id=user_id,
@@ -148,8 +148,8 @@ async def answer(
     *,
     accept: bool = True,
     now: datetime = LATER,
-) -> tasks.Answered:
-    return await tasks.answer_offer(
+) -> volunteering.Answered:
+    return await volunteering.answer_offer(
         factory(), offer_id=offer_id, user_id=user_id, accept=accept, now=now
     )
 
@@ -173,13 +173,13 @@ async def task_for(
     factory: FakeUnitOfWorkFactory,
     council_id: int,
     *,
-    assignee: tasks.Assignee,
+    assignee: volunteering.Assignee,
     topic_id: int | None = None,
     skill: str | None = None,
     title: str = "更换楼道灯泡",
     now: datetime = NOW,
-) -> tasks.Dispatched:
-    return await tasks.create_task(
+) -> volunteering.Dispatched:
+    return await volunteering.create_task(
         factory(),
         council_id=council_id,
         user_id=CHAIR,
@@ -197,9 +197,9 @@ async def ask_before(
 ) -> None:
     """Offer an earlier task to ``users`` at ``at`` and cancel it: they were 'asked'."""
     dispatched = await task_for(
-        factory, council_id, assignee=tasks.Assignee(user_ids=users), now=at
+        factory, council_id, assignee=volunteering.Assignee(user_ids=users), now=at
     )
-    await tasks.cancel_task(factory(), task_id=ident(dispatched.task), user_id=CHAIR, now=at)
+    await volunteering.cancel_task(factory(), task_id=ident(dispatched.task), user_id=CHAIR, now=at)
 
 
 async def roster_volunteer(factory: FakeUnitOfWorkFactory, council_id: int) -> int:
@@ -283,7 +283,9 @@ async def test_a_member_registers_with_common_and_added_skills(
 ) -> None:
     council_id = await set_up(factory)
     await join(factory, council_id, 102)
-    council = await tasks.add_skill(factory(), council_id=council_id, user_id=CHAIR, skill="园艺")
+    council = await volunteering.add_skill(
+        factory(), council_id=council_id, user_id=CHAIR, skill="园艺"
+    )
     assert council.all_skills == (*COMMON_SKILLS, "园艺")
 
     registered = await register(factory, council_id, 102, skills=("repair", "园艺"), grid=" 3 ")
@@ -296,9 +298,13 @@ async def test_a_member_registers_with_common_and_added_skills(
     assert volunteer.team_id is None and volunteer.available
     member_id = member_id_of(factory, 102)
     assert factory.store.committed.volunteers[(council_id, member_id)] == volunteer
-    assert await tasks.volunteer_of(factory(), council_id=council_id, user_id=102) == volunteer
-    assert await tasks.volunteer_of(factory(), council_id=council_id, user_id=STRANGER) is None
-    reg = await tasks.registry(factory(), council_id=council_id)
+    assert (
+        await volunteering.volunteer_of(factory(), council_id=council_id, user_id=102) == volunteer
+    )
+    assert (
+        await volunteering.volunteer_of(factory(), council_id=council_id, user_id=STRANGER) is None
+    )
+    reg = await volunteering.registry(factory(), council_id=council_id)
     assert reg.volunteers == [volunteer]
     assert reg.names[member_id] == "居民102"
     assert reg.council.skills == ("园艺",)
@@ -309,7 +315,7 @@ async def test_an_unknown_skill_is_refused_and_names_the_council_s_skills(
 ) -> None:
     council_id = await set_up(factory)
     await join(factory, council_id, 102)
-    await tasks.add_skill(factory(), council_id=council_id, user_id=CHAIR, skill="园艺")
+    await volunteering.add_skill(factory(), council_id=council_id, user_id=CHAIR, skill="园艺")
 
     with unchanged(factory), pytest.raises(errors.UnknownSkill) as refused:
         await register(factory, council_id, 102, skills=("repair", "juggling"))
@@ -326,7 +332,7 @@ async def test_a_skill_added_in_another_council_is_unknown_here(
     council_id = await set_up(factory)
     other = await set_up(factory, chat_id=OTHER_CHAT)
     await join(factory, council_id, 102)
-    await tasks.add_skill(factory(), council_id=other, user_id=CHAIR, skill="园艺")
+    await volunteering.add_skill(factory(), council_id=other, user_id=CHAIR, skill="园艺")
 
     with unchanged(factory), pytest.raises(errors.UnknownSkill):
         await register(factory, council_id, 102, skills=("园艺",))
@@ -344,7 +350,7 @@ async def test_an_unknown_team_is_refused(factory: FakeUnitOfWorkFactory) -> Non
 async def test_a_volunteer_joins_a_team(factory: FakeUnitOfWorkFactory) -> None:
     council_id = await set_up(factory)
     await join(factory, council_id, 102)
-    team = await tasks.add_team(
+    team = await volunteering.add_team(
         factory(), council_id=council_id, user_id=CHAIR, name="畅大妈志愿服务队", leader_user_ids=[]
     )
 
@@ -382,7 +388,7 @@ async def test_registering_again_with_no_team_or_grid_keeps_them(
 ) -> None:
     council_id = await set_up(factory)
     await join(factory, council_id, 102, building="5")
-    team = await tasks.add_team(
+    team = await volunteering.add_team(
         factory(), council_id=council_id, user_id=CHAIR, name="青年突击队", leader_user_ids=[]
     )
     first = await register(factory, council_id, 102, grid="", team="青年突击队")
@@ -401,25 +407,25 @@ async def test_the_skill_picker_toggles_a_skill_and_registers_a_newcomer(
     council_id = await set_up(factory)
     await join(factory, council_id, 102, building="5")
 
-    added = await tasks.toggle_skill(
+    added = await volunteering.toggle_skill(
         factory(), council_id=council_id, user_id=102, skill="health", now=NOW
     )
     assert added.skills == frozenset({"health"})
     assert added.grid == "5" and added.registered_at == NOW
-    await tasks.toggle_skill(
+    await volunteering.toggle_skill(
         factory(), council_id=council_id, user_id=102, skill="legal", now=LATER
     )
-    removed = await tasks.toggle_skill(
+    removed = await volunteering.toggle_skill(
         factory(), council_id=council_id, user_id=102, skill="health", now=LATER
     )
     assert removed.skills == frozenset({"legal"}) and removed.registered_at == NOW
     assert list(factory.store.committed.volunteers.values()) == [removed]
     with unchanged(factory), pytest.raises(errors.UnknownSkill):
-        await tasks.toggle_skill(
+        await volunteering.toggle_skill(
             factory(), council_id=council_id, user_id=102, skill="juggling", now=LATER
         )
     with unchanged(factory), pytest.raises(errors.NotMember):
-        await tasks.toggle_skill(
+        await volunteering.toggle_skill(
             factory(), council_id=council_id, user_id=STRANGER, skill="legal", now=LATER
         )
 
@@ -436,11 +442,13 @@ async def test_only_a_chair_adds_a_skill_and_a_known_one_is_not_added_twice(
     council_id = await set_up(factory)
     await join(factory, council_id, 102)
     with unchanged(factory), pytest.raises(errors.NotChair):
-        await tasks.add_skill(factory(), council_id=council_id, user_id=102, skill="园艺")
+        await volunteering.add_skill(factory(), council_id=council_id, user_id=102, skill="园艺")
 
-    await tasks.add_skill(factory(), council_id=council_id, user_id=CHAIR, skill=" 园艺 ")
-    await tasks.add_skill(factory(), council_id=council_id, user_id=CHAIR, skill="园艺")
-    council = await tasks.add_skill(factory(), council_id=council_id, user_id=CHAIR, skill="repair")
+    await volunteering.add_skill(factory(), council_id=council_id, user_id=CHAIR, skill=" 园艺 ")
+    await volunteering.add_skill(factory(), council_id=council_id, user_id=CHAIR, skill="园艺")
+    council = await volunteering.add_skill(
+        factory(), council_id=council_id, user_id=CHAIR, skill="repair"
+    )
 
     assert council.skills == ("园艺",)
     assert factory.store.committed.councils[council_id].skills == ("园艺",)
@@ -452,11 +460,11 @@ async def test_only_a_chair_adds_a_team_and_names_are_unique(
     council_id = await set_up(factory)
     leader = await join(factory, council_id, 102)
     with unchanged(factory), pytest.raises(errors.NotChair):
-        await tasks.add_team(
+        await volunteering.add_team(
             factory(), council_id=council_id, user_id=102, name="青年突击队", leader_user_ids=[]
         )
 
-    team = await tasks.add_team(
+    team = await volunteering.add_team(
         factory(),
         council_id=council_id,
         user_id=CHAIR,
@@ -466,10 +474,10 @@ async def test_only_a_chair_adds_a_team_and_names_are_unique(
     assert team.leader_member_ids == frozenset({ident(leader)})  # non-members are dropped
 
     with unchanged(factory), pytest.raises(errors.AlreadyExists):
-        await tasks.add_team(
+        await volunteering.add_team(
             factory(), council_id=council_id, user_id=CHAIR, name="青年突击队", leader_user_ids=[]
         )
-    reg = await tasks.registry(factory(), council_id=council_id)
+    reg = await volunteering.registry(factory(), council_id=council_id)
     assert reg.teams == [team]
 
 
@@ -480,7 +488,7 @@ async def test_only_a_chair_adds_a_unit_with_known_services_and_names_are_unique
     await join(factory, council_id, 102)
 
     async def add(user_id: int, name: str, services_: list[str]) -> object:
-        return await tasks.add_unit(
+        return await volunteering.add_unit(
             factory(),
             council_id=council_id,
             user_id=user_id,
@@ -498,7 +506,7 @@ async def test_only_a_chair_adds_a_unit_with_known_services_and_names_are_unique
 
     with unchanged(factory), pytest.raises(errors.AlreadyExists):
         await add(CHAIR, "物业公司", ["legal"])
-    reg = await tasks.registry(factory(), council_id=council_id)
+    reg = await volunteering.registry(factory(), council_id=council_id)
     assert reg.units == [unit]
     assert reg.units[0].services == frozenset({"repair", "errands"})
     assert reg.units[0].contact_user_ids == frozenset({102})
@@ -523,7 +531,7 @@ async def test_a_request_is_offered_to_the_best_ranked_volunteers(
     # 103 was asked two days ago; 104 took an earlier task and has not finished it.
     await ask_before(factory, council_id, (103,), EARLIER)
     earlier = await task_for(
-        factory, council_id, topic_id=ident(topic), assignee=tasks.Assignee(user_ids=(104,))
+        factory, council_id, topic_id=ident(topic), assignee=volunteering.Assignee(user_ids=(104,))
     )
     await answer(factory, ident(earlier.offered[0]), 104, now=NOW)
 
@@ -925,7 +933,7 @@ async def test_the_expiry_job_is_stale_once_the_task_is_accepted(
         ran = await run_job(factory(), f"offer_expiry:{task_id}", now=EXPIRY, grace=GRACE)
     assert ran.ran is Ran.STALE
     async with factory() as uow:
-        assert await tasks.expire_round(uow, task_id, EXPIRY) is None
+        assert await volunteering.expire_round(uow, task_id, EXPIRY) is None
 
 
 async def test_one_expiry_job_per_waiting_task(factory: FakeUnitOfWorkFactory) -> None:
@@ -1099,7 +1107,7 @@ async def test_a_bare_task_implements_the_latest_decided_topic_for_named_people(
     )
 
     dispatched = await task_for(
-        factory, council_id, assignee=tasks.Assignee(user_ids=(105, 102, 103, 104, STRANGER))
+        factory, council_id, assignee=volunteering.Assignee(user_ids=(105, 102, 103, 104, STRANGER))
     )
 
     task = stored_task(factory, ident(dispatched.task))
@@ -1110,7 +1118,7 @@ async def test_a_bare_task_implements_the_latest_decided_topic_for_named_people(
     # Named people are all asked at once, more than a request's round.
     assert sorted(users(factory, dispatched.offered)) == [102, 103, 104, 105]
     assert len(notices(factory, NoticeKind.OFFER)) == 4
-    listed, names = await tasks.topic_progress(factory(), topic_id=ident(latest))
+    listed, names = await volunteering.topic_progress(factory(), topic_id=ident(latest))
     assert [t.id for t in listed] == [task.id]
     assert names == {}  # nobody took it yet
 
@@ -1121,7 +1129,7 @@ async def test_a_task_names_its_topic(factory: FakeUnitOfWorkFactory) -> None:
     await decided_topic(factory, council_id, REQUESTER, title="新议题")
 
     dispatched = await task_for(
-        factory, council_id, topic_id=ident(older), assignee=tasks.Assignee(user_ids=(102,))
+        factory, council_id, topic_id=ident(older), assignee=volunteering.Assignee(user_ids=(102,))
     )
 
     assert dispatched.task.topic_id == ident(older)
@@ -1133,7 +1141,7 @@ async def test_a_task_needs_a_decided_topic_of_the_council(
     council_id = await neighbourhood(factory, 102)
     other = await set_up(factory, chat_id=OTHER_CHAT)
     await join(factory, other, 102)
-    named = tasks.Assignee(user_ids=(102,))
+    named = volunteering.Assignee(user_ids=(102,))
 
     with unchanged(factory), pytest.raises(errors.NoDecidedTopic):
         await task_for(factory, council_id, assignee=named)
@@ -1167,17 +1175,17 @@ async def test_only_a_chair_creates_a_task_and_bad_input_is_refused(
         *,
         user_id: int = CHAIR,
         title: str = "更换楼道灯泡",
-        assignee: tasks.Assignee | None = None,
+        assignee: volunteering.Assignee | None = None,
         skill: str | None = None,
         due: datetime | None = None,
-    ) -> tasks.Dispatched:
-        return await tasks.create_task(
+    ) -> volunteering.Dispatched:
+        return await volunteering.create_task(
             factory(),
             council_id=council_id,
             user_id=user_id,
             topic_id=None,
             title=title,
-            assignee=assignee or tasks.Assignee(user_ids=(102,)),
+            assignee=assignee or volunteering.Assignee(user_ids=(102,)),
             skill=skill,
             due=due,
             now=NOW,
@@ -1190,13 +1198,13 @@ async def test_only_a_chair_creates_a_task_and_bad_input_is_refused(
     with unchanged(factory), pytest.raises(errors.InvalidInput):
         await create(title="   ")
     with unchanged(factory), pytest.raises(errors.NotMember):
-        await create(assignee=tasks.Assignee(user_ids=(STRANGER,)))
+        await create(assignee=volunteering.Assignee(user_ids=(STRANGER,)))
     with unchanged(factory), pytest.raises(errors.InvalidInput):
-        await create(assignee=tasks.Assignee(user_ids=tuple(range(200, 221))))
+        await create(assignee=volunteering.Assignee(user_ids=tuple(range(200, 221))))
     with unchanged(factory), pytest.raises(errors.NotFound):
-        await create(assignee=tasks.Assignee(unit="物业公司"))
+        await create(assignee=volunteering.Assignee(unit="物业公司"))
     with unchanged(factory), pytest.raises(errors.NotFound):
-        await create(assignee=tasks.Assignee(team="青年突击队"))
+        await create(assignee=volunteering.Assignee(team="青年突击队"))
     with unchanged(factory), pytest.raises(errors.UnknownSkill):
         await create(skill="plumbing")
 
@@ -1210,7 +1218,7 @@ async def test_a_task_for_a_unit_is_offered_to_its_contacts_who_are_members(
 ) -> None:
     council_id = await neighbourhood(factory, 102, 103, 104, 105)
     await decided_topic(factory, council_id, REQUESTER)
-    unit = await tasks.add_unit(
+    unit = await volunteering.add_unit(
         factory(),
         council_id=council_id,
         user_id=CHAIR,
@@ -1219,13 +1227,15 @@ async def test_a_task_for_a_unit_is_offered_to_its_contacts_who_are_members(
         contact_user_ids=[102, 103, 104, 105, STRANGER],
     )
 
-    dispatched = await task_for(factory, council_id, assignee=tasks.Assignee(unit="物业公司"))
+    dispatched = await task_for(
+        factory, council_id, assignee=volunteering.Assignee(unit="物业公司")
+    )
 
     task = stored_task(factory, ident(dispatched.task))
     assert task.unit_id == unit.id
     assert sorted(users(factory, dispatched.offered)) == [102, 103, 104, 105]
     assert STRANGER not in [n.chat_id for n in notices(factory, NoticeKind.OFFER)]
-    view = await tasks.task_view(factory(), task_id=ident(task))
+    view = await volunteering.task_view(factory(), task_id=ident(task))
     assert view.unit == unit and view.team is None
 
 
@@ -1235,17 +1245,19 @@ async def test_a_task_for_a_team_is_offered_to_the_whole_team_at_once(
     council_id = await set_up(factory)
     await join(factory, council_id, REQUESTER)
     await decided_topic(factory, council_id, REQUESTER)
-    team = await tasks.add_team(
+    team = await volunteering.add_team(
         factory(), council_id=council_id, user_id=CHAIR, name="青年突击队", leader_user_ids=[]
     )
     await volunteers(factory, council_id, 102, 103, 104, 105, team="青年突击队")
     await volunteers(factory, council_id, 106, 107)  # not in the team
 
-    dispatched = await task_for(factory, council_id, assignee=tasks.Assignee(team="青年突击队"))
+    dispatched = await task_for(
+        factory, council_id, assignee=volunteering.Assignee(team="青年突击队")
+    )
 
     assert dispatched.task.team_id == team.id
     assert users(factory, dispatched.offered) == [102, 103, 104, 105]
-    view = await tasks.task_view(factory(), task_id=ident(dispatched.task))
+    view = await volunteering.task_view(factory(), task_id=ident(dispatched.task))
     assert view.team == team
 
 
@@ -1254,7 +1266,7 @@ async def test_a_task_for_a_unit_with_a_skill_is_offered_to_its_contacts(
 ) -> None:
     council_id = await neighbourhood(factory, 102)
     await decided_topic(factory, council_id, REQUESTER)
-    await tasks.add_unit(
+    await volunteering.add_unit(
         factory(),
         council_id=council_id,
         user_id=CHAIR,
@@ -1264,7 +1276,7 @@ async def test_a_task_for_a_unit_with_a_skill_is_offered_to_its_contacts(
     )
 
     dispatched = await task_for(
-        factory, council_id, assignee=tasks.Assignee(unit="物业公司"), skill="repair"
+        factory, council_id, assignee=volunteering.Assignee(unit="物业公司"), skill="repair"
     )
 
     assert users(factory, dispatched.offered) == [102]
@@ -1279,7 +1291,7 @@ async def test_the_volunteer_reports_done_with_hours_and_the_requester_is_told(
     council_id, task_id = await accepted_task(factory)
     done_at = LATER + timedelta(hours=1)
 
-    done = await tasks.complete_task(
+    done = await volunteering.complete_task(
         factory(),
         task_id=task_id,
         user_id=102,
@@ -1306,7 +1318,7 @@ async def test_hours_are_computed_from_the_time_taken_when_not_given(
     _, task_id = await accepted_task(factory)
     done_at = LATER + timedelta(hours=1, minutes=10)
 
-    done = await tasks.complete_task(
+    done = await volunteering.complete_task(
         factory(), task_id=task_id, user_id=102, note="", hours=None, now=done_at
     )
 
@@ -1318,11 +1330,11 @@ async def test_hours_are_computed_from_the_time_taken_when_not_given(
 async def test_computed_hours_are_capped_at_twelve(factory: FakeUnitOfWorkFactory) -> None:
     _, task_id = await accepted_task(factory)
 
-    done = await tasks.complete_task(
+    done = await volunteering.complete_task(
         factory(), task_id=task_id, user_id=102, note="", hours=None, now=LATER + timedelta(days=3)
     )
 
-    assert done.hours == tasks.MAX_HOURS == Decimal(12)
+    assert done.hours == volunteering.MAX_HOURS == Decimal(12)
     assert [e.hours for e in factory.store.committed.hours.values()] == [Decimal(12)]
 
 
@@ -1331,7 +1343,7 @@ async def test_a_chair_may_report_done_and_the_hours_go_to_the_volunteer(
 ) -> None:
     council_id = await set_up(factory)
     await join(factory, council_id, REQUESTER)
-    await tasks.add_team(
+    await volunteering.add_team(
         factory(), council_id=council_id, user_id=CHAIR, name="青年突击队", leader_user_ids=[]
     )
     await volunteers(factory, council_id, 102, team="青年突击队")
@@ -1339,7 +1351,7 @@ async def test_a_chair_may_report_done_and_the_hours_go_to_the_volunteer(
     task_id = ident(dispatched.task)
     await answer(factory, ident(dispatched.offered[0]), 102)
 
-    await tasks.complete_task(
+    await volunteering.complete_task(
         factory(), task_id=task_id, user_id=CHAIR, note="", hours=Decimal(1), now=LATER
     )
 
@@ -1358,7 +1370,7 @@ async def test_only_the_volunteer_or_a_chair_reports_done_and_only_once(
     _, task_id = await accepted_task(factory)
 
     async def complete(user_id: int, hours: Decimal | None = None) -> Task:
-        return await tasks.complete_task(
+        return await volunteering.complete_task(
             factory(), task_id=task_id, user_id=user_id, note="", hours=hours, now=LATER
         )
 
@@ -1369,7 +1381,7 @@ async def test_only_the_volunteer_or_a_chair_reports_done_and_only_once(
         with unchanged(factory), pytest.raises(errors.InvalidInput):
             await complete(102, Decimal(hours))
     with unchanged(factory), pytest.raises(errors.TaskNotFound):
-        await tasks.complete_task(
+        await volunteering.complete_task(
             factory(), task_id=4242, user_id=102, note="", hours=None, now=LATER
         )
 
@@ -1390,7 +1402,7 @@ async def test_a_task_not_accepted_cannot_be_reported_done(
     dispatched = await request(factory, council_id)
 
     with unchanged(factory), pytest.raises(errors.WrongPhase):
-        await tasks.complete_task(
+        await volunteering.complete_task(
             factory(),
             task_id=ident(dispatched.task),
             user_id=CHAIR,
@@ -1399,7 +1411,7 @@ async def test_a_task_not_accepted_cannot_be_reported_done(
             now=LATER,
         )
     with unchanged(factory), pytest.raises(errors.NotAssignee):
-        await tasks.complete_task(
+        await volunteering.complete_task(
             factory(), task_id=ident(dispatched.task), user_id=102, note="", hours=None, now=LATER
         )
 
@@ -1407,7 +1419,7 @@ async def test_a_task_not_accepted_cannot_be_reported_done(
 async def test_not_a_number_of_hours_is_refused(factory: FakeUnitOfWorkFactory) -> None:
     _, task_id = await accepted_task(factory)
     with unchanged(factory), pytest.raises(errors.InvalidInput):
-        await tasks.complete_task(
+        await volunteering.complete_task(
             factory(), task_id=task_id, user_id=102, note="", hours=Decimal("NaN"), now=LATER
         )
 
@@ -1418,17 +1430,17 @@ async def test_only_the_requester_confirms_and_only_once_done(
     _, task_id = await accepted_task(factory)
 
     with unchanged(factory), pytest.raises(errors.WrongPhase):
-        await tasks.confirm_task(factory(), task_id=task_id, user_id=REQUESTER)
-    await tasks.complete_task(
+        await volunteering.confirm_task(factory(), task_id=task_id, user_id=REQUESTER)
+    await volunteering.complete_task(
         factory(), task_id=task_id, user_id=102, note="", hours=Decimal(1), now=LATER
     )
     for someone in (102, CHAIR, STRANGER):
         with unchanged(factory), pytest.raises(errors.NotRequester):
-            await tasks.confirm_task(factory(), task_id=task_id, user_id=someone)
+            await volunteering.confirm_task(factory(), task_id=task_id, user_id=someone)
     with unchanged(factory), pytest.raises(errors.TaskNotFound):
-        await tasks.confirm_task(factory(), task_id=4242, user_id=REQUESTER)
+        await volunteering.confirm_task(factory(), task_id=4242, user_id=REQUESTER)
 
-    confirmed = await tasks.confirm_task(factory(), task_id=task_id, user_id=REQUESTER)
+    confirmed = await volunteering.confirm_task(factory(), task_id=task_id, user_id=REQUESTER)
 
     assert confirmed.confirmed and stored_task(factory, task_id).confirmed
     assert stored_task(factory, task_id).state is TaskState.DONE
@@ -1444,8 +1456,10 @@ async def test_the_requester_cancels_and_pending_offers_are_withdrawn(
 
     for someone in (103, STRANGER):
         with unchanged(factory), pytest.raises(errors.NotChair):
-            await tasks.cancel_task(factory(), task_id=task_id, user_id=someone, now=LATER)
-    cancelled = await tasks.cancel_task(factory(), task_id=task_id, user_id=REQUESTER, now=LATER)
+            await volunteering.cancel_task(factory(), task_id=task_id, user_id=someone, now=LATER)
+    cancelled = await volunteering.cancel_task(
+        factory(), task_id=task_id, user_id=REQUESTER, now=LATER
+    )
 
     assert cancelled.state is TaskState.CANCELLED and cancelled.closed_at == LATER
     assert states(factory, task_id) == {
@@ -1457,7 +1471,7 @@ async def test_the_requester_cancels_and_pending_offers_are_withdrawn(
     with unchanged(factory), pytest.raises(errors.WrongPhase):
         await answer(factory, ident(offer_to(factory, task_id, 103)), 103)
     with unchanged(factory), pytest.raises(errors.WrongPhase):
-        await tasks.cancel_task(factory(), task_id=task_id, user_id=CHAIR, now=LATER)
+        await volunteering.cancel_task(factory(), task_id=task_id, user_id=CHAIR, now=LATER)
 
 
 async def test_a_chair_cancels_an_accepted_task_but_not_a_done_one(
@@ -1467,17 +1481,17 @@ async def test_a_chair_cancels_an_accepted_task_but_not_a_done_one(
     second = await request(factory, council_id, now=LATER)
     second_id = ident(second.task)
     await answer(factory, ident(offer_to(factory, second_id, 103)), 103)
-    await tasks.complete_task(
+    await volunteering.complete_task(
         factory(), task_id=second_id, user_id=103, note="", hours=Decimal(1), now=LATER
     )
 
-    cancelled = await tasks.cancel_task(factory(), task_id=task_id, user_id=CHAIR, now=LATER)
+    cancelled = await volunteering.cancel_task(factory(), task_id=task_id, user_id=CHAIR, now=LATER)
 
     assert cancelled.state is TaskState.CANCELLED
     with unchanged(factory), pytest.raises(errors.WrongPhase):
-        await tasks.cancel_task(factory(), task_id=second_id, user_id=CHAIR, now=LATER)
+        await volunteering.cancel_task(factory(), task_id=second_id, user_id=CHAIR, now=LATER)
     with unchanged(factory), pytest.raises(errors.TaskNotFound):
-        await tasks.cancel_task(factory(), task_id=4242, user_id=CHAIR, now=LATER)
+        await volunteering.cancel_task(factory(), task_id=4242, user_id=CHAIR, now=LATER)
 
 
 # --- views -------------------------------------------------------------------
@@ -1488,7 +1502,7 @@ async def test_hours_view_totals_the_member_and_their_team(
 ) -> None:
     council_id = await set_up(factory)
     await join(factory, council_id, REQUESTER)
-    team = await tasks.add_team(
+    team = await volunteering.add_team(
         factory(), council_id=council_id, user_id=CHAIR, name="青年突击队", leader_user_ids=[]
     )
     await volunteers(factory, council_id, 102, 103, team="青年突击队")
@@ -1503,7 +1517,7 @@ async def test_hours_view_totals_the_member_and_their_team(
             await uow.commit()
         dispatched = await request(factory, council_id)
         await answer(factory, ident(dispatched.offered[0]), user_id)
-        await tasks.complete_task(
+        await volunteering.complete_task(
             factory(),
             task_id=ident(dispatched.task),
             user_id=user_id,
@@ -1517,7 +1531,7 @@ async def test_hours_view_totals_the_member_and_their_team(
     await serve(103, "1")
     await serve(104, "4")
 
-    mine = await tasks.hours_view(factory(), council_id=council_id, user_id=102)
+    mine = await volunteering.hours_view(factory(), council_id=council_id, user_id=102)
     assert mine.mine == Decimal("3.5")
     assert mine.team == team
     m102, m103 = member_id_of(factory, 102), member_id_of(factory, 103)
@@ -1525,12 +1539,12 @@ async def test_hours_view_totals_the_member_and_their_team(
     assert mine.names == {m102: "居民102", m103: "居民103"}
     assert mine.member.user_id == 102
 
-    loner = await tasks.hours_view(factory(), council_id=council_id, user_id=104)
+    loner = await volunteering.hours_view(factory(), council_id=council_id, user_id=104)
     assert loner.mine == Decimal(4) and loner.team is None and loner.team_hours == {}
-    nobody = await tasks.hours_view(factory(), council_id=council_id, user_id=REQUESTER)
+    nobody = await volunteering.hours_view(factory(), council_id=council_id, user_id=REQUESTER)
     assert nobody.mine == Decimal(0) and nobody.team is None
     with unchanged(factory), pytest.raises(errors.NotMember):
-        await tasks.hours_view(factory(), council_id=council_id, user_id=STRANGER)
+        await volunteering.hours_view(factory(), council_id=council_id, user_id=STRANGER)
 
 
 async def test_tasks_of_council_lists_open_tasks_first(factory: FakeUnitOfWorkFactory) -> None:
@@ -1538,10 +1552,10 @@ async def test_tasks_of_council_lists_open_tasks_first(factory: FakeUnitOfWorkFa
     first = await request(factory, council_id, description="第一")
     await request(factory, council_id, description="第二")
     third = await request(factory, council_id, description="第三")
-    await tasks.cancel_task(factory(), task_id=ident(third.task), user_id=CHAIR, now=LATER)
+    await volunteering.cancel_task(factory(), task_id=ident(third.task), user_id=CHAIR, now=LATER)
     await answer(factory, ident(offer_to(factory, ident(first.task), 102)), 102)
 
-    listed = await tasks.tasks_of_council(factory(), council_id=council_id)
+    listed = await volunteering.tasks_of_council(factory(), council_id=council_id)
 
     assert [v.task.title for v in listed] == ["第二", "第一", "第三"]
     assert [v.task.state for v in listed] == [
@@ -1560,16 +1574,16 @@ async def test_offer_view_and_offer_sent(factory: FakeUnitOfWorkFactory) -> None
     dispatched = await request(factory, council_id)
     offer_id = ident(dispatched.offered[0])
 
-    await tasks.offer_sent(factory(), offer_id=offer_id, message_ref=77)
-    offer, view = await tasks.offer_view(factory(), offer_id=offer_id)
+    await volunteering.offer_sent(factory(), offer_id=offer_id, message_ref=77)
+    offer, view = await volunteering.offer_view(factory(), offer_id=offer_id)
 
     assert offer.message_ref == 77
     assert factory.store.committed.offers[offer_id].message_ref == 77
     assert view.task.id == dispatched.task.id
     assert view.names[offer.member_id] == "居民102"
     with pytest.raises(errors.StaleButton):
-        await tasks.offer_view(factory(), offer_id=4242)
+        await volunteering.offer_view(factory(), offer_id=4242)
     with pytest.raises(errors.TaskNotFound):
-        await tasks.task_view(factory(), task_id=4242)
+        await volunteering.task_view(factory(), task_id=4242)
     with unchanged(factory):
-        await tasks.offer_sent(factory(), offer_id=4242, message_ref=1)
+        await volunteering.offer_sent(factory(), offer_id=4242, message_ref=1)

@@ -1,4 +1,4 @@
-"""What the scheduler runs (``domain/jobs.py``), on the fakes.
+"""What the scheduler runs (``domain/due_jobs.py``), on the fakes.
 
 Every subject is built with the use cases, as the bot would build it, at a
 fixed ``NOW``; jobs are then planned and run at chosen moments. A run that
@@ -13,7 +13,7 @@ from functools import partial
 import pytest
 
 from domain import meetings, services
-from domain.jobs import JobRun, Ran, is_ours, plan, plan_for, run_job
+from domain.due_jobs import JobRun, Ran, is_ours, plan, plan_for, run_job
 from domain.model import (
     DEFAULT_BALLOT_NUDGE,
     Ballot,

@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from domain import errors
-from domain.dispatch import Task, TaskState
 from domain.model import (
     Ballot,
     BallotKind,
@@ -48,7 +47,8 @@ from domain.services import (
     outcome_notice,
     require_council,
 )
-from domain.tasks import expire_round
+from domain.task_rules import Task, TaskState
+from domain.volunteering import expire_round
 
 CLAIM_CHUNK = 500  # keys per "which were claimed" query
 

@@ -1,0 +1,136 @@
+"""Use cases of the deliberation loop.
+
+Each use case is one async function: plain values and a unit of work in, a
+plain result out. It commits on success; on a refusal it raises a
+``DomainError`` and nothing is written. Time is an argument, never read here.
+
+One module per part of the loop: ``reading`` (the council, member, topic or
+rule a command names), ``council`` (set-up and the roll), ``topics`` (topics and
+proposals), ``drafts`` (proposals written in a private chat) and ``ballots``
+(ballots and votes). Callers use the package: ``services.open_ballot(...)``.
+"""
+
+from __future__ import annotations
+
+from domain.services.ballots import (
+    MAX_OPTIONS,
+    BallotView,
+    Closed,
+    VoteReceipt,
+    VoteRequest,
+    ballot_ids,
+    ballot_view,
+    cancel_topic,
+    cast_vote,
+    cast_votes,
+    close_ballot,
+    close_locked,
+    latest_result,
+    mark_handled,
+    mark_rendered,
+    move_chat,
+    open_ballot,
+    open_ballot_ids,
+    outcome_notice,
+    put_ballot,
+    set_ballot_message,
+)
+from domain.services.council import (
+    ADDRESS,
+    MAX_AREA,
+    Address,
+    RollView,
+    join,
+    parse_address,
+    parse_area,
+    roll,
+    set_up_council,
+)
+from domain.services.drafts import add_to_draft, discard_draft, start_draft, submit_draft
+from domain.services.reading import (
+    DEFAULT_RULE,
+    council_by_id,
+    council_of_chat,
+    find_council,
+    member_by_id,
+    require_council,
+    require_topic,
+    rule_named,
+    voting_member,
+)
+from domain.services.topics import (
+    LIMIT_WINDOW,
+    Revised,
+    Seconded,
+    Submitted,
+    TopicView,
+    open_topic,
+    proposal_with_author,
+    revise_proposal,
+    second_proposal,
+    set_card,
+    set_proposal_message,
+    submit_proposal,
+    topic_view,
+    within_limit,
+)
+
+__all__ = [
+    "ADDRESS",
+    "DEFAULT_RULE",
+    "LIMIT_WINDOW",
+    "MAX_AREA",
+    "MAX_OPTIONS",
+    "Address",
+    "BallotView",
+    "Closed",
+    "Revised",
+    "RollView",
+    "Seconded",
+    "Submitted",
+    "TopicView",
+    "VoteReceipt",
+    "VoteRequest",
+    "add_to_draft",
+    "ballot_ids",
+    "ballot_view",
+    "cancel_topic",
+    "cast_vote",
+    "cast_votes",
+    "close_ballot",
+    "close_locked",
+    "council_by_id",
+    "council_of_chat",
+    "discard_draft",
+    "find_council",
+    "join",
+    "latest_result",
+    "mark_handled",
+    "mark_rendered",
+    "member_by_id",
+    "move_chat",
+    "open_ballot",
+    "open_ballot_ids",
+    "open_topic",
+    "outcome_notice",
+    "parse_address",
+    "parse_area",
+    "proposal_with_author",
+    "put_ballot",
+    "require_council",
+    "require_topic",
+    "revise_proposal",
+    "roll",
+    "rule_named",
+    "second_proposal",
+    "set_ballot_message",
+    "set_card",
+    "set_proposal_message",
+    "set_up_council",
+    "start_draft",
+    "submit_draft",
+    "submit_proposal",
+    "topic_view",
+    "voting_member",
+    "within_limit",
+]

@@ -1,0 +1,156 @@
+"""Use cases of the council and its roll: set a chat up, join, read the roll."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from domain import errors
+from domain.model import MAX_ADDRESS_PART, MAX_NAME, MAX_TITLE, Council, Member, MemberStatus
+from domain.numbers import fold, parse_decimal
+from domain.ports import UnitOfWork
+from domain.services.reading import require_council, rule_named
+
+
+async def set_up_council(
+    uow: UnitOfWork,
+    *,
+    chat_id: int,
+    thread_id: int,
+    title: str,
+    user_id: int,
+    is_group_admin: bool,
+    rule_name: str,
+    timezone: str,
+    language: str,
+    now: datetime,
+) -> Council:
+    """Link a chat to a council; run again by a chair it changes the default rule."""
+    rule = rule_named(rule_name)
+    async with uow:
+        council = await uow.councils.by_chat(chat_id, thread_id)
+        if council is not None:
+            if not (council.is_chair(user_id) or is_group_admin):
+                raise errors.NotChair()
+            council.rule = rule
+            council.chairs.add(user_id)
+            await uow.councils.update(council)
+        else:
+            if not is_group_admin:
+                raise errors.NotGroupAdmin()
+            council = await uow.councils.add(
+                Council(
+                    chat_id=chat_id,
+                    thread_id=thread_id,
+                    # The chat's own title, not typed by the user: shorten, never refuse.
+                    title=" ".join(title.split())[:MAX_TITLE] or str(chat_id),
+                    rule=rule,
+                    timezone=timezone,
+                    language=language,
+                    created_at=now,
+                    chairs={user_id},
+                )
+            )
+        await uow.commit()
+        return council
+
+
+# Building, optional unit, room: "3-2-301", "3/2/301", "3栋2单元301", "10号楼2单元301室",
+# "3-301". Separators are explicit so that "3-2301" is never read as unit 230, room 1.
+ADDRESS = re.compile(
+    r"(?P<building>[0-9A-Za-z]+)\s*(?:号楼|栋|幢|座|号|楼|[-－—–/]|\s)\s*"
+    r"(?:(?P<unit>[0-9A-Za-z]+)\s*(?:单元|[-－—–/]|\s)\s*)?"
+    r"(?P<room>[0-9A-Za-z]+)\s*(?:室|号)?"
+)
+
+
+@dataclass(frozen=True)
+class Address:
+    building: str
+    unit: str
+    room: str
+
+
+def parse_address(text: str) -> Address:
+    """Read "3-2-301", "3/2/301" or "3栋2单元301" as building, unit and room."""
+    # Full-width digits and dashes ("３－２－３０１") are read as ASCII.
+    match = ADDRESS.fullmatch(fold(text).strip())
+    if match is None:
+        raise errors.InvalidInput(field="address", value=text[:40])
+    address = Address(match["building"], match["unit"] or "", match["room"])
+    longest = max(len(address.building), len(address.unit), len(address.room))
+    if longest > MAX_ADDRESS_PART:
+        raise errors.TextTooLong(field="address", limit=MAX_ADDRESS_PART, length=longest)
+    return address
+
+
+MAX_AREA = Decimal(100000)  # m² of one flat: more is a typo
+
+
+def parse_area(text: str) -> Decimal:
+    """Square metres, "85.5", "85.5㎡" or "85.5 m²", to the hundredth."""
+    return parse_decimal(text, field="area", maximum=MAX_AREA, units=("㎡", "m2", "m²"))
+
+
+async def join(
+    uow: UnitOfWork,
+    *,
+    council_id: int,
+    user_id: int,
+    name: str,
+    address: Address,
+    area: Decimal | None,
+    language: str | None,
+    now: datetime,
+) -> Member:
+    async with uow:
+        council = await require_council(uow, council_id)
+        existing = await uow.members.by_user(council_id, user_id)
+        if existing is not None and existing.status is not MemberStatus.REMOVED:
+            raise errors.AlreadyMember(status=existing.status.value)
+        status = MemberStatus.PENDING if council.require_approval else MemberStatus.ACTIVE
+        member = Member(
+            council_id=council_id,
+            user_id=user_id,
+            # Taken from the messenger profile, so shortened rather than refused.
+            name=" ".join(name.split())[:MAX_NAME] or str(user_id),
+            building=address.building,
+            unit=address.unit,
+            room=address.room,
+            joined_at=now,
+            area=area if area is not None else Decimal(0),
+            status=status,
+            language=language,
+        )
+        if existing is not None:
+            member.id = existing.id
+            await uow.members.update(member)
+        else:
+            member = await uow.members.add(member)
+        await uow.commit()
+        return member
+
+
+@dataclass(frozen=True)
+class RollView:
+    council: Council
+    members: list[Member]
+    pending: list[Member]
+
+    @property
+    def households(self) -> int:
+        return len({m.household for m in self.members})
+
+    @property
+    def area(self) -> Decimal:
+        return sum((m.area for m in self.members), Decimal(0))
+
+
+async def roll(uow: UnitOfWork, *, council_id: int) -> RollView:
+    async with uow:
+        council = await require_council(uow, council_id)
+        members = await uow.members.list(council_id, (MemberStatus.ACTIVE,))
+        pending = await uow.members.list(council_id, (MemberStatus.PENDING,))
+        return RollView(council, members, pending)

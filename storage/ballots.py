@@ -1,0 +1,388 @@
+"""Ballots, the votes cast on them (current votes and the audit trail), and the
+resolutions they record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import case, func, insert, select, update
+
+from domain.model import Ballot, BallotKind, BallotOption, Resolution, Vote, VoteEvent
+from domain.ports import Lock
+from domain.rules import Result
+from storage.base import Repository, required
+from storage.orm import BallotRow, ResolutionRow, VoteEventRow, VoteRow
+from storage.rule_json import outcome_from_json, outcome_to_json, rule_from_json, rule_to_json
+
+
+def _ballot(row: BallotRow) -> Ballot:
+    return Ballot(
+        id=row.id,
+        topic_id=row.topic_id,
+        council_id=row.council_id,
+        kind=BallotKind(row.kind),
+        question=row.question,
+        rule=rule_from_json(row.rule),
+        secret=row.secret,
+        opened_by=row.opened_by,
+        opened_at=row.opened_at,
+        options=tuple(
+            BallotOption(key=o["key"], label=o["label"], proposal_id=o.get("proposal_id"))
+            for o in row.options
+        ),
+        deadline=row.deadline,
+        closed_at=row.closed_at,
+        outcome=outcome_from_json(row.outcome),
+        message_ref=row.message_ref,
+        rendered_seq=row.rendered_seq,
+    )
+
+
+def _ballot_values(ballot: Ballot) -> dict[str, Any]:
+    return {
+        "topic_id": ballot.topic_id,
+        "council_id": ballot.council_id,
+        "kind": ballot.kind.value,
+        "question": ballot.question,
+        "options": [
+            {"key": o.key, "label": o.label, "proposal_id": o.proposal_id} for o in ballot.options
+        ],
+        "rule": rule_to_json(ballot.rule),
+        "secret": ballot.secret,
+        "opened_by": ballot.opened_by,
+        "opened_at": ballot.opened_at,
+        "deadline": ballot.deadline,
+        "closed_at": ballot.closed_at,
+        "outcome": outcome_to_json(ballot.outcome),
+        "message_ref": ballot.message_ref,
+    }
+
+
+class SqlBallotRepository(Repository):
+    async def get(self, ballot_id: int, lock: Lock = Lock.NONE) -> Ballot | None:
+        """Read a ballot, optionally locking its row until the transaction ends.
+
+        PostgreSQL: ``Lock.SHARE`` is ``FOR KEY SHARE``: votes run side by side,
+        and not while a close holds ``Lock.UPDATE`` (``FOR UPDATE``), which waits
+        for the votes in flight and then excludes new ones until it commits.
+        ``KEY SHARE`` rather than ``SHARE`` lets ``set_rendered`` (a plain
+        update of a non-key column) proceed during a burst of votes instead of
+        queueing behind them; every other change of a ballot goes through
+        ``update``, which takes ``FOR UPDATE`` first and so still excludes votes.
+        SQLite: every transaction already holds the database's write lock
+        (``BEGIN IMMEDIATE``), so the lock is implied.
+        """
+        statement = select(BallotRow).where(BallotRow.id == ballot_id)
+        if lock is Lock.SHARE:
+            statement = statement.with_for_update(read=True, key_share=True)
+        elif lock is Lock.UPDATE:
+            statement = statement.with_for_update()
+        row = await self.session.scalar(statement)
+        return None if row is None else _ballot(row)
+
+    async def add(self, ballot: Ballot) -> Ballot:
+        ballot.id = await self.session.scalar(
+            self.insert(BallotRow)
+            .values(**_ballot_values(ballot), rendered_seq=ballot.rendered_seq)
+            .returning(BallotRow.id)
+        )
+        return ballot
+
+    async def update(self, ballot: Ballot) -> None:
+        """Write ``ballot`` back; waits for votes in flight and excludes new ones
+        until the transaction ends (a close or cancel must not interleave with a
+        vote, even when the caller read the ballot without ``Lock.UPDATE``)."""
+        ballot_id = required(ballot.id, "ballot")
+        await self.session.execute(
+            select(BallotRow.id).where(BallotRow.id == ballot_id).with_for_update()
+        )
+        await self.session.execute(
+            update(BallotRow)
+            .where(BallotRow.id == ballot_id)
+            .values(
+                **_ballot_values(ballot),
+                # A stale copy must not lower what set_rendered raised.
+                rendered_seq=case(
+                    (BallotRow.rendered_seq < ballot.rendered_seq, ballot.rendered_seq),
+                    else_=BallotRow.rendered_seq,
+                ),
+            )
+        )
+
+    async def for_topic(self, topic_id: int) -> list[Ballot]:
+        """Newest first."""
+        rows = await self.session.scalars(
+            select(BallotRow)
+            .where(BallotRow.topic_id == topic_id)
+            .order_by(BallotRow.opened_at.desc(), BallotRow.id.desc())
+        )
+        return [_ballot(row) for row in rows]
+
+    async def latest(self, council_id: int) -> Ballot | None:
+        row = await self.session.scalar(
+            select(BallotRow)
+            .where(BallotRow.council_id == council_id)
+            .order_by(BallotRow.opened_at.desc(), BallotRow.id.desc())
+            .limit(1)
+        )
+        return None if row is None else _ballot(row)
+
+    async def open(self, council_id: int) -> list[Ballot]:
+        rows = await self.session.scalars(
+            select(BallotRow)
+            .where(BallotRow.council_id == council_id, BallotRow.closed_at.is_(None))
+            .order_by(BallotRow.opened_at.desc(), BallotRow.id.desc())
+        )
+        return [_ballot(row) for row in rows]
+
+    async def all_open(self) -> list[int]:
+        rows = await self.session.scalars(
+            select(BallotRow.id).where(BallotRow.closed_at.is_(None)).order_by(BallotRow.id)
+        )
+        return list(rows)
+
+    async def open_with_deadline(self) -> list[Ballot]:
+        rows = await self.session.scalars(
+            select(BallotRow)
+            .where(BallotRow.closed_at.is_(None), BallotRow.deadline.is_not(None))
+            .order_by(BallotRow.id)
+        )
+        return [_ballot(row) for row in rows]
+
+    async def set_rendered(self, ballot_id: int, seq: int) -> None:
+        """Raise ``rendered_seq`` to ``seq`` (never lowers it)."""
+        await self.session.execute(
+            update(BallotRow)
+            .where(BallotRow.id == ballot_id, BallotRow.rendered_seq < seq)
+            .values(rendered_seq=seq)
+        )
+
+
+def _vote_row(vote: Vote) -> dict[str, Any]:
+    return {
+        "ballot_id": vote.ballot_id,
+        "member_id": vote.member_id,
+        "choice": vote.choice,
+        "cast_at": vote.cast_at,
+    }
+
+
+# Advisory lock keys for vote batches: one per ballot, away from the migration lock's.
+VOTE_BATCH_LOCK = 0x5949_5348_0000_0000  # "YISH" in the high bytes
+
+
+class SqlVoteRepository(Repository):
+    """Current votes plus an append-only audit trail.
+
+    Sequence numbers: ``last_seq`` is the number of events recorded for the
+    ballot and ``events`` numbers them 1, 2, … in the order they were written.
+    A database-assigned id would not do: on PostgreSQL votes commit side by
+    side, so event 41 may become visible after 42 was rendered and would then
+    never be shown. A count only grows, by one per committed event, so reading
+    ``last_seq`` before the tally and comparing it with ``rendered_seq``
+    later never misses a vote.
+    """
+
+    async def put(self, vote: Vote) -> str | None:
+        """Make ``vote`` the member's current one and append it to the audit trail.
+
+        Atomic per (ballot, member); returns the previous choice (None for a
+        first vote), and appends nothing when the choice is unchanged.
+        """
+        key = (VoteRow.ballot_id == vote.ballot_id, VoteRow.member_id == vote.member_id)
+        while True:
+            previous = await self.session.scalar(
+                select(VoteRow.choice).where(*key).with_for_update()
+            )
+            if previous is None:
+                inserted = await self.insert_ignore(
+                    self.insert(VoteRow)
+                    .values(
+                        ballot_id=vote.ballot_id,
+                        member_id=vote.member_id,
+                        choice=vote.choice,
+                        cast_at=vote.cast_at,
+                    )
+                    .on_conflict_do_nothing(index_elements=["ballot_id", "member_id"])
+                )
+                if not inserted:
+                    # A concurrent press by the same member inserted first and has
+                    # committed now: read (and lock) its choice, then change it.
+                    continue
+            elif previous == vote.choice:
+                return previous
+            else:
+                await self.session.execute(
+                    update(VoteRow).where(*key).values(choice=vote.choice, cast_at=vote.cast_at)
+                )
+            await self.session.execute(
+                self.insert(VoteEventRow).values(
+                    ballot_id=vote.ballot_id,
+                    member_id=vote.member_id,
+                    choice=vote.choice,
+                    previous=previous,
+                    at=vote.cast_at,
+                )
+            )
+            return previous
+
+    async def put_many(self, votes: Sequence[Vote]) -> list[str | None]:
+        """``put`` for a batch: a handful of statements however many votes it holds."""
+        previous: dict[tuple[int, int], str | None] = {}
+        by_ballot: dict[int, list[Vote]] = {}
+        for vote in votes:
+            by_ballot.setdefault(vote.ballot_id, []).append(vote)
+        for ballot_id, group in by_ballot.items():
+            previous.update(await self._put_group(ballot_id, group))
+        return [previous[(v.ballot_id, v.member_id)] for v in votes]
+
+    async def _put_group(
+        self, ballot_id: int, votes: list[Vote]
+    ) -> dict[tuple[int, int], str | None]:
+        if self.dialect == "postgresql":
+            # Batches on one ballot from several processes take turns: each locks
+            # existing rows and inserts new ones, and two such steps interleaved
+            # could wait on each other. A batch is a few statements; the wait is short.
+            # (SQLite's BEGIN IMMEDIATE already lets one writer in at a time.)
+            await self.session.execute(
+                select(func.pg_advisory_xact_lock(VOTE_BATCH_LOCK + ballot_id))
+            )
+        previous: dict[tuple[int, int], str | None] = {}
+        changed: list[Vote] = []
+        pending = votes
+        while pending:
+            members = [v.member_id for v in pending]
+            rows = await self.session.execute(
+                select(VoteRow.member_id, VoteRow.choice)
+                .where(VoteRow.ballot_id == ballot_id, VoteRow.member_id.in_(members))
+                # One order for every process, so that two batches never deadlock.
+                .order_by(VoteRow.member_id)
+                .with_for_update()
+            )
+            existing = {member_id: choice for member_id, choice in rows}
+            new = sorted(
+                (v for v in pending if v.member_id not in existing), key=lambda v: v.member_id
+            )
+            inserted: set[int] = set()
+            if new:
+                inserted = set(
+                    await self.session.scalars(
+                        self.insert(VoteRow)
+                        .values([_vote_row(v) for v in new])
+                        .on_conflict_do_nothing(index_elements=["ballot_id", "member_id"])
+                        .returning(VoteRow.member_id)
+                    )
+                )
+            for vote in pending:
+                if vote.member_id in existing:
+                    before = existing[vote.member_id]
+                    previous[(ballot_id, vote.member_id)] = before
+                    if before != vote.choice:
+                        changed.append(vote)
+                elif vote.member_id in inserted:
+                    previous[(ballot_id, vote.member_id)] = None
+                    changed.append(vote)
+            # Rows another process inserted meanwhile: read (and lock) them, then change them.
+            pending = [v for v in new if v.member_id not in inserted]
+        updates = [v for v in changed if previous[(ballot_id, v.member_id)] is not None]
+        if updates:
+            await self.session.execute(
+                update(VoteRow),
+                [_vote_row(v) for v in updates],
+            )
+        if changed:
+            await self.session.execute(
+                insert(VoteEventRow),
+                [
+                    {
+                        "ballot_id": v.ballot_id,
+                        "member_id": v.member_id,
+                        "choice": v.choice,
+                        "previous": previous[(ballot_id, v.member_id)],
+                        "at": v.cast_at,
+                    }
+                    for v in changed
+                ],
+            )
+        return previous
+
+    async def current(self, ballot_id: int) -> dict[int, str]:
+        """member id -> current choice."""
+        rows = await self.session.execute(
+            select(VoteRow.member_id, VoteRow.choice).where(VoteRow.ballot_id == ballot_id)
+        )
+        return {member_id: choice for member_id, choice in rows}
+
+    async def choice_of(self, ballot_id: int, member_id: int) -> str | None:
+        return await self.session.scalar(
+            select(VoteRow.choice).where(
+                VoteRow.ballot_id == ballot_id, VoteRow.member_id == member_id
+            )
+        )
+
+    async def events(self, ballot_id: int) -> list[VoteEvent]:
+        rows = await self.session.scalars(
+            select(VoteEventRow)
+            .where(VoteEventRow.ballot_id == ballot_id)
+            .order_by(VoteEventRow.id)
+        )
+        return [
+            VoteEvent(
+                ballot_id=row.ballot_id,
+                member_id=row.member_id,
+                choice=row.choice,
+                previous=row.previous,
+                at=row.at,
+                seq=seq,
+            )
+            for seq, row in enumerate(rows, start=1)
+        ]
+
+    async def last_seq(self, ballot_id: int) -> int:
+        count = await self.session.scalar(
+            select(func.count())
+            .select_from(VoteEventRow)
+            .where(VoteEventRow.ballot_id == ballot_id)
+        )
+        return int(count or 0)
+
+
+class SqlResolutionRepository(Repository):
+    async def add(self, resolution: Resolution) -> Resolution:
+        resolution_id = await self.session.scalar(
+            self.insert(ResolutionRow)
+            .values(
+                council_id=resolution.council_id,
+                topic_id=resolution.topic_id,
+                ballot_id=resolution.ballot_id,
+                result=resolution.result.value,
+                summary=resolution.summary,
+                recorded_at=resolution.recorded_at,
+                winner=resolution.winner,
+            )
+            .returning(ResolutionRow.id)
+        )
+        return replace(resolution, id=resolution_id)  # Resolution is frozen
+
+    async def for_topic(self, topic_id: int) -> list[Resolution]:
+        rows = await self.session.scalars(
+            select(ResolutionRow)
+            .where(ResolutionRow.topic_id == topic_id)
+            .order_by(ResolutionRow.recorded_at, ResolutionRow.id)
+        )
+        return [
+            Resolution(
+                id=row.id,
+                council_id=row.council_id,
+                topic_id=row.topic_id,
+                ballot_id=row.ballot_id,
+                result=Result(row.result),
+                summary=row.summary,
+                recorded_at=row.recorded_at,
+                winner=row.winner,
+            )
+            for row in rows
+        ]
