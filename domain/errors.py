@@ -50,6 +50,13 @@ class AlreadyMember(DomainError):
     code = "already_member"
 
 
+class AccountTaken(DomainError):
+    """The messenger account is already another member's on this council's roll;
+    ``params``: ``messenger``, ``account``."""
+
+    code = "account_taken"
+
+
 class InvalidInput(DomainError):
     """Bad text typed by a user; ``params['field']`` names what was wrong."""
 

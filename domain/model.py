@@ -8,6 +8,7 @@ messenger's opaque message ids so a card can be edited later.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -26,6 +27,11 @@ MAX_PLACE = 120
 MAX_AGENDA_ITEM = 200
 MAX_AGENDA = 12  # items and topics together: one reminder must name them all
 MAX_ADDRESS_PART = 64  # a building, unit or room, as the roll's columns hold it
+MAX_MESSENGER = 16  # a messenger's name ("telegram", "wecom", "web")
+MAX_ACCOUNT_ID = 128  # an account's id within its messenger
+TELEGRAM = "telegram"
+_MESSENGER = re.compile(r"[a-z][a-z0-9_]*")
+_TELEGRAM_ID = re.compile(r"[1-9][0-9]*")
 
 # Defaults a council may change: when to remind before a meeting, and how long
 # before a ballot closes to nudge those who have not voted (minutes; 0: never).
@@ -97,6 +103,36 @@ class Council:
             raise errors.NotChair()
 
 
+@dataclass(frozen=True, order=True)
+class Account:
+    """Who a member is on one messenger: its name and the account's id there, a string
+    whatever the messenger (Telegram's user id 8001 is ``Account("telegram", "8001")``).
+    ``Account("wecom", "8001")`` is another account: the id means something only
+    together with its messenger."""
+
+    messenger: str
+    id: str
+
+    def __post_init__(self) -> None:
+        if len(self.messenger) > MAX_MESSENGER or not _MESSENGER.fullmatch(self.messenger):
+            raise errors.InvalidInput(field="messenger", value=self.messenger[:40])
+        if not self.id or len(self.id) > MAX_ACCOUNT_ID:
+            raise errors.InvalidInput(field="account", value=self.id[:40])
+        if self.messenger == TELEGRAM and not (
+            _TELEGRAM_ID.fullmatch(self.id) and int(self.id) < 2**63
+        ):
+            raise errors.InvalidInput(field="account", value=self.id[:40])
+
+    @classmethod
+    def telegram(cls, user_id: int) -> Account:
+        return cls(TELEGRAM, str(user_id))
+
+    @property
+    def telegram_id(self) -> int | None:
+        """The Telegram user id, for a Telegram account; else None."""
+        return int(self.id) if self.messenger == TELEGRAM else None
+
+
 @dataclass
 class Member:
     council_id: int
@@ -111,10 +147,21 @@ class Member:
     status: MemberStatus = MemberStatus.ACTIVE
     language: str | None = None
     id: int | None = None
+    # Every messenger account of this member, at most one per messenger. ``user_id``
+    # is the Telegram one (the Telegram front end knows members by it): a member made
+    # with a ``user_id`` has its Telegram account here too. Accounts are linked with
+    # ``MemberRepository.link_account``; ``update`` keeps them (and follows ``user_id``).
+    accounts: tuple[Account, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.household:
             self.household = "-".join(p for p in (self.building, self.unit, self.room) if p)
+        if self.user_id is not None and self.account(TELEGRAM) is None:
+            self.accounts = tuple(sorted((*self.accounts, Account.telegram(self.user_id))))
+
+    def account(self, messenger: str) -> Account | None:
+        """This member's account on ``messenger``, if any."""
+        return next((a for a in self.accounts if a.messenger == messenger), None)
 
     @property
     def address(self) -> str:

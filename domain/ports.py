@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from domain.model import (
+    Account,
     Ballot,
     Council,
     Draft,
@@ -69,11 +70,28 @@ class MemberRepository(Protocol):
         """user id -> member, for those of ``user_ids`` on this council's roll (any status)."""
         ...
 
-    async def add(self, member: Member) -> Member:
-        """Raises ``errors.AlreadyMember`` if the account is already on this roll."""
+    async def by_account(self, council_id: int, account: Account) -> Member | None:
+        """The member of this council's roll (any status) that has ``account``."""
         ...
 
-    async def update(self, member: Member) -> None: ...
+    async def add(self, member: Member) -> Member:
+        """Adds the member with its ``accounts`` (its Telegram one among them).
+        Raises ``errors.AlreadyMember`` if the Telegram account is already on this
+        roll, ``errors.AccountTaken`` if another of its accounts is."""
+        ...
+
+    async def update(self, member: Member) -> None:
+        """Writes the member's fields. Its linked accounts stay as they are, but for
+        the Telegram one, which follows ``user_id`` (added, changed or removed)."""
+        ...
+
+    async def link_account(self, member_id: int, account: Account) -> bool:
+        """Gives the member ``account``, in place of its account on that messenger if
+        it had another (a Telegram one also sets ``user_id``). False when it already
+        had it. Raises ``errors.AccountTaken`` when another member of the council has
+        it, ``errors.NotFound`` for an unknown member."""
+        ...
+
     async def list(
         self, council_id: int, statuses: Sequence[MemberStatus] = (MemberStatus.ACTIVE,)
     ) -> list[Member]: ...

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import builtins
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import delete, select, update
 
 from domain import errors
-from domain.model import Council, Member, MemberStatus
-from storage.base import Repository, required
-from storage.orm import BallotRow, CouncilChairRow, CouncilRow, MemberRow, ProposalRow, TopicRow
+from domain.model import TELEGRAM, Account, Council, Member, MemberStatus
+from storage.base import CHUNK, Repository, required
+from storage.orm import (
+    BallotRow,
+    CouncilChairRow,
+    CouncilRow,
+    MemberAccountRow,
+    MemberRow,
+    ProposalRow,
+    TopicRow,
+)
 from storage.rule_json import rule_from_json, rule_to_json
 
 
@@ -140,7 +149,7 @@ class SqlCouncilRepository(Repository):
         )
 
 
-def _member(row: MemberRow) -> Member:
+def _member(row: MemberRow, accounts: Sequence[Account] = ()) -> Member:
     return Member(
         id=row.id,
         council_id=row.council_id,
@@ -154,6 +163,7 @@ def _member(row: MemberRow) -> Member:
         status=MemberStatus(row.status),
         language=row.language,
         joined_at=row.joined_at,
+        accounts=tuple(sorted(accounts)),
     )
 
 
@@ -176,7 +186,7 @@ def _member_values(member: Member) -> dict[str, Any]:
 class SqlMemberRepository(Repository):
     async def get(self, member_id: int) -> Member | None:
         row = await self.session.scalar(select(MemberRow).where(MemberRow.id == member_id))
-        return None if row is None else _member(row)
+        return None if row is None else (await self._members([row]))[0]
 
     async def by_ids(self, member_ids: Sequence[int]) -> dict[int, Member]:
         if not member_ids:
@@ -184,7 +194,7 @@ class SqlMemberRepository(Repository):
         rows = await self.session.scalars(
             select(MemberRow).where(MemberRow.id.in_(set(member_ids)))
         )
-        return {row.id: _member(row) for row in rows}
+        return {m.id: m for m in await self._members(rows) if m.id is not None}
 
     async def by_user(self, council_id: int, user_id: int) -> Member | None:
         row = await self.session.scalar(
@@ -192,7 +202,7 @@ class SqlMemberRepository(Repository):
                 MemberRow.council_id == council_id, MemberRow.user_id == user_id
             )
         )
-        return None if row is None else _member(row)
+        return None if row is None else (await self._members([row]))[0]
 
     async def by_users(self, council_id: int, user_ids: Sequence[int]) -> dict[int, Member]:
         if not user_ids:
@@ -202,10 +212,24 @@ class SqlMemberRepository(Repository):
                 MemberRow.council_id == council_id, MemberRow.user_id.in_(set(user_ids))
             )
         )
-        return {row.user_id: _member(row) for row in rows if row.user_id is not None}
+        return {m.user_id: m for m in await self._members(rows) if m.user_id is not None}
+
+    async def by_account(self, council_id: int, account: Account) -> Member | None:
+        row = await self.session.scalar(
+            select(MemberRow)
+            .join(MemberAccountRow, MemberAccountRow.member_id == MemberRow.id)
+            .where(
+                MemberAccountRow.council_id == council_id,
+                MemberAccountRow.messenger == account.messenger,
+                MemberAccountRow.account_id == account.id,
+            )
+        )
+        return None if row is None else (await self._members([row]))[0]
 
     async def add(self, member: Member) -> Member:
-        """Raises ``errors.AlreadyMember`` if the account is already on this roll."""
+        """Raises ``errors.AlreadyMember`` if the Telegram account is already on this
+        roll, ``errors.AccountTaken`` if another of its accounts is (the unit of work
+        then rolls the member back)."""
         statement = (
             self.insert(MemberRow)
             .values(**_member_values(member))
@@ -216,13 +240,56 @@ class SqlMemberRepository(Repository):
         if member_id is None:
             raise errors.AlreadyMember(name=member.name)
         member.id = member_id
+        for account in member.accounts:
+            await self._put_account(member_id, member.council_id, account)
         return member
 
     async def update(self, member: Member) -> None:
         member_id = required(member.id, "member")
-        await self.session.execute(
-            update(MemberRow).where(MemberRow.id == member_id).values(**_member_values(member))
+        found = await self.session.scalar(
+            update(MemberRow)
+            .where(MemberRow.id == member_id)
+            .values(**_member_values(member))
+            .returning(MemberRow.id)
         )
+        if found is None:  # an unknown member: nothing to write
+            return
+        # The Telegram account follows user_id; the other accounts stay as linked.
+        await self._drop_account(member_id, TELEGRAM)
+        if member.user_id is not None:
+            account = Account.telegram(member.user_id)
+            await self._put_account(member_id, member.council_id, account)
+
+    async def link_account(self, member_id: int, account: Account) -> bool:
+        row = await self.session.scalar(select(MemberRow).where(MemberRow.id == member_id))
+        if row is None:
+            raise errors.NotFound(field="member", id=member_id)
+        had = await self.session.scalar(
+            select(MemberAccountRow.account_id).where(
+                MemberAccountRow.member_id == member_id,
+                MemberAccountRow.messenger == account.messenger,
+            )
+        )
+        if had == account.id:
+            return False
+        owner = await self.session.scalar(
+            select(MemberAccountRow.member_id).where(
+                MemberAccountRow.council_id == row.council_id,
+                MemberAccountRow.messenger == account.messenger,
+                MemberAccountRow.account_id == account.id,
+            )
+        )
+        if owner is not None:  # refused before anything is written
+            raise errors.AccountTaken(messenger=account.messenger, account=account.id)
+        await self._drop_account(member_id, account.messenger)
+        await self._put_account(member_id, row.council_id, account)
+        if account.telegram_id is not None:
+            await self.session.execute(
+                update(MemberRow)
+                .where(MemberRow.id == member_id)
+                .values(user_id=account.telegram_id)
+            )
+        return True
 
     async def list(
         self, council_id: int, statuses: Sequence[MemberStatus] = (MemberStatus.ACTIVE,)
@@ -235,4 +302,44 @@ class SqlMemberRepository(Repository):
             )
             .order_by(MemberRow.id)
         )
-        return [_member(row) for row in rows]
+        return await self._members(rows)
+
+    async def _members(self, rows: Iterable[MemberRow]) -> builtins.list[Member]:
+        """The members of ``rows``, each with its accounts (one query per chunk)."""
+        rows = list(rows)
+        accounts: dict[int, list[Account]] = {row.id: [] for row in rows}
+        ids = list(accounts)
+        for start in range(0, len(ids), CHUNK):
+            found = await self.session.execute(
+                select(
+                    MemberAccountRow.member_id,
+                    MemberAccountRow.messenger,
+                    MemberAccountRow.account_id,
+                ).where(MemberAccountRow.member_id.in_(ids[start : start + CHUNK]))
+            )
+            for member_id, messenger, account_id in found:
+                accounts[member_id].append(Account(messenger, account_id))
+        return [_member(row, accounts[row.id]) for row in rows]
+
+    async def _put_account(self, member_id: int, council_id: int, account: Account) -> None:
+        """Refused with ``AccountTaken`` when a member of the council has it already:
+        one statement guarded by the unique constraint, so two links race safely."""
+        went_in = await self.insert_ignore(
+            self.insert(MemberAccountRow)
+            .values(
+                member_id=member_id,
+                council_id=council_id,
+                messenger=account.messenger,
+                account_id=account.id,
+            )
+            .on_conflict_do_nothing()
+        )
+        if not went_in:
+            raise errors.AccountTaken(messenger=account.messenger, account=account.id)
+
+    async def _drop_account(self, member_id: int, messenger: str) -> None:
+        await self.session.execute(
+            delete(MemberAccountRow).where(
+                MemberAccountRow.member_id == member_id, MemberAccountRow.messenger == messenger
+            )
+        )

@@ -133,6 +133,23 @@ class MemberRow(Base):
     joined_at: Mapped[datetime]
 
 
+class MemberAccountRow(Base):
+    """A member's account on one messenger (``account_id`` as that messenger gives it,
+    a string): at most one per messenger per member, and an account on at most one
+    member of a council. ``council_id`` is the member's, kept here so the second rule
+    is a unique constraint. A member's Telegram account mirrors ``members.user_id``."""
+
+    __tablename__ = "member_accounts"
+    __table_args__ = (UniqueConstraint("council_id", "messenger", "account_id"),)
+
+    member_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    messenger: Mapped[str] = mapped_column(String(16), primary_key=True)
+    council_id: Mapped[int] = mapped_column(IdType, ForeignKey("councils.id", ondelete="CASCADE"))
+    account_id: Mapped[str] = mapped_column(String(128))
+
+
 class TopicRow(Base):
     __tablename__ = "topics"
     __table_args__ = (

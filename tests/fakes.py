@@ -29,6 +29,8 @@ from typing import Any, Protocol, Self, TypeVar
 
 from domain import errors, ports
 from domain.model import (
+    TELEGRAM,
+    Account,
     Ballot,
     Council,
     Draft,
@@ -273,15 +275,52 @@ class FakeMemberRepository(_Repository):
             if m.council_id == council_id and m.user_id in wanted and m.user_id is not None
         }
 
+    async def by_account(self, council_id: int, account: Account) -> Member | None:
+        for member in self._t.members.values():
+            if member.council_id == council_id and account in member.accounts:
+                return _clone(member)
+        return None
+
+    def _require_free(self, council_id: int, account: Account, member_id: int | None) -> None:
+        """As the unique (council, messenger, account id) of ``member_accounts``."""
+        for other in self._t.members.values():
+            mine = other.id == member_id
+            if other.council_id == council_id and not mine and account in other.accounts:
+                raise errors.AccountTaken(messenger=account.messenger, account=account.id)
+
     async def add(self, member: Member) -> Member:
         _stored(member)
         taken = member.user_id is not None and await self.by_user(member.council_id, member.user_id)
         if taken:  # as SqlMemberRepository: the row it was asked to add is named
             raise errors.AlreadyMember(name=member.name)
+        for account in member.accounts:
+            self._require_free(member.council_id, account, None)
         return self._insert("members", self._t.members, member)
 
     async def update(self, member: Member) -> None:
+        member_id = _required(member.id, "member")
+        old = self._t.members.get(member_id)
         self._write_back(self._t.members, member, "member")
+        if old is None:
+            return
+        # As SqlMemberRepository: linked accounts stay, the Telegram one follows user_id.
+        kept = [a for a in old.accounts if a.messenger != TELEGRAM]
+        if member.user_id is not None:
+            kept.append(Account.telegram(member.user_id))
+        self._t.members[member_id].accounts = tuple(sorted(kept))
+
+    async def link_account(self, member_id: int, account: Account) -> bool:
+        member = self._t.members.get(member_id)
+        if member is None:
+            raise errors.NotFound(field="member", id=member_id)
+        if account in member.accounts:
+            return False
+        self._require_free(member.council_id, account, member_id)
+        others = [a for a in member.accounts if a.messenger != account.messenger]
+        member.accounts = tuple(sorted((*others, account)))
+        if account.telegram_id is not None:
+            member.user_id = account.telegram_id
+        return True
 
     async def list(
         self, council_id: int, statuses: Sequence[MemberStatus] = (MemberStatus.ACTIVE,)

@@ -8,7 +8,15 @@ from datetime import datetime
 from decimal import Decimal
 
 from domain import errors
-from domain.model import MAX_ADDRESS_PART, MAX_NAME, MAX_TITLE, Council, Member, MemberStatus
+from domain.model import (
+    MAX_ADDRESS_PART,
+    MAX_NAME,
+    MAX_TITLE,
+    Account,
+    Council,
+    Member,
+    MemberStatus,
+)
 from domain.numbers import fold, parse_decimal
 from domain.ports import UnitOfWork
 from domain.services.reading import require_council, rule_named
@@ -131,6 +139,28 @@ async def join(
             member = await uow.members.add(member)
         await uow.commit()
         return member
+
+
+async def link_account(
+    uow: UnitOfWork, *, council_id: int, member_id: int, account: Account
+) -> Member:
+    """Give a member of this council's roll an account on another messenger (or a
+    new one on a messenger it had), so that messenger's front end knows who it is.
+    Refuses a member not on the roll (or removed) with ``NotMember``, and an account
+    another member of the council has with ``AccountTaken``; linking an account the
+    member already has changes nothing. Returns the member with its accounts."""
+    async with uow:
+        await require_council(uow, council_id)
+        member = await uow.members.get(member_id)
+        if member is None or member.council_id != council_id:
+            raise errors.NotMember()
+        if member.status is MemberStatus.REMOVED:
+            raise errors.NotMember()
+        await uow.members.link_account(member_id, account)
+        linked = await uow.members.get(member_id)
+        assert linked is not None
+        await uow.commit()
+        return linked
 
 
 @dataclass(frozen=True)

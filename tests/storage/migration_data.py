@@ -441,12 +441,43 @@ def _0005() -> Rows:
     }
 
 
+def _0006() -> Rows:
+    """Accounts of other messengers beside the Telegram ones 0006 made from
+    ``members.user_id`` (members 1-5): 张阿姨 on WeCom too, a resident on WeCom only
+    (a roll row without a Telegram account), and a web account whose id reads like
+    李叔叔's Telegram id but is another account."""
+    return {
+        "members": [
+            {
+                "id": 6,
+                "council_id": 1,
+                "user_id": None,
+                "name": "王老师",
+                "building": "6",
+                "unit": "3",
+                "room": "502",
+                "household": "6-3-502",
+                "area": Decimal("70.20"),
+                "status": "active",
+                "language": "zh-hans",
+                "joined_at": at(500),
+            }
+        ],
+        "member_accounts": [
+            {"member_id": 1, "messenger": "wecom", "council_id": 1, "account_id": "zhang.ayi"},
+            {"member_id": 2, "messenger": "web", "council_id": 1, "account_id": "8002"},
+            {"member_id": 6, "messenger": "wecom", "council_id": 1, "account_id": "wang.laoshi"},
+        ],
+    }
+
+
 SEEDS: dict[str, Callable[[], Rows]] = {
     "0001": _0001,
     "0002": _0002,
     "0003": _0003,
     "0004": _0004,
     "0005": _0005,
+    "0006": _0006,
 }
 
 

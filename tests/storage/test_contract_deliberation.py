@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from domain import errors
+from domain import errors, services
 from domain.model import (
+    Account,
     BallotKind,
     Council,
     Draft,
@@ -245,6 +246,166 @@ async def test_member_add_twice_raises_already_member(uows: UnitOfWorkFactory) -
         await uow.members.update(first)
         with pytest.raises(errors.AlreadyMember):
             await uow.members.add(Member(council_id, 77, "back", "1", "1", "1", T0))
+
+
+# --- member accounts ------------------------------------------------------------
+
+TELEGRAM_ID = 9_100_000_001
+
+
+async def _member_with_wecom(uows: UnitOfWorkFactory, council_id: int) -> int:
+    member = Member(council_id, TELEGRAM_ID, "周阿姨", "2", "1", "201", T0)
+    async with uows() as uow:
+        added = await uow.members.add(member)
+        assert added.id is not None
+        assert await uow.members.link_account(added.id, Account("wecom", "zhou.ayi"))
+        await uow.commit()
+    return added.id
+
+
+async def test_member_with_a_telegram_and_a_wecom_account(uows: UnitOfWorkFactory) -> None:
+    council_id = await make_council(uows)
+    other_council = await make_council(uows, chat_id=5)
+    member_id = await _member_with_wecom(uows, council_id)
+    telegram, wecom = Account.telegram(TELEGRAM_ID), Account("wecom", "zhou.ayi")
+    async with uows() as uow:
+        loaded = await uow.members.get(member_id)
+        by_telegram = await uow.members.by_account(council_id, telegram)
+        by_wecom = await uow.members.by_account(council_id, wecom)
+        by_user = await uow.members.by_user(council_id, TELEGRAM_ID)
+        listed = await uow.members.list(council_id)
+        by_ids = await uow.members.by_ids([member_id])
+        by_users = await uow.members.by_users(council_id, [TELEGRAM_ID])
+        assert await uow.members.by_account(other_council, wecom) is None
+        assert await uow.members.by_account(council_id, Account("wecom", "other")) is None
+    assert loaded is not None
+    assert loaded.accounts == (telegram, wecom)
+    assert loaded.account("wecom") == wecom and loaded.account("web") is None
+    assert loaded.user_id == TELEGRAM_ID  # the Telegram front end still knows it so
+    assert by_telegram == by_wecom == by_user == loaded
+    assert listed == [loaded] and by_ids == {member_id: loaded}
+    assert by_users == {TELEGRAM_ID: loaded}
+
+
+async def test_joining_writes_the_telegram_account_with_the_member(
+    uows: UnitOfWorkFactory,
+) -> None:
+    """As the Telegram /join does: the member and its account in one transaction."""
+    council_id = await make_council(uows)
+    joined = await services.join(
+        uows(),
+        council_id=council_id,
+        user_id=TELEGRAM_ID,
+        name="周阿姨",
+        address=services.parse_address("2-1-201"),
+        area=None,
+        language=None,
+        now=T0,
+    )
+    async with uows() as uow:
+        found = await uow.members.by_account(council_id, Account.telegram(TELEGRAM_ID))
+    assert found is not None and found == joined
+    assert found.accounts == (Account("telegram", str(TELEGRAM_ID)),)
+
+
+async def test_same_id_on_another_messenger_is_another_account(uows: UnitOfWorkFactory) -> None:
+    council_id = await make_council(uows)
+    (first,) = await make_members(uows, council_id, 1, first_user=8_002)
+    (second,) = await make_members(uows, council_id, 1, first_user=8_003)
+    async with uows() as uow:
+        # "8002" on the web is not Telegram's 8002: another member may have it.
+        assert await uow.members.link_account(second, Account("web", "8002"))
+        await uow.commit()
+    async with uows() as uow:
+        on_telegram = await uow.members.by_account(council_id, Account("telegram", "8002"))
+        on_web = await uow.members.by_account(council_id, Account("web", "8002"))
+    assert on_telegram is not None and on_telegram.id == first
+    assert on_web is not None and on_web.id == second
+    assert on_web.accounts == (Account("telegram", "8003"), Account("web", "8002"))
+
+
+async def test_linking_an_account_taken_by_another_member_is_refused(
+    uows: UnitOfWorkFactory,
+) -> None:
+    council_id = await make_council(uows)
+    other_council = await make_council(uows, chat_id=5)
+    owner = await _member_with_wecom(uows, council_id)
+    (other,) = await make_members(uows, council_id, 1, first_user=8_100)
+    (elsewhere,) = await make_members(uows, other_council, 1, first_user=8_100)
+    async with uows() as uow:
+        for account in (Account("wecom", "zhou.ayi"), Account.telegram(TELEGRAM_ID)):
+            with pytest.raises(errors.AccountTaken) as refused:
+                await uow.members.link_account(other, account)
+            assert refused.value.params == {"messenger": account.messenger, "account": account.id}
+    async with uows() as uow:
+        # Linking again what the member has changes nothing; another council may have it.
+        assert not await uow.members.link_account(owner, Account("wecom", "zhou.ayi"))
+        assert await uow.members.link_account(elsewhere, Account("wecom", "zhou.ayi"))
+        # A new account on a messenger takes the place of the old one.
+        assert await uow.members.link_account(other, Account("wecom", "new.one"))
+        assert await uow.members.link_account(other, Account("wecom", "newer.one"))
+        await uow.commit()
+    async with uows() as uow:
+        unchanged = await uow.members.get(other)
+        owner_now = await uow.members.get(owner)
+        with pytest.raises(errors.NotFound):
+            await uow.members.link_account(owner + 1000, Account("wecom", "x"))
+    assert unchanged is not None and unchanged.user_id == 8_100
+    assert unchanged.accounts == (Account.telegram(8_100), Account("wecom", "newer.one"))
+    assert owner_now is not None
+    assert owner_now.accounts == (Account.telegram(TELEGRAM_ID), Account("wecom", "zhou.ayi"))
+
+
+async def test_a_member_added_with_a_taken_account_is_refused(uows: UnitOfWorkFactory) -> None:
+    council_id = await make_council(uows)
+    await _member_with_wecom(uows, council_id)
+    taken = Member(
+        council_id, None, "冒名", "1", "1", "1", T0, accounts=(Account("wecom", "zhou.ayi"),)
+    )
+    async with uows() as uow:
+        with pytest.raises(errors.AccountTaken):
+            await uow.members.add(taken)
+    async with uows() as uow:
+        assert len(await uow.members.list(council_id)) == 1
+
+
+async def test_accounts_survive_a_member_update(uows: UnitOfWorkFactory) -> None:
+    council_id = await make_council(uows)
+    member_id = await _member_with_wecom(uows, council_id)
+    async with uows() as uow:
+        member = await uow.members.get(member_id)
+        assert member is not None
+        member.name = "周老师"
+        member.status = MemberStatus.REMOVED
+        await uow.members.update(member)
+        await uow.commit()
+    async with uows() as uow:
+        loaded = await uow.members.get(member_id)
+        assert loaded is not None and loaded.name == "周老师"
+        assert loaded.accounts == (Account.telegram(TELEGRAM_ID), Account("wecom", "zhou.ayi"))
+        # As a removed member joining again writes it: built afresh, its accounts unknown.
+        again = Member(council_id, TELEGRAM_ID, "周阿姨", "2", "1", "201", T0, id=member_id)
+        await uow.members.update(again)
+        await uow.commit()
+    async with uows() as uow:
+        loaded = await uow.members.get(member_id)
+        assert loaded is not None
+        assert loaded.accounts == (Account.telegram(TELEGRAM_ID), Account("wecom", "zhou.ayi"))
+        # The Telegram account follows user_id: a new one, or none.
+        loaded.user_id = 9_100_000_002
+        await uow.members.update(loaded)
+        await uow.commit()
+    async with uows() as uow:
+        moved = await uow.members.by_account(council_id, Account.telegram(9_100_000_002))
+        assert await uow.members.by_account(council_id, Account.telegram(TELEGRAM_ID)) is None
+        assert moved is not None and moved.id == member_id
+        assert moved.accounts == (Account.telegram(9_100_000_002), Account("wecom", "zhou.ayi"))
+        moved.user_id = None
+        await uow.members.update(moved)
+        await uow.commit()
+    async with uows() as uow:
+        unbound = await uow.members.by_account(council_id, Account("wecom", "zhou.ayi"))
+    assert unbound is not None and unbound.accounts == (Account("wecom", "zhou.ayi"),)
 
 
 async def test_members_by_ids_and_by_users(uows: UnitOfWorkFactory) -> None:
