@@ -77,14 +77,42 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine for ``url`` (normalized first); ``kwargs`` go to SQLAlchemy."""
     parsed = make_url(normalize_url(url))
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed, **kwargs)
-    if parsed.get_backend_name() == "postgresql":
+        engine = _sqlite_engine(parsed, **kwargs)
+    elif parsed.get_backend_name() == "postgresql":
         options: dict[str, Any] = {"pool_pre_ping": True}
         if "poolclass" not in kwargs:
             options.update(pool_size=10, max_overflow=20, pool_timeout=60)
         options.update(kwargs)
-        return create_async_engine(parsed, **options)
-    return create_async_engine(parsed, **kwargs)
+        engine = create_async_engine(parsed, **options)
+    else:
+        engine = create_async_engine(parsed, **kwargs)
+    _replace_nul(engine)
+    return engine
+
+
+NUL = "\x00"
+REPLACEMENT = "\ufffd"  # one UTF-16 unit, like NUL: a message's entity offsets still fit
+
+
+def _replace_nul(engine: AsyncEngine) -> None:
+    """PostgreSQL's text cannot hold NUL, and a member can type one: it is stored as
+    U+FFFD on every database, so both keep the same text and none refuses it."""
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute", retval=True)
+    def scrub(
+        conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
+    ) -> tuple[str, Any]:
+        return statement, _scrubbed(parameters)
+
+
+def _scrubbed(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace(NUL, REPLACEMENT) if NUL in value else value
+    if isinstance(value, dict):
+        return {key: _scrubbed(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_scrubbed(item) for item in value)
+    return value
 
 
 def _sqlite_engine(url: URL, **kwargs: Any) -> AsyncEngine:
