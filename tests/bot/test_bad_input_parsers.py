@@ -200,3 +200,12 @@ def test_yishi_tally_refuses_an_odd_area_with_its_line(area: str) -> None:
 def test_yishi_tally_reads_an_area_exactly() -> None:
     assert _parse_area("89.12345", Path("roll.csv"), 2) == Fraction(8912345, 100000)
     assert _parse_area("８９．５", Path("roll.csv"), 2) == Fraction(179, 2)
+
+
+def test_a_due_time_written_apart_from_its_date_stays_with_it() -> None:
+    # The help's own example: "截止:12-05 18:00".
+    parsed = parse_task_args("铺设地面 单位:城管局 截止:12-05 18:00")
+    assert (parsed.title, parsed.unit, parsed.due) == ("铺设地面", "城管局", "12-05 18:00")
+    assert parse_task_args("搬器材 截止:后天 晚上8点 队:畅大妈").due == "后天 晚上8点"
+    # A number that is no time of day is the title's, as before.
+    assert parse_task_args("截止:后天 搬 3 张桌子").title == "搬 3 张桌子"

@@ -619,7 +619,8 @@ async def test_a_resolution_becomes_three_unit_tasks_and_the_card_counts_them_do
             "清运建筑垃圾",
             "物业公司",
         ),
-        ("/task 设计花园方案 单位:园林绿化站", "设计花园方案", "园林绿化站"),
+        # As the help writes it: the time after the date, apart.
+        ("/task 设计花园方案 单位:园林绿化站 截止:后天 18:00", "设计花园方案", "园林绿化站"),
         ("/task 组织义诊宣传 单位：社区卫生服务站", "组织义诊宣传", "社区卫生服务站"),
     ]
     for n, (command, title, unit) in enumerate(orders, 1):
@@ -643,7 +644,9 @@ async def test_a_resolution_becomes_three_unit_tasks_and_the_card_counts_them_do
         lines = shown(offer).splitlines()
         assert lines[:2] == [f"📨 派单（{GROUP}）", f"📋 任务 #{n}：{title}"], lines
         assert [label for label, _ in buttons(offer)] == ["✅ 接单", "不方便"]
-    assert any(line.startswith("完成期限：") for line in shown(the_offer(emu, sister)).splitlines())
+    for contact in (sister, master):
+        offer_lines = shown(the_offer(emu, contact)).splitlines()
+        assert any(line.startswith("完成期限：") and "18:00" in line for line in offer_lines)
     assert emu.sent_to(aunt) == []
 
     # 物业公司 takes its task and reports it done with the button.

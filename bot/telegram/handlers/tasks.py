@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -25,6 +26,10 @@ TEAM_PREFIXES = ("队:", "队：", "team:")
 DUE_PREFIXES = ("截止:", "截止：", "due:")
 SKILL_PREFIXES = ("技能:", "技能：", "skill:")
 CANCEL_WORDS = ("cancel", "取消")
+# A time of day written after a due date, as in the help's "截止:12-05 18:00".
+CLOCK_WORD = re.compile(
+    r"[0-9]{1,2}[:：][0-9]{2}|(?:早上|上午|中午|下午|晚上)?[0-9]{1,2}点(?:半|[0-9]{1,2}分?)?"
+)
 
 
 def _text_of(update: Update) -> str:
@@ -116,9 +121,15 @@ def parse_task_args(text: str) -> TaskArgs:
     topic_id, text = leading_id(text)
     unit = team = skill = due = None
     title_words = []
+    after_due = False
     for word in text.split():
         lowered = word.lower()
         value = word.split(":", 1)[-1].split("：", 1)[-1]
+        if after_due and CLOCK_WORD.fullmatch(word):  # "截止:12-05 18:00": the time goes on
+            due = f"{due} {word}" if due else word
+            after_due = False
+            continue
+        after_due = False
         if lowered.startswith(UNIT_PREFIXES):
             unit = value
         elif lowered.startswith(TEAM_PREFIXES):
@@ -126,7 +137,8 @@ def parse_task_args(text: str) -> TaskArgs:
         elif lowered.startswith(SKILL_PREFIXES):
             skill = value
         elif lowered.startswith(DUE_PREFIXES):
-            due = value
+            due = value or None
+            after_due = True
         elif not word.startswith("@"):  # a mention: its user comes from the entities
             title_words.append(word)
     return TaskArgs(" ".join(title_words), topic_id, unit, team, skill, due)
