@@ -27,6 +27,7 @@ from domain.model import (
     Phase,
     Topic,
 )
+from domain.notices import queue
 from domain.ports import Lock, UnitOfWork
 from domain.schedule import (
     LATE_AFTER,
@@ -34,7 +35,6 @@ from domain.schedule import (
     JobKind,
     Subject,
     ballot_jobs,
-    job_ids,
     meeting_jobs,
     task_jobs,
     topic_jobs,
@@ -47,10 +47,8 @@ from domain.services import (
     outcome_notice,
     require_council,
 )
-from domain.task_rules import Task, TaskState
+from domain.services.planning import expiry, planned, unclaimed
 from domain.volunteering import expire_round
-
-CLAIM_CHUNK = 500  # keys per "which were claimed" query
 
 
 class Ran(StrEnum):
@@ -85,7 +83,7 @@ async def plan(uow: UnitOfWork, *, now: datetime, grace: timedelta) -> list[Job]
         jobs += [j for m in meetings for j in meeting_jobs(m, councils[m.council_id])]
         expiries = await uow.offers.pending_expiries()
         jobs += [j for task_id, at in expiries.items() for j in task_jobs(task_id, at)]
-        return await _unclaimed([j for j in jobs if worth_planning(j, now=now, grace=grace)], uow)
+        return await unclaimed([j for j in jobs if worth_planning(j, now=now, grace=grace)], uow)
 
 
 async def plan_for(
@@ -93,40 +91,8 @@ async def plan_for(
 ) -> tuple[list[str], list[Job]]:
     """One ballot's, topic's or meeting's jobs: (every id it may have, those planned)."""
     async with uow:
-        jobs: list[Job] = []
-        if subject is Subject.BALLOT:
-            ballot = await uow.ballots.get(target)
-            if ballot is None:
-                return [], []
-            council = await require_council(uow, ballot.council_id)
-            jobs = ballot_jobs(ballot, council)
-        elif subject is Subject.TOPIC:
-            topic = await uow.topics.get(target)
-            if topic is None:
-                return [], []
-            council = await require_council(uow, topic.council_id)
-            jobs = topic_jobs(topic)
-        elif subject is Subject.TASK:
-            task = await uow.tasks.get(target)
-            if task is None:
-                return [], []
-            council = await require_council(uow, task.council_id)
-            jobs = task_jobs(target, await _expiry(uow, task))
-        else:
-            meeting = await uow.meetings.get(target)
-            if meeting is None:
-                return [], []
-            council = await require_council(uow, meeting.council_id)
-            jobs = meeting_jobs(meeting, council)
-        planned = [j for j in jobs if worth_planning(j, now=now, grace=grace)]
-        return job_ids(subject, target, council), await _unclaimed(planned, uow)
-
-
-async def _unclaimed(jobs: list[Job], uow: UnitOfWork) -> list[Job]:
-    claimed: set[str] = set()
-    for start in range(0, len(jobs), CLAIM_CHUNK):
-        claimed |= await uow.updates.seen([j.claim for j in jobs[start : start + CLAIM_CHUNK]])
-    return sorted(j for j in jobs if j.claim not in claimed)
+        ids, jobs = await planned(uow, subject, target)
+        return ids, [j for j in jobs if worth_planning(j, now=now, grace=grace)]
 
 
 @dataclass
@@ -159,21 +125,13 @@ async def _planned(
     elif kind is JobKind.OFFER_EXPIRY:
         task = await uow.tasks.get(target, lock=Lock.UPDATE)
         if task is not None:
-            jobs = task_jobs(target, await _expiry(uow, task))
+            jobs = task_jobs(target, await expiry(uow, task))
     else:
         loaded.meeting = await uow.meetings.get(target)
         if loaded.meeting is not None:
             loaded.council = await require_council(uow, loaded.meeting.council_id)
             jobs = meeting_jobs(loaded.meeting, loaded.council)
     return next((j for j in jobs if j.kind is kind and j.variant == variant), None), loaded
-
-
-async def _expiry(uow: UnitOfWork, task: Task) -> datetime | None:
-    """When the task's earliest pending offer runs out, if it is waiting for answers."""
-    if task.state is not TaskState.OFFERED or task.id is None:
-        return None
-    pending = [o.expires_at for o in await uow.offers.for_task(task.id) if o.is_pending]
-    return min(pending, default=None)
 
 
 # --- running -------------------------------------------------------------------
@@ -199,7 +157,7 @@ async def run_job(uow: UnitOfWork, job_id: str, *, now: datetime, grace: timedel
             await uow.commit()
             return JobRun(Ran.SKIPPED, job, late)
         for notice in notices:
-            await uow.notices.add(notice)
+            await queue(uow, notice)
         await uow.commit()
         return JobRun(Ran.DONE, job, late, len(notices))
 

@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Self
 
 from domain import errors, ports
+from domain.events import Event
 from domain.ports import UnitOfWork
 
 
@@ -116,3 +117,6 @@ class IdempotentUnitOfWork:
 
     async def rollback(self) -> None:
         await self._inner.rollback()
+
+    def record(self, event: Event) -> None:
+        self._inner.record(event)

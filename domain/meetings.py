@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from domain import errors
+from domain.events import BallotChanged, MeetingChanged, RemindersChanged
 from domain.model import (
     MAX_AGENDA,
     MAX_AGENDA_ITEM,
@@ -24,7 +25,9 @@ from domain.model import (
     Topic,
 )
 from domain.ports import UnitOfWork
+from domain.schedule import Subject
 from domain.services import require_council, require_topic, voting_member
+from domain.services.planning import replan
 from domain.when import require_future
 
 MAX_OFFSET = 14 * 24 * 60  # minutes: a reminder two weeks ahead is the most that helps
@@ -77,6 +80,8 @@ async def schedule_meeting(
                 items=_clean_items(items),
             )
         )
+        assert meeting.id is not None
+        await replan(uow, Subject.MEETING, meeting.id)
         await uow.commit()
         return meeting
 
@@ -121,6 +126,7 @@ async def toggle_agenda_topic(
             topic.require_phase(Phase.COLLECTING, Phase.VOTING)  # decided ones stay off
         on = meeting.toggle_topic(topic_id)
         await uow.meetings.update(meeting)
+        uow.record(MeetingChanged(meeting_id))
         await uow.commit()
         return meeting, on
 
@@ -141,6 +147,7 @@ async def move_meeting(
         require_future(starts_at, now=now, field="meeting_time")
         meeting.move(starts_at, now)
         await uow.meetings.update(meeting)
+        await _changed(uow, meeting)
         await uow.commit()
         return meeting
 
@@ -154,8 +161,16 @@ async def cancel_meeting(
         meeting = await _meeting_of(uow, council_id, meeting_id, now)
         meeting.cancel(now)
         await uow.meetings.update(meeting)
+        await _changed(uow, meeting)
         await uow.commit()
         return meeting
+
+
+async def _changed(uow: UnitOfWork, meeting: Meeting) -> None:
+    """Its reminders move with it, and its card shows the change."""
+    assert meeting.id is not None
+    await replan(uow, Subject.MEETING, meeting.id)
+    uow.record(MeetingChanged(meeting.id))
 
 
 async def set_meeting_message(uow: UnitOfWork, *, meeting_id: int, message_ref: int) -> None:
@@ -250,6 +265,7 @@ async def set_reminders(
                 raise errors.InvalidInput(field="reminders", limit=MAX_REMINDERS)
             council.ballot_nudge = ballot_nudge
         await uow.councils.update(council)
+        uow.record(RemindersChanged(council_id))
         await uow.commit()
         return council
 
@@ -280,15 +296,19 @@ async def set_deadline(
             raise errors.NoOpenTopic()
         topic = active[0]
         ballot = None
+        assert topic.id is not None
         if topic.phase is Phase.COLLECTING:
             topic.deadline = deadline
             await uow.topics.update(topic)
+            await replan(uow, Subject.TOPIC, topic.id)
         else:
-            assert topic.id is not None
             ballot = next((b for b in await uow.ballots.for_topic(topic.id) if b.is_open), None)
             if ballot is None:
                 raise errors.BallotNotFound()
             ballot.deadline = deadline
             await uow.ballots.update(ballot)
+            assert ballot.id is not None
+            await replan(uow, Subject.BALLOT, ballot.id)
+            uow.record(BallotChanged(ballot.id))  # its message shows the deadline
         await uow.commit()
         return DeadlineSet(topic, ballot)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from domain.model import Notice, NoticeKind, NoticeState
+from domain.notices import queue
 from domain.ports import UnitOfWork
 from domain.volunteering import offer_unreachable, remember_offer_message
 
@@ -141,40 +142,48 @@ async def recipient_unreachable(uow: UnitOfWork, *, notice_id: int, now: datetim
         elif notice.kind in (NoticeKind.TASK_ACCEPTED, NoticeKind.TASK_DONE) and isinstance(
             group, int
         ):  # the requester blocked the bot since: tell them in the group
-            queued = await uow.notices.add(
-                replace(
-                    notice,
-                    key=f"{notice.key}:group",
-                    chat_id=group,
-                    thread_id=thread,
-                    private=False,
-                    state=NoticeState.PENDING,
-                    attempts=0,
-                    id=None,
+            queued = (
+                await queue(
+                    uow,
+                    replace(
+                        notice,
+                        key=f"{notice.key}:group",
+                        chat_id=group,
+                        thread_id=thread,
+                        private=False,
+                        state=NoticeState.PENDING,
+                        attempts=0,
+                        id=None,
+                    ),
                 )
+                > 0
             )
         elif notice.kind is NoticeKind.BALLOT_NUDGE and isinstance(group, int):
             # A secret ballot names nobody in the group: one nameless reminder there,
             # however many members could not be told privately (the key is shared).
             secret = bool(notice.params.get("secret"))
             shared = notice.params.get("group_key")
-            queued = await uow.notices.add(
-                Notice(
-                    key=str(shared) if secret and shared else f"{notice.key}:group",
-                    kind=NoticeKind.NON_VOTERS,
-                    council_id=notice.council_id,
-                    chat_id=group,
-                    thread_id=thread,
-                    subject=notice.subject,
-                    created_at=now,
-                    params={
-                        "deadline": notice.params.get("deadline"),
-                        "members": []
-                        if secret
-                        else [[notice.chat_id, notice.params.get("name", "")]],
-                        "secret": secret,
-                    },
+            queued = (
+                await queue(
+                    uow,
+                    Notice(
+                        key=str(shared) if secret and shared else f"{notice.key}:group",
+                        kind=NoticeKind.NON_VOTERS,
+                        council_id=notice.council_id,
+                        chat_id=group,
+                        thread_id=thread,
+                        subject=notice.subject,
+                        created_at=now,
+                        params={
+                            "deadline": notice.params.get("deadline"),
+                            "members": []
+                            if secret
+                            else [[notice.chat_id, notice.params.get("name", "")]],
+                            "secret": secret,
+                        },
+                    ),
                 )
+                > 0
             )
         await uow.commit()
         return queued

@@ -15,6 +15,7 @@ from enum import StrEnum
 from types import TracebackType
 from typing import Protocol, Self
 
+from domain.events import Event
 from domain.model import (
     Account,
     Ballot,
@@ -407,6 +408,10 @@ class UnitOfWork(Protocol):
 
     async def commit(self) -> None: ...
     async def rollback(self) -> None: ...
+
+    def record(self, event: Event) -> None:
+        """Keep ``event`` for the bus if (and once) this unit of work commits."""
+        ...
 
 
 class UnitOfWorkFactory(Protocol):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Self
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain import ports
+from domain.events import Event, Recorded
 from storage.agenda import SqlMeetingRepository
 from storage.ballots import SqlBallotRepository, SqlResolutionRepository, SqlVoteRepository
 from storage.council import SqlCouncilRepository, SqlMemberRepository
@@ -27,9 +28,16 @@ from storage.volunteering import (
     SqlVolunteerRepository,
 )
 
+# Where committed events go once a unit of work has ended (``bot.runtime.bus``).
+Publish = Callable[[Sequence[Event]], Awaitable[None]]
+
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+async def _nowhere(_events: Sequence[Event]) -> None:
+    """Without a bus (the CLI, migrations), committed events have nobody to tell."""
 
 
 class SqlUnitOfWork:
@@ -38,6 +46,10 @@ class SqlUnitOfWork:
     Whatever was not committed when the block ends is rolled back. After a
     commit the same unit of work may go on (a new transaction begins on first
     use), and again only a second commit keeps that work.
+
+    The events its use case recorded and committed are published when the block
+    ends, after the session is closed: what follows them (a card edit, a job
+    planned) runs outside the transaction and never holds its connection.
     """
 
     councils: ports.CouncilRepository
@@ -64,10 +76,13 @@ class SqlUnitOfWork:
         sessions: async_sessionmaker[AsyncSession],
         *,
         clock: Callable[[], datetime] = _utcnow,
+        publish: Publish = _nowhere,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
+        self._publish = publish
         self._session: AsyncSession | None = None
+        self._events = Recorded()
 
     @property
     def session(self) -> AsyncSession:
@@ -106,7 +121,7 @@ class SqlUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        """Rolls back whatever was not committed."""
+        """Rolls back whatever was not committed, then publishes what was."""
         session, self._session = self._session, None
         if session is None:
             return
@@ -114,12 +129,20 @@ class SqlUnitOfWork:
             await session.rollback()
         finally:
             await session.close()
+        events = self._events.take()
+        if events:
+            await self._publish(events)
 
     async def commit(self) -> None:
         await self.session.commit()
+        self._events.committed()
 
     async def rollback(self) -> None:
         await self.session.rollback()
+        self._events.rolled_back()
+
+    def record(self, event: Event) -> None:
+        self._events.record(event)
 
 
 class Database:
@@ -132,6 +155,11 @@ class Database:
         self.engine = engine
         self.sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
         self._clock = clock
+        self._publish: Publish = _nowhere
+
+    def publish_to(self, publish: Publish) -> None:
+        """From now on, units of work hand their committed events to ``publish``."""
+        self._publish = publish
 
     @classmethod
     async def open(
@@ -154,7 +182,7 @@ class Database:
         return self.engine.url.render_as_string(hide_password=False)
 
     def uow(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.sessions, clock=self._clock)
+        return SqlUnitOfWork(self.sessions, clock=self._clock, publish=self._publish)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

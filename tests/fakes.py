@@ -28,6 +28,7 @@ from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar
 
 from domain import errors, ports
+from domain.events import Event, Recorded
 from domain.model import (
     TELEGRAM,
     Account,
@@ -179,6 +180,7 @@ class FakeStore:
     def __init__(self) -> None:
         self.committed = Tables()
         self.commits = 0
+        self.published: list[Event] = []  # every committed event, as the bus got them
 
     def snapshot(self) -> Tables:
         return self.committed.copy()
@@ -872,6 +874,7 @@ class FakeUnitOfWork:
         self.committed = 0  # commits made through this unit of work
         self.rolled_back = 0
         self.locked: list[tuple[str, int, Lock]] = []  # row locks asked for, in order
+        self._events = Recorded()
         self._tables: Tables | None = None
         self.councils = FakeCouncilRepository(self)
         self.members = FakeMemberRepository(self)
@@ -912,15 +915,21 @@ class FakeUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         self._tables = None  # whatever was not committed is lost
+        self.store.published += self._events.take()  # as a bus would receive them
 
     async def commit(self) -> None:
         self.store.committed = self.tables.copy()
         self.store.commits += 1
         self.committed += 1
+        self._events.committed()
 
     async def rollback(self) -> None:
         self._tables = self.store.snapshot()
         self.rolled_back += 1
+        self._events.rolled_back()
+
+    def record(self, event: Event) -> None:
+        self._events.record(event)
 
 
 class FakeUnitOfWorkFactory:

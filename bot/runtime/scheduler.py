@@ -12,7 +12,8 @@ The state is the source of truth. At start-up (and whenever a process becomes
 the leader) the job store is reconciled with ``domain.due_jobs.plan``: jobs for
 closed or cancelled things are dropped, missing ones added, moved ones moved;
 jobs that fell due while the bot was down then run at once. A use case that
-changes what is planned is followed by :meth:`Scheduler.sync` of its subject.
+changes what is planned records a ``ScheduleChanged`` event, which the message bus
+(``bot.runtime.bus``) hands to :meth:`Scheduler.follow`.
 
 Only the leader (``bot.runtime.leader``) runs jobs; the others keep their scheduler
 paused but still write the jobs their own handlers plan into the shared store,
@@ -50,8 +51,9 @@ from sqlalchemy.exc import IntegrityError
 from bot.runtime.leader import Leadership
 from domain import due_jobs
 from domain.due_jobs import Ran
+from domain.events import ScheduleChanged
 from domain.ports import Clock, UnitOfWorkFactory
-from domain.schedule import DEFAULT_GRACE, Job, Subject
+from domain.schedule import DEFAULT_GRACE, Job, Subject, worth_planning
 from storage.db import is_sqlite, sync_url
 
 log = logging.getLogger(__name__)
@@ -237,12 +239,21 @@ class Scheduler:
         return Reconciled(len(planned), changed, len(stale), time.perf_counter() - started)
 
     async def sync(self, subject: Subject, target: int) -> None:
-        """After a use case changed a ballot, topic or meeting: plan its jobs again."""
+        """After a run changed a ballot, topic, meeting or task: plan its jobs again."""
         ids, planned = await due_jobs.plan_for(
             self._uow(), subject, target, now=self._clock(), grace=self.grace
         )
         wanted = {job.id for job in planned}
         await asyncio.to_thread(self._apply, [i for i in ids if i not in wanted], planned)
+
+    async def follow(self, changed: ScheduleChanged) -> None:
+        """A use case changed its subject's moments: hold the plan it read (nothing is
+        read again; a reminder already past its grace is not planned)."""
+        now = self._clock()
+        planned = [j for j in changed.jobs if worth_planning(j, now=now, grace=self.grace)]
+        wanted = {job.id for job in planned}
+        stale = [i for i in changed.ids if i not in wanted]
+        await asyncio.to_thread(self._apply, stale, planned)
 
     def _existing(self) -> dict[str, float]:
         """Job id -> next run time (epoch seconds), read without unpickling any job."""

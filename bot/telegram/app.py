@@ -27,11 +27,13 @@ from telegram.ext import (
 
 from bot.config import Settings
 from bot.runtime.ballot_box import BallotBox
+from bot.runtime.bus import MessageBus
 from bot.runtime.inbox import Inbox
 from bot.runtime.outbox import Outbox
 from bot.runtime.presence import Presence
 from bot.runtime.scheduler import Scheduler
 from bot.telegram.buttons import Signer
+from bot.telegram.cards import refresh_meeting_card, refresh_topic_card
 from bot.telegram.context import Clock, Deps, utcnow
 from bot.telegram.handlers import ballots, council, edits, meetings, tasks, topics, volunteers
 from bot.telegram.i18n import EN_US, ZH_CN, language_of, t
@@ -46,6 +48,15 @@ from bot.telegram.startup_calls import retrying
 from bot.telegram.tally import TallyRefresher
 from bot.telegram.webhook import WebhookConfig, WebhookServer
 from domain import services
+from domain.events import (
+    BallotChanged,
+    MeetingChanged,
+    NoticesQueued,
+    RemindersChanged,
+    ScheduleChanged,
+    TopicChanged,
+    VoteCast,
+)
 from domain.model import Notice, NoticeKind
 from storage.errors import is_unavailable
 from storage.uow import Database
@@ -294,6 +305,9 @@ def build_application(
         grace=timedelta(minutes=settings.reminder_grace_minutes),
         poll=settings.scheduler_poll,
     )
+    bus = MessageBus()
+    database.publish_to(bus.handle)
+    _follow(bus, application.bot, database, signer, scheduler, outbox, refresher)
     application.bot_data["deps"] = Deps(
         settings,
         database,
@@ -306,9 +320,42 @@ def build_application(
         presence,
         inbox,
         MemberLimits.from_settings(settings),
+        bus,
     )
     register(application)
     return application
+
+
+def _follow(
+    bus: MessageBus,
+    bot: Bot,
+    database: Database,
+    signer: Signer,
+    scheduler: Scheduler,
+    outbox: Outbox,
+    refresher: TallyRefresher,
+) -> None:
+    """What follows each domain event, in one place (``bot.runtime.bus``)."""
+
+    async def reconcile(_event: RemindersChanged) -> None:
+        await scheduler.reconcile()
+
+    async def topic_card(event: TopicChanged) -> None:
+        await refresh_topic_card(bot, database.uow, signer, event.topic_id)
+
+    async def meeting_card(event: MeetingChanged) -> None:
+        await refresh_meeting_card(bot, database.uow, signer, event.meeting_id)
+
+    async def ballot_message(event: BallotChanged) -> None:
+        await refresher.refresh(event.ballot_id, force=True)
+
+    bus.subscribe(ScheduleChanged, scheduler.follow)
+    bus.subscribe(RemindersChanged, reconcile)
+    bus.subscribe(NoticesQueued, lambda _event: outbox.kick())
+    bus.subscribe(VoteCast, lambda event: refresher.request(event.ballot_id))
+    bus.subscribe(BallotChanged, ballot_message)
+    bus.subscribe(TopicChanged, topic_card)
+    bus.subscribe(MeetingChanged, meeting_card)
 
 
 def bot_id_of(token: str) -> int:
@@ -319,7 +366,14 @@ def bot_id_of(token: str) -> int:
 async def handle(application: Application, payload: dict[str, Any], parsed: object | None) -> None:  # type: ignore[type-arg]
     """Handle one stored update with the application's handlers, in the per-user order."""
     update = parsed if isinstance(parsed, Update) else Update.de_json(payload, application.bot)
-    await application.update_processor.process_update(update, application.process_update(update))
+    await application.update_processor.process_update(update, _handled(application, update))
+
+
+async def _handled(application: Application, update: Update) -> None:  # type: ignore[type-arg]
+    """The handlers' work on one update; what its committed events set off follows it."""
+    deps: Deps = application.bot_data["deps"]
+    async with deps.bus.held():
+        await application.process_update(update)
 
 
 @asynccontextmanager

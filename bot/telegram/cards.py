@@ -1,4 +1,4 @@
-"""Messages the bot keeps up to date by editing them: the topic card."""
+"""Messages the bot keeps up to date by editing them: the topic and meeting cards."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from telegram.error import BadRequest
 
 from bot.telegram import render, render_dispatch
 from bot.telegram.buttons import Signer
-from domain import services, volunteering
+from domain import meetings, volunteering
 from domain.ports import UnitOfWorkFactory
 
 
@@ -28,13 +28,29 @@ async def refresh_topic_card(
     bot: Bot, uow: UnitOfWorkFactory, signer: Signer, topic_id: int
 ) -> None:
     """Re-render a topic card from the database after its proposals or phase changed."""
-    view = await services.topic_view(uow(), topic_id=topic_id)
+    card = await volunteering.topic_card(uow(), topic_id=topic_id)
+    view, council = card.view, card.council
     if view.topic.card_ref is None:
         return
-    council = await services.council_by_id(uow(), council_id=view.topic.council_id)
-    tasks_, names = await volunteering.topic_progress(uow(), topic_id=topic_id)
-    progress = render_dispatch.progress_lines(council.language, tasks_, names)
+    progress = render_dispatch.progress_lines(council.language, card.tasks, card.names)
     text, markup = render.topic_card(council.language, view, bot.username, signer, progress)
     await edit_quietly(
         bot, text, chat_id=council.chat_id, message_id=view.topic.card_ref, reply_markup=markup
+    )
+
+
+async def refresh_meeting_card(
+    bot: Bot, uow: UnitOfWorkFactory, signer: Signer, meeting_id: int
+) -> None:
+    """Re-render a meeting's card after it moved, was cancelled or its agenda changed."""
+    view = await meetings.meeting_view(uow(), meeting_id=meeting_id)
+    if view.meeting.message_ref is None:
+        return
+    text, markup = render.meeting_card(view.council.language, view, signer)
+    await edit_quietly(
+        bot,
+        text,
+        chat_id=view.council.chat_id,
+        message_id=view.meeting.message_ref,
+        reply_markup=markup,
     )

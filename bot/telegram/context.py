@@ -18,6 +18,7 @@ from domain.ports import Clock, UnitOfWork
 
 if TYPE_CHECKING:
     from bot.runtime.ballot_box import BallotBox
+    from bot.runtime.bus import MessageBus
     from bot.runtime.inbox import Inbox
     from bot.runtime.outbox import Outbox
     from bot.runtime.presence import Presence
@@ -42,6 +43,7 @@ class Deps:
     presence: Presence
     inbox: Inbox
     limits: MemberLimits
+    bus: MessageBus
 
 
 def deps(context: ContextTypes.DEFAULT_TYPE) -> Deps:

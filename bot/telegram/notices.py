@@ -86,10 +86,10 @@ class NoticeRenderer:
             )
 
         async def after(message_id: int) -> None:
+            # Remembering the message updates the topic card (``TopicChanged``).
             await services.set_ballot_message(
                 self.uow(), ballot_id=notice.subject, message_ref=message_id
             )
-            await refresh_topic_card(self.bot, self.uow, self.signer, view.topic.id or 0)
 
         return Outgoing(head + "\n\n" + text, markup, reply_to=view.topic.card_ref, after=after)
 

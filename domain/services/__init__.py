@@ -33,6 +33,7 @@ from domain.services.ballots import (
     open_ballot_ids,
     outcome_notice,
     put_ballot,
+    put_ballot_in_chat,
     set_ballot_message,
 )
 from domain.services.council import (
@@ -67,6 +68,7 @@ from domain.services.topics import (
     TopicView,
     open_topic,
     proposal_with_author,
+    read_topic_view,
     revise_proposal,
     second_proposal,
     set_card,
@@ -119,6 +121,8 @@ __all__ = [
     "parse_area",
     "proposal_with_author",
     "put_ballot",
+    "put_ballot_in_chat",
+    "read_topic_view",
     "require_council",
     "require_topic",
     "revise_proposal",

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from domain import errors
+from domain.events import BallotChanged, TopicChanged, VoteCast
 from domain.model import (
     Ballot,
     BallotKind,
@@ -20,9 +21,19 @@ from domain.model import (
     Topic,
     Vote,
 )
+from domain.notices import queue
 from domain.ports import Lock, UnitOfWork
 from domain.rules import Outcome, Quantity, Rule, decide
-from domain.services.reading import require_council, require_topic, rule_named, topic_of
+from domain.schedule import Subject
+from domain.services.planning import replan
+from domain.services.reading import (
+    council_of_chat,
+    require_council,
+    require_topic,
+    rule_named,
+    topic_of,
+)
+from domain.when import parse_deadline
 
 MAX_OPTIONS = 8
 
@@ -43,24 +54,73 @@ async def put_ballot(
     """Put a topic to the vote: a motion, or a choice among its proposals."""
     async with uow:
         council = await require_council(uow, council_id)
-        council.require_chair(user_id)
-        topic = await topic_of(uow, council_id, topic_id)
-        if deadline is not None and deadline <= now:
-            raise errors.InvalidInput(field="deadline")
-        ballot = await open_ballot(
-            uow,
-            council,
-            topic,
-            kind=kind,
-            proposal_ids=proposal_ids,
-            rule=rule_named(rule_name) if rule_name else council.rule,
-            secret=secret,
-            deadline=deadline,
-            opened_by=user_id,
-            now=now,
+        ballot = await _put(
+            uow, council, topic_id, user_id, kind, proposal_ids, rule_name, secret, deadline, now
         )
         await uow.commit()
         return ballot
+
+
+async def put_ballot_in_chat(
+    uow: UnitOfWork,
+    *,
+    chat_id: int,
+    thread_id: int,
+    user_id: int,
+    kind: BallotKind,
+    proposal_ids: Sequence[int] = (),
+    rule_name: str | None = None,
+    secret: bool = False,
+    deadline: str | None = None,
+    now: datetime,
+) -> BallotView:
+    """``/ballot`` as a chair typed it in a council's chat, in one transaction: the
+    deadline as written ("48h", "12-01 20:00", read in the council's time zone), and
+    the new ballot's message to post back."""
+    async with uow:
+        council = await council_of_chat(uow, chat_id, thread_id)
+        when = (
+            parse_deadline(deadline, now=now, timezone=council.timezone)
+            if deadline is not None
+            else None
+        )
+        ballot = await _put(
+            uow, council, None, user_id, kind, proposal_ids, rule_name, secret, when, now
+        )
+        view = await _view(uow, ballot)
+        await uow.commit()
+        return view
+
+
+async def _put(
+    uow: UnitOfWork,
+    council: Council,
+    topic_id: int | None,
+    user_id: int,
+    kind: BallotKind,
+    proposal_ids: Sequence[int],
+    rule_name: str | None,
+    secret: bool,
+    deadline: datetime | None,
+    now: datetime,
+) -> Ballot:
+    council.require_chair(user_id)
+    assert council.id is not None
+    topic = await topic_of(uow, council.id, topic_id)
+    if deadline is not None and deadline <= now:
+        raise errors.InvalidInput(field="deadline")
+    return await open_ballot(
+        uow,
+        council,
+        topic,
+        kind=kind,
+        proposal_ids=proposal_ids,
+        rule=rule_named(rule_name) if rule_name else council.rule,
+        secret=secret,
+        deadline=deadline,
+        opened_by=user_id,
+        now=now,
+    )
 
 
 async def open_ballot(
@@ -101,6 +161,9 @@ async def open_ballot(
             deadline=deadline,
         )
     )
+    assert ballot.id is not None
+    await replan(uow, Subject.BALLOT, ballot.id)
+    await replan(uow, Subject.TOPIC, topic.id)  # collecting ended: no deadline job
     return ballot
 
 
@@ -144,6 +207,7 @@ async def set_ballot_message(uow: UnitOfWork, *, ballot_id: int, message_ref: in
             raise errors.BallotNotFound()
         ballot.message_ref = message_ref
         await uow.ballots.update(ballot)
+        uow.record(TopicChanged(ballot.topic_id))  # its card links to the ballot now
         await uow.commit()
 
 
@@ -249,6 +313,10 @@ async def cast_votes(
                 results[item.index] = VoteReceipt(
                     item.ballot, item.member, item.vote.choice, before
                 )
+        for receipt in results:
+            if isinstance(receipt, VoteReceipt) and not receipt.repeated:
+                assert receipt.ballot.id is not None
+                uow.record(VoteCast(receipt.ballot.id))  # one per ballot once published
         if accepted or claimed:
             # Without either, every request was refused and there is nothing to keep.
             await uow.commit()
@@ -380,7 +448,9 @@ async def close_ballot(
             council.require_chair(user_id)
         ballot = await _ballot_of(uow, council_id, ballot_id, Lock.UPDATE)
         closed = await close_locked(uow, ballot, now)
-        await uow.notices.add(outcome_notice(closed.ballot, council, now))
+        await queue(uow, outcome_notice(closed.ballot, council, now))
+        assert closed.ballot.id is not None
+        await replan(uow, Subject.BALLOT, closed.ballot.id)
         await uow.commit()
         return closed
 
@@ -439,9 +509,14 @@ async def cancel_topic(
         assert topic.id is not None
         for ballot in await uow.ballots.for_topic(topic.id):
             if ballot.is_open:
+                assert ballot.id is not None
                 ballot.closed_at = now
                 await uow.ballots.update(ballot)
+                await replan(uow, Subject.BALLOT, ballot.id)
+                uow.record(BallotChanged(ballot.id))  # its message says it was cancelled
         await uow.topics.update(topic)
+        await replan(uow, Subject.TOPIC, topic.id)
+        uow.record(TopicChanged(topic.id))
         await uow.commit()
         return topic
 
@@ -492,7 +567,8 @@ async def move_chat(uow: UnitOfWork, *, old_chat_id: int, new_chat_id: int, now:
             await uow.councils.forget_messages(council.id)
             for ballot in await uow.ballots.open(council.id):
                 assert ballot.id is not None
-                await uow.notices.add(
+                await queue(
+                    uow,
                     Notice(
                         key=f"ballot:{ballot.id}:moved:{new_chat_id}",
                         kind=NoticeKind.BALLOT_OPENED,
@@ -502,7 +578,7 @@ async def move_chat(uow: UnitOfWork, *, old_chat_id: int, new_chat_id: int, now:
                         subject=ballot.id,
                         created_at=now,
                         params={"moved": True},
-                    )
+                    ),
                 )
             moved += 1
         readdressed = await uow.notices.readdress(old_chat_id, new_chat_id)

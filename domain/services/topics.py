@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from domain import errors
+from domain.events import TopicChanged
 from domain.model import (
     MAX_DESCRIPTION,
     MAX_PROPOSAL,
@@ -156,7 +157,11 @@ async def add_proposal(
 async def set_proposal_message(uow: UnitOfWork, *, proposal_id: int, message_ref: int) -> None:
     """Remember which message announces a proposal, so an edit of it can be shown."""
     async with uow:
+        proposal = await uow.proposals.get(proposal_id)
+        if proposal is None:
+            raise errors.ProposalNotFound()
         await uow.proposals.set_message(proposal_id, message_ref)
+        uow.record(TopicChanged(proposal.topic_id))  # the card lists it, with its link
         await uow.commit()
 
 
@@ -203,15 +208,18 @@ async def revise_proposal(
         changed = proposal.revise(cleaned, by=member.id, topic=topic)
         if changed:
             await uow.proposals.set_text(proposal.id, proposal.text)
+            uow.record(TopicChanged(proposal.topic_id))
         await uow.commit()
         return Revised(proposal, topic, council, member, changed)
 
 
 @dataclass(frozen=True)
 class Seconded:
-    proposal: Proposal
+    proposal: Proposal  # with its seconds as committed when this one was added
     topic: Topic
     added: bool  # False: this member had already seconded
+    council: Council
+    author: Member
 
 
 async def second_proposal(
@@ -227,8 +235,17 @@ async def second_proposal(
         assert member.id is not None and proposal.id is not None
         proposal.second(member.id)  # refuses one's own proposal
         added = await uow.proposals.add_second(proposal.id, member.id, now)
+        if added:
+            # Read again: seconds that others committed meanwhile are counted too.
+            proposal = await uow.proposals.get(proposal_id) or proposal
+            assert topic.id is not None
+            uow.record(TopicChanged(topic.id))
+        council = await require_council(uow, topic.council_id)
+        author = await uow.members.get(proposal.author_id)
+        if author is None:
+            raise errors.NotMember()
         await uow.commit()
-        return Seconded(proposal, topic, added)
+        return Seconded(proposal, topic, added, council, author)
 
 
 @dataclass(frozen=True)
@@ -241,16 +258,21 @@ class TopicView:
 
 async def topic_view(uow: UnitOfWork, *, topic_id: int) -> TopicView:
     async with uow:
-        topic = await require_topic(uow, topic_id)
-        assert topic.id is not None
-        proposals = await uow.proposals.for_topic(topic.id)
-        authors: dict[int, Member] = {}
-        for proposal in proposals:
-            if proposal.author_id not in authors:
-                author = await uow.members.get(proposal.author_id)
-                if author is not None:
-                    authors[proposal.author_id] = author
-        return TopicView(topic, proposals, authors, await uow.ballots.for_topic(topic.id))
+        return await read_topic_view(uow, topic_id)
+
+
+async def read_topic_view(uow: UnitOfWork, topic_id: int) -> TopicView:
+    """``topic_view`` within an open unit of work."""
+    topic = await require_topic(uow, topic_id)
+    assert topic.id is not None
+    proposals = await uow.proposals.for_topic(topic.id)
+    authors: dict[int, Member] = {}
+    for proposal in proposals:
+        if proposal.author_id not in authors:
+            author = await uow.members.get(proposal.author_id)
+            if author is not None:
+                authors[proposal.author_id] = author
+    return TopicView(topic, proposals, authors, await uow.ballots.for_topic(topic.id))
 
 
 async def proposal_with_author(uow: UnitOfWork, *, proposal_id: int) -> tuple[Proposal, Member]:

@@ -23,6 +23,7 @@ from domain.volunteering.hours import (
     RECENT_TASKS,
     HoursView,
     TaskView,
+    TopicCard,
     cancel_task,
     complete_task,
     confirm_task,
@@ -31,6 +32,7 @@ from domain.volunteering.hours import (
     offer_view,
     task_view,
     tasks_of_council,
+    topic_card,
     topic_progress,
 )
 from domain.volunteering.offers import (
@@ -66,6 +68,7 @@ __all__ = [
     "Registered",
     "Registry",
     "TaskView",
+    "TopicCard",
     "add_skill",
     "add_team",
     "add_unit",
@@ -87,6 +90,7 @@ __all__ = [
     "task_view",
     "tasks_of_council",
     "toggle_skill",
+    "topic_card",
     "topic_progress",
     "volunteer_of",
 ]

@@ -11,7 +11,7 @@ from decimal import Decimal
 from domain import errors
 from domain.model import MAX_DESCRIPTION, Council, Member, NoticeKind
 from domain.ports import Lock, UnitOfWork
-from domain.services import require_council
+from domain.services import TopicView, read_topic_view, require_council
 from domain.task_rules import (
     HoursEntry,
     MemberUnit,
@@ -22,7 +22,7 @@ from domain.task_rules import (
     Team,
     service_hours,
 )
-from domain.volunteering.offers import tell_requester
+from domain.volunteering.offers import task_changed, tell_requester
 from domain.volunteering.reading import active_member, clean_text, members_in_order
 
 MAX_HOURS = Decimal(12)  # one task credits at most a long day's work
@@ -72,6 +72,7 @@ async def complete_task(
         )
         if task.requester_member_id is not None:
             await tell_requester(uow, council, task, NoticeKind.TASK_DONE, now)
+        await task_changed(uow, task)
         await uow.commit()
         return task
 
@@ -110,6 +111,7 @@ async def cancel_task(uow: UnitOfWork, *, task_id: int, user_id: int, now: datet
                 offer.close(OfferState.WITHDRAWN, now)
                 await uow.offers.update(offer)
         await uow.tasks.update(task)
+        await task_changed(uow, task)
         await uow.commit()
         return task
 
@@ -178,10 +180,33 @@ async def tasks_of_council(uow: UnitOfWork, *, council_id: int) -> list[TaskView
 async def topic_progress(uow: UnitOfWork, *, topic_id: int) -> tuple[list[Task], dict[int, str]]:
     """A resolution's tasks, and the names of those who took them."""
     async with uow:
-        tasks = await uow.tasks.for_topic(topic_id)
-        doers = sorted({t.accepted_by for t in tasks if t.accepted_by is not None})
-        names = {m.id: m.name for m in await members_in_order(uow, doers) if m.id is not None}
-        return tasks, names
+        return await _progress(uow, topic_id)
+
+
+async def _progress(uow: UnitOfWork, topic_id: int) -> tuple[list[Task], dict[int, str]]:
+    tasks = await uow.tasks.for_topic(topic_id)
+    doers = sorted({t.accepted_by for t in tasks if t.accepted_by is not None})
+    names = {m.id: m.name for m in await members_in_order(uow, doers) if m.id is not None}
+    return tasks, names
+
+
+@dataclass(frozen=True)
+class TopicCard:
+    """What a topic's card shows: its proposals and ballots, and the tasks carrying it out."""
+
+    view: TopicView
+    council: Council
+    tasks: list[Task]
+    names: dict[int, str]  # member id -> name, of those who took a task
+
+
+async def topic_card(uow: UnitOfWork, *, topic_id: int) -> TopicCard:
+    """Everything a topic card shows, read in one transaction."""
+    async with uow:
+        view = await read_topic_view(uow, topic_id)
+        council = await require_council(uow, view.topic.council_id)
+        tasks, names = await _progress(uow, topic_id)
+        return TopicCard(view, council, tasks, names)
 
 
 @dataclass(frozen=True)

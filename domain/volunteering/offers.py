@@ -6,9 +6,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from domain import errors
+from domain.events import TopicChanged
 from domain.model import Council, Member, MemberStatus, Notice, NoticeKind
+from domain.notices import queue
 from domain.ports import Lock, UnitOfWork
+from domain.schedule import Subject
 from domain.services import require_council
+from domain.services.planning import replan
 from domain.task_rules import (
     CandidateFacts,
     Offer,
@@ -98,7 +102,7 @@ async def offer_next_round(
     if not chosen:
         task.expire(now)
         await uow.tasks.update(task)
-        await uow.notices.add(_group_notice(council, task, NoticeKind.TASK_EXHAUSTED, now))
+        await queue(uow, _group_notice(council, task, NoticeKind.TASK_EXHAUSTED, now))
         return Dispatched(task, [], exhausted=True)
     round_ = task.offer()
     await uow.tasks.update(task)
@@ -141,7 +145,7 @@ async def offer_next_round(
                 },
             )
         )
-    await uow.notices.add_many(notices)
+    await queue(uow, *notices)
     if not made:
         return await offer_next_round(uow, council, task, now)
     return Dispatched(task, made)
@@ -207,6 +211,7 @@ async def answer_offer(
             following = None
             if task.state is TaskState.OFFERED and await _round_over(uow, task):
                 following = await offer_next_round(uow, council, task, now)
+            await task_changed(uow, task)
             await uow.commit()
             return Answered(task, offer, accepted=False, next=following)
         fresh = task.accept(member.id, now)  # TaskTaken when someone else was first
@@ -224,8 +229,18 @@ async def answer_offer(
         await uow.tasks.update(task)
         if task.requester_member_id is not None:
             await tell_requester(uow, council, task, NoticeKind.TASK_ACCEPTED, now)
+        await task_changed(uow, task)
         await uow.commit()
         return Answered(task, offer, accepted=True)
+
+
+async def task_changed(uow: UnitOfWork, task: Task) -> None:
+    """Within a transaction that changed a task: its expiry job follows its offers, and
+    the card of the topic it carries out shows its progress."""
+    assert task.id is not None
+    await replan(uow, Subject.TASK, task.id)
+    if task.topic_id is not None:
+        uow.record(TopicChanged(task.topic_id))
 
 
 async def tell_requester(
@@ -239,7 +254,8 @@ async def tell_requester(
         return
     reachable = await uow.contacts.reachable([requester.user_id])
     private = requester.user_id in reachable
-    await uow.notices.add(
+    await queue(
+        uow,
         Notice(
             key=f"task:{task.id}:{kind.value}",
             kind=kind,
@@ -250,7 +266,7 @@ async def tell_requester(
             created_at=now,
             private=private,
             params={"group": council.chat_id, "thread": council.thread_id},
-        )
+        ),
     )
 
 
@@ -285,7 +301,8 @@ async def offer_unreachable(uow: UnitOfWork, offer: Offer, now: datetime) -> boo
     council = await require_council(uow, task.council_id)
     member = await uow.members.get(offer.member_id)
     assert offer.id is not None
-    await uow.notices.add(
+    await queue(
+        uow,
         Notice(
             key=f"offer:{offer.id}:unreachable",
             kind=NoticeKind.OFFER_UNREACHABLE,
@@ -295,7 +312,7 @@ async def offer_unreachable(uow: UnitOfWork, offer: Offer, now: datetime) -> boo
             subject=offer.task_id,
             created_at=now,
             params={"members": [[member.user_id if member else 0, member.name if member else ""]]},
-        )
+        ),
     )
     if task.state is TaskState.OFFERED and await _round_over(uow, task):
         await offer_next_round(uow, council, task, now)

@@ -10,7 +10,7 @@ from domain.model import MAX_DESCRIPTION, MAX_PLACE, MAX_TITLE, Phase, Topic
 from domain.ports import UnitOfWork
 from domain.services import LIMIT_WINDOW, require_council, require_topic, within_limit
 from domain.task_rules import Task, TaskSource
-from domain.volunteering.offers import Dispatched, offer_next_round
+from domain.volunteering.offers import Dispatched, offer_next_round, task_changed
 from domain.volunteering.reading import active_member, clean_text, known_skill
 
 MAX_ASSIGNEES = 20
@@ -55,6 +55,7 @@ async def request_service(
             )
         )
         dispatched = await offer_next_round(uow, council, task, now)
+        await task_changed(uow, dispatched.task)
         await uow.commit()
         return dispatched
 
@@ -124,6 +125,7 @@ async def create_task(
             )
         )
         dispatched = await offer_next_round(uow, council, task, now)
+        await task_changed(uow, dispatched.task)
         await uow.commit()
         return dispatched
 

@@ -21,6 +21,7 @@ from bot.telegram.local import LocalBot, bot_on
 from domain import due_jobs
 from domain.model import NoticeState
 from emulator import BotApiEmulator, Message, RateLimits, User
+from storage.uow import SqlUnitOfWork
 from tests.bot.conftest import (
     Council,
     advance,
@@ -47,9 +48,10 @@ async def emulator() -> AsyncIterator[BotApiEmulator]:
 
 
 async def close_by_its_job(local: LocalBot, ballot_id: int) -> None:
-    """Run the closing job's transaction, as the scheduler would, but send nothing."""
+    """Run the closing job's transaction, as the scheduler would, but send nothing (a
+    unit of work of its own, that publishes to no bus: the process died after it)."""
     ran = await due_jobs.run_job(
-        local.database.uow(),
+        SqlUnitOfWork(local.database.sessions),
         f"ballot_close:{ballot_id}",
         now=local.deps.clock(),
         grace=local.deps.scheduler.grace,

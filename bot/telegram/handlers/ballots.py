@@ -9,16 +9,22 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.telegram import render
-from bot.telegram.cards import refresh_topic_card
-from bot.telegram.context import deps, keyed_uow, now, uow, update_key, user_language
+from bot.telegram.context import (
+    deps,
+    keyed_uow,
+    now,
+    thread_of,
+    uow,
+    update_key,
+    user_language,
+)
 from bot.telegram.handlers.common import council_here, group_only, quiet_answer, refusals, refuse
 from bot.telegram.i18n import t
 from domain import errors, services
 from domain.model import BallotKind
 from domain.numbers import looks_like_id, parse_id
 from domain.rules import PRESETS
-from domain.schedule import Subject
-from domain.when import parse_deadline, parse_duration
+from domain.when import parse_duration
 
 KIND_WORDS = {
     "motion": BallotKind.MOTION,
@@ -80,32 +86,23 @@ async def ballot(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message, user = update.effective_message, update.effective_user
     assert message is not None and user is not None
     args = parse_ballot_args(context.args or [])
-    council, council_id = await council_here(update, context)
-    deadline = (
-        parse_deadline(args.deadline, now=now(context), timezone=council.timezone)
-        if args.deadline
-        else None
-    )
-    put = await services.put_ballot(
+    view = await services.put_ballot_in_chat(
         keyed_uow(update, context),
-        council_id=council_id,
+        chat_id=message.chat_id,
+        thread_id=thread_of(message),
         user_id=user.id,
         kind=args.kind,
         proposal_ids=args.proposal_ids,
         rule_name=args.rule_name,
         secret=args.secret,
-        deadline=deadline,
+        deadline=args.deadline,
         now=now(context),
     )
-    assert put.id is not None
-    view = await services.ballot_view(uow(context), ballot_id=put.id)
-    text, markup = render.ballot_message(council.language, view, deps(context).signer)
+    assert view.ballot.id is not None
+    text, markup = render.ballot_message(view.council.language, view, deps(context).signer)
     sent = await message.reply_text(text, reply_markup=markup)
-    await services.set_ballot_message(uow(context), ballot_id=put.id, message_ref=sent.message_id)
-    await deps(context).scheduler.sync(Subject.BALLOT, put.id)
-    await deps(context).scheduler.sync(Subject.TOPIC, put.topic_id)
-    await refresh_topic_card(
-        context.bot, deps(context).database.uow, deps(context).signer, put.topic_id
+    await services.set_ballot_message(
+        uow(context), ballot_id=view.ballot.id, message_ref=sent.message_id
     )
 
 
@@ -141,9 +138,6 @@ async def vote(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         answer = t(lang, "vote.changed", choice=label, previous=previous)
     else:
         answer = t(lang, "vote.recorded", choice=label)
-    if not result.repeated:
-        assert result.ballot.id is not None
-        deps(context).refresher.request(result.ballot.id)
     # The vote is stored: if this answer is lost on the way, nothing may say it failed
     # (bot.telegram.app.on_error stays silent on network errors).
     await query.answer(render.plain(answer))
@@ -155,14 +149,11 @@ async def close(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message, user = update.effective_message, update.effective_user
     assert message is not None and user is not None
     _council, council_id = await council_here(update, context)
-    closed = await services.close_ballot(
+    # The outcome is queued with the closing; the outbox freezes the ballot message,
+    # posts the outcome and refreshes the topic card.
+    await services.close_ballot(
         keyed_uow(update, context), council_id=council_id, user_id=user.id, now=now(context)
     )
-    assert closed.ballot.id is not None
-    await deps(context).scheduler.sync(Subject.BALLOT, closed.ballot.id)
-    # The outcome was queued with the closing; the outbox freezes the ballot message,
-    # posts the outcome and refreshes the topic card.
-    deps(context).outbox.kick()
 
 
 @refusals

@@ -108,7 +108,6 @@ async def chat_migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     )
     if moved:
         log.info("chat %s became supergroup %s: %d council(s) moved", old, new, moved)
-        deps(context).outbox.kick()
 
 
 @refusals

@@ -37,7 +37,6 @@ from bot.telegram.context import (
     user_language,
 )
 from bot.telegram.handlers.common import Handler, refusals
-from bot.telegram.handlers.topics import refresh_card
 from bot.telegram.i18n import t
 from domain import services
 
@@ -122,5 +121,3 @@ async def _revise(
             if "not found" not in error.message.lower():
                 raise
             log.info("proposal %s: its announcement is gone (%s)", proposal.id, error.message)
-    assert revised.topic.id is not None
-    await refresh_card(context, revised.topic.id)

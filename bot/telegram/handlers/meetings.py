@@ -10,15 +10,12 @@ from telegram.error import BadRequest, Forbidden
 from telegram.ext import ContextTypes
 
 from bot.telegram import render
-from bot.telegram.cards import edit_quietly
 from bot.telegram.context import command_text, deps, keyed_uow, now, uow, user_language
 from bot.telegram.handlers.common import council_here, group_only, refusals
 from bot.telegram.i18n import Markup, t
 from bot.telegram.ics import meeting_ics
 from domain import errors, meetings
-from domain.model import Meeting
 from domain.numbers import looks_like_id, parse_id, read_id
-from domain.schedule import Subject
 from domain.when import find_when, parse_deadline, parse_duration, parse_when
 
 MOVE_WORDS = ("move", "改期", "改时间")
@@ -80,7 +77,6 @@ async def meeting(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 new=render.moment(lang, moved.starts_at, council.timezone),
             )
         )
-        await _after_change(context, moved)
         return
     if action in CANCEL_WORDS:
         meeting_id, _ = split_target(words[1:])
@@ -94,7 +90,6 @@ async def meeting(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         lang = council.language
         when = render.moment(lang, cancelled.starts_at, council.timezone)
         await message.reply_text(t(lang, "meeting.cancelled", id=cancelled.id, when=when))
-        await _after_change(context, cancelled)
         return
     found = find_when(first, now=now(context), timezone=council.timezone)
     if found is None:
@@ -121,28 +116,6 @@ async def meeting(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     # Pinned when the bot may pin; a group that does not let it still has the card.
     with contextlib.suppress(BadRequest, Forbidden):
         await card.pin(disable_notification=True)
-    await deps(context).scheduler.sync(Subject.MEETING, scheduled.id)
-
-
-async def _after_change(context: ContextTypes.DEFAULT_TYPE, changed: Meeting) -> None:
-    """Move its reminders with it, and bring the agenda card up to date."""
-    assert changed.id is not None
-    await deps(context).scheduler.sync(Subject.MEETING, changed.id)
-    await refresh_meeting_card(context, changed.id)
-
-
-async def refresh_meeting_card(context: ContextTypes.DEFAULT_TYPE, meeting_id: int) -> None:
-    view = await meetings.meeting_view(uow(context), meeting_id=meeting_id)
-    if view.meeting.message_ref is None:
-        return
-    text, markup = render.meeting_card(view.council.language, view, deps(context).signer)
-    await edit_quietly(
-        context.bot,
-        text,
-        chat_id=view.council.chat_id,
-        message_id=view.meeting.message_ref,
-        reply_markup=markup,
-    )
 
 
 @refusals
@@ -153,15 +126,13 @@ async def toggle_agenda(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     topic_id = read_id(press.arg) if press is not None else None
     if press is None or press.action != "a" or topic_id is None:
         raise errors.StaleButton()
-    changed, on = await meetings.toggle_agenda_topic(
+    _meeting, on = await meetings.toggle_agenda_topic(
         keyed_uow(update, context),
         meeting_id=press.target,
         topic_id=topic_id,
         user_id=query.from_user.id,
     )
     await query.answer(t(user_language(update, context), "agenda.on" if on else "agenda.off"))
-    assert changed.id is not None
-    await refresh_meeting_card(context, changed.id)
 
 
 @refusals
@@ -228,14 +199,6 @@ async def deadline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         now=now(context),
     )
     lang = council.language
-    scheduler = deps(context).scheduler
-    if result.ballot is not None:
-        assert result.ballot.id is not None
-        await scheduler.sync(Subject.BALLOT, result.ballot.id)
-        await deps(context).refresher.refresh(result.ballot.id, force=True)
-    else:
-        assert result.topic.id is not None
-        await scheduler.sync(Subject.TOPIC, result.topic.id)
     if when is None:
         await message.reply_text(t(lang, "deadline.cleared"))
         return
@@ -294,7 +257,6 @@ async def reminders(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 user_id=user.id,
                 meeting_offsets=offsets,
             )
-        await deps(context).scheduler.reconcile()
     lang = user_language(update, context)
     await message.reply_text(
         t(

@@ -10,14 +10,12 @@ from telegram import MessageEntity, Update
 from telegram.ext import ContextTypes
 
 from bot.telegram import render_dispatch
-from bot.telegram.cards import edit_quietly, refresh_topic_card
+from bot.telegram.cards import edit_quietly
 from bot.telegram.context import command_text, deps, keyed_uow, now, uow, user_language
 from bot.telegram.handlers.common import council_here, group_only, refusals
 from bot.telegram.i18n import Markup, t
 from domain import errors, services, volunteering
 from domain.numbers import leading_id, looks_like_id, parse_id
-from domain.schedule import Subject
-from domain.task_rules import Task
 from domain.when import parse_duration, parse_when
 
 PLACE_PREFIXES = ("地点:", "地点：", "place:", "@")
@@ -40,17 +38,6 @@ def _text_of(update: Update) -> str:
         return command_text(message)
     caption = (message.caption or "").split(maxsplit=1)
     return caption[1].strip() if len(caption) > 1 else ""
-
-
-async def _after_dispatch(context: ContextTypes.DEFAULT_TYPE, task: Task) -> None:
-    """Send the queued offers and notices; plan the round's expiry; show progress."""
-    assert task.id is not None
-    deps(context).outbox.kick()
-    await deps(context).scheduler.sync(Subject.TASK, task.id)
-    if task.topic_id is not None:
-        await refresh_topic_card(
-            context.bot, deps(context).database.uow, deps(context).signer, task.topic_id
-        )
 
 
 @refusals
@@ -91,7 +78,6 @@ async def request(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await message.reply_text(
         t(lang, key, id=task.id, title=task.title, count=len(dispatched.offered))
     )
-    await _after_dispatch(context, task)
 
 
 @dataclass(frozen=True)
@@ -191,7 +177,6 @@ async def task(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             count=len(dispatched.offered),
         )
     )
-    await _after_dispatch(context, created)
 
 
 async def _cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, task_id: int) -> None:
@@ -203,7 +188,6 @@ async def _cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, task_id: i
     )
     lang = user_language(update, context)
     await message.reply_text(t(lang, "task.cancelled", id=cancelled.id, title=cancelled.title))
-    await _after_dispatch(context, cancelled)
 
 
 def _mentioned(update: Update) -> list[int]:
@@ -239,7 +223,6 @@ async def answer_offer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     lang = user_language(update, context)
     await query.answer(t(lang, "offer.accepted" if answered.accepted else "offer.thanks"))
     await _show_offer(context, press.target, lang)
-    await _after_dispatch(context, answered.task)
 
 
 async def _show_offer(context: ContextTypes.DEFAULT_TYPE, offer_id: int, lang: str) -> None:
@@ -289,7 +272,6 @@ async def done_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
             message_id=query.message.message_id,
             reply_markup=markup,
         )
-    await _after_dispatch(context, finished)
 
 
 def parse_finish(text: str) -> tuple[int, Decimal | None, str]:
@@ -328,7 +310,6 @@ async def finish(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             **render_dispatch.hours_params(finished.hours),
         )
     )
-    await _after_dispatch(context, finished)
 
 
 @refusals

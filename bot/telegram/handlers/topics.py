@@ -7,7 +7,6 @@ from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot.telegram import render
-from bot.telegram.cards import refresh_topic_card
 from bot.telegram.context import (
     command_text,
     deps,
@@ -21,14 +20,6 @@ from bot.telegram.handlers.common import council_here, group_only, private_only,
 from bot.telegram.i18n import t
 from domain import errors, services
 from domain.model import Phase
-from domain.schedule import Subject
-
-
-async def refresh_card(context: ContextTypes.DEFAULT_TYPE, topic_id: int) -> None:
-    """Re-render a topic card from the database after its proposals changed."""
-    await refresh_topic_card(
-        context.bot, deps(context).database.uow, deps(context).signer, topic_id
-    )
 
 
 @refusals
@@ -108,7 +99,6 @@ async def _announce(
     await services.set_proposal_message(
         uow(context), proposal_id=submitted.proposal.id, message_ref=announced.message_id
     )
-    await refresh_card(context, submitted.topic.id)
 
 
 async def begin_draft(update: Update, context: ContextTypes.DEFAULT_TYPE, topic_id: int) -> None:
@@ -179,11 +169,6 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
     assert cancelled.id is not None
     await message.reply_text(t(council.language, "topic.cancelled", title=cancelled.title))
-    await refresh_card(context, cancelled.id)
-    await deps(context).scheduler.sync(Subject.TOPIC, cancelled.id)
-    for ballot_id in await services.ballot_ids(uow(context), topic_id=cancelled.id):
-        await deps(context).scheduler.sync(Subject.BALLOT, ballot_id)
-        await deps(context).refresher.refresh(ballot_id, force=True)
 
 
 @refusals
@@ -203,12 +188,10 @@ async def second(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await query.answer(t(lang, "second.done" if seconded.added else "second.already"))
     if not seconded.added:
         return
-    proposal, author = await services.proposal_with_author(uow(context), proposal_id=press.target)
-    council = await services.council_by_id(uow(context), council_id=seconded.topic.council_id)
     text, markup = render.proposal_message(
-        council.language,
-        proposal,
-        author,
+        seconded.council.language,
+        seconded.proposal,
+        seconded.author,
         deps(context).signer,
         open_for_seconds=seconded.topic.phase is Phase.COLLECTING,
     )
@@ -218,5 +201,3 @@ async def second(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         except BadRequest as error:
             if "not modified" not in error.message.lower():
                 raise
-    assert seconded.topic.id is not None
-    await refresh_card(context, seconded.topic.id)
