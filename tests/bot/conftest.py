@@ -32,9 +32,9 @@ INTERNAL_ERRORS = ("处理时出了问题", "something went wrong")
 
 
 @pytest.fixture
-async def local(database_url: str) -> AsyncIterator[LocalBot]:
+async def local(migrated_url: str) -> AsyncIterator[LocalBot]:
     """The real bot on the emulator and a fresh database (SQLite, then PostgreSQL)."""
-    async with local_bot(database_url) as running:
+    async with local_bot(migrated_url) as running:
         yield running
 
 

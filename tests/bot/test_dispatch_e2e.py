@@ -929,9 +929,9 @@ async def test_finish_with_decimal_hours_credits_them(
 
 
 async def test_an_english_council_sends_english_offers(
-    database_url: str, caplog: pytest.LogCaptureFixture
+    migrated_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async with local_bot(database_url, language="en") as local:
+    async with local_bot(migrated_url, language="en") as local:
         council = await make_council(local, residents=("Alice", "Bob", "Carol"), language_code="en")
         emu = council.emu
         alice, bob, carol = council.members

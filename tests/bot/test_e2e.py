@@ -1,6 +1,6 @@
 """The real bot, end to end, driven only through the local Bot API emulator.
 
-Each test runs on SQLite and on PostgreSQL (``database_url``). Residents type
+Each test runs on SQLite and on PostgreSQL (``migrated_url``). Residents type
 commands and press buttons; the assertions read the chat as they would see it,
 and the database only to count what must not have been counted twice.
 """
@@ -645,11 +645,11 @@ async def test_redelivered_command_is_silent(local: LocalBot, command: str) -> N
 
 
 async def test_burst_of_votes_is_coalesced_under_the_group_limit(
-    database_url: str, caplog: pytest.LogCaptureFixture
+    migrated_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     started = time.monotonic()
     async with local_bot(
-        database_url, group_messages_per_minute=20, tally_edit_interval=3.0
+        migrated_url, group_messages_per_minute=20, tally_edit_interval=3.0
     ) as local:
         emu = local.emulator
         chair = emu.add_user("杨静")
@@ -740,9 +740,9 @@ async def test_english_speaker_gets_english_answers(
 
 
 async def test_english_council_posts_english_cards(
-    database_url: str, caplog: pytest.LogCaptureFixture
+    migrated_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async with local_bot(database_url, language="en") as local:
+    async with local_bot(migrated_url, language="en") as local:
         council = await make_council(local, residents=("Alice", "Bob"))
         emu, chair = council.emu, council.chair
         alice, bob = council.members

@@ -88,9 +88,9 @@ async def roll(database: Database) -> list[str]:
 
 
 async def test_updates_a_dead_process_stored_are_handled_at_the_next_start(
-    emulator: BotApiEmulator, database_url: str
+    emulator: BotApiEmulator, migrated_url: str
 ) -> None:
-    async with bot_on(emulator, database_url) as first:
+    async with bot_on(emulator, migrated_url) as first:
         council = await make_council(first, residents=("张阿姨",))
     newcomer = emulator.add_user("新邻居")
     emulator.add_member(council.group, newcomer)
@@ -100,7 +100,7 @@ async def test_updates_a_dead_process_stored_are_handled_at_the_next_start(
     update_id = latest_update_id(emulator)
     payload = emulator._engine.world.pending.pop(update_id)
     dead_process = 424_242
-    database = await Database.open(database_url)
+    database = await Database.open(migrated_url)
     try:
         async with database.sessions() as session, session.begin():
             await session.execute(
@@ -113,7 +113,7 @@ async def test_updates_a_dead_process_stored_are_handled_at_the_next_start(
                 )
             )
         after = emulator.event_seq
-        async with bot_on(emulator, database_url) as second:
+        async with bot_on(emulator, migrated_url) as second:
             reply = await emulator.wait_for_bot_message(council.group, after=after, timeout=15)
             await second.deps.inbox.drain()
             assert reply.text is not None and reply.text.startswith("✅")
@@ -130,10 +130,10 @@ async def test_updates_a_dead_process_stored_are_handled_at_the_next_start(
 
 
 async def test_a_reused_update_id_is_new_once_telegram_could_no_longer_resend_it(
-    emulator: BotApiEmulator, database_url: str
+    emulator: BotApiEmulator, migrated_url: str
 ) -> None:
     with time_machine.travel(datetime.now(UTC), tick=True) as traveller:
-        async with bot_on(emulator, database_url) as first:
+        async with bot_on(emulator, migrated_url) as first:
             council = await make_council(first, residents=("张阿姨",))
             reused = latest_update_id(emulator)  # the last /join's id
 
@@ -150,7 +150,7 @@ async def test_a_reused_update_id_is_new_once_telegram_could_no_longer_resend_it
 
         # Within Telegram's 24 hours the same id is a redelivery: not handled again.
         join_with_reused_id("重发者")
-        async with bot_on(emulator, database_url) as second:
+        async with bot_on(emulator, migrated_url) as second:
             await emulator.wait_idle(quiet=0.3)
             await second.deps.inbox.drain()
             assert "重发者" not in await roll(second.database)
@@ -158,7 +158,7 @@ async def test_a_reused_update_id_is_new_once_telegram_could_no_longer_resend_it
         traveller.shift(timedelta(hours=26))
         join_with_reused_id("新来者")
         after = emulator.event_seq
-        async with bot_on(emulator, database_url) as third:
+        async with bot_on(emulator, migrated_url) as third:
             reply = await emulator.wait_for_bot_message(council.group, after=after, timeout=15)
             assert reply.text is not None and reply.text.startswith("✅")
             assert "新来者" in await roll(third.database)
@@ -168,9 +168,9 @@ async def test_a_reused_update_id_is_new_once_telegram_could_no_longer_resend_it
 
 
 async def test_updates_that_cannot_be_stored_stay_with_telegram_and_presses_are_told(
-    emulator: BotApiEmulator, database_url: str, monkeypatch: pytest.MonkeyPatch
+    emulator: BotApiEmulator, migrated_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async with bot_on(emulator, database_url) as local:
+    async with bot_on(emulator, migrated_url) as local:
         council = await make_council(local)
         await council.topic()
         ballot, ballot_id = await council.ballot()
@@ -212,7 +212,7 @@ def free_port() -> int:
 
 
 async def test_webhook_updates_are_stored_then_answered_and_the_secret_is_checked(
-    emulator: BotApiEmulator, database_url: str, monkeypatch: pytest.MonkeyPatch
+    emulator: BotApiEmulator, migrated_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     port = free_port()
     config = WebhookConfig(
@@ -221,7 +221,7 @@ async def test_webhook_updates_are_stored_then_answered_and_the_secret_is_checke
         listen="127.0.0.1",
         port=port,
     )
-    async with bot_on(emulator, database_url, webhook=config) as local:
+    async with bot_on(emulator, migrated_url, webhook=config) as local:
         info = await local.application.bot.get_webhook_info()
         assert info.url == config.url
         council = await make_council(local)  # every update of it came by the webhook

@@ -133,11 +133,11 @@ async def test_a_vote_during_a_database_outage_is_not_called_recorded_and_counts
 
 
 async def test_a_press_refused_during_an_outage_is_not_applied_later_over_a_newer_one(
-    emulator: BotApiEmulator, database_url: str, monkeypatch: pytest.MonkeyPatch
+    emulator: BotApiEmulator, migrated_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Told "could not record", the member votes otherwise once the database is back; the
     refused press must not come back later (a retry, a restart) and overwrite it."""
-    async with bot_on(emulator, database_url) as first:
+    async with bot_on(emulator, migrated_url) as first:
         council = await make_council(first)
         aunt = council.members[0]
         await council.topic()
@@ -151,7 +151,7 @@ async def test_a_press_refused_during_an_outage_is_not_applied_later_over_a_newe
         await settled(first)
         await first.deps.inbox.drain()  # every update in hand handled and marked
         assert list((await current_votes(first, ballot_id)).values()) == ["against"]
-    async with bot_on(emulator, database_url) as second:
+    async with bot_on(emulator, migrated_url) as second:
         await settled(second)
         assert list((await current_votes(second, ballot_id)).values()) == ["against"]
         assert await vote_events(second, ballot_id) == 1
@@ -520,9 +520,9 @@ async def test_the_reminder_before_an_open_ballot_closes_names_who_never_started
 
 
 async def test_past_the_proposal_limit_propose_is_refused_and_nothing_is_posted(
-    database_url: str,
+    migrated_url: str,
 ) -> None:
-    async with local_bot(database_url, limit_proposals_per_hour=2) as local:
+    async with local_bot(migrated_url, limit_proposals_per_hour=2) as local:
         council = await make_council(local)
         emu = council.emu
         aunt, uncle = council.members[:2]
@@ -552,9 +552,9 @@ async def test_past_the_proposal_limit_propose_is_refused_and_nothing_is_posted(
 
 
 async def test_past_the_request_limit_request_is_refused_and_no_offer_is_sent(
-    database_url: str,
+    migrated_url: str,
 ) -> None:
-    async with local_bot(database_url, limit_requests_per_hour=2) as local:
+    async with local_bot(migrated_url, limit_requests_per_hour=2) as local:
         council = await make_council(local)
         emu = council.emu
         aunt, uncle, sister, master = council.members
@@ -583,10 +583,10 @@ async def test_past_the_request_limit_request_is_refused_and_no_offer_is_sent(
         assert_clean(emu)
 
 
-async def test_past_the_group_command_limit_one_notice_then_silence(database_url: str) -> None:
+async def test_past_the_group_command_limit_one_notice_then_silence(migrated_url: str) -> None:
     limit = 4
     async with local_bot(
-        database_url, limit_group_commands=limit, limit_group_window_minutes=10
+        migrated_url, limit_group_commands=limit, limit_group_window_minutes=10
     ) as local:
         council = await make_council(local)
         emu = council.emu

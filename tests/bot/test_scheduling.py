@@ -114,16 +114,16 @@ async def test_votes_after_the_deadline_are_refused_even_before_the_job_ran(
 
 
 async def test_restart_between_scheduling_and_firing_fires_once_and_says_late(
-    emulator: BotApiEmulator, database_url: str, traveller: time_machine.Traveller
+    emulator: BotApiEmulator, migrated_url: str, traveller: time_machine.Traveller
 ) -> None:
-    async with bot_on(emulator, database_url) as first:
+    async with bot_on(emulator, migrated_url) as first:
         council = await make_council(first)
         await council.topic()
         ballot, _ = await council.ballot("1h")
         await vote(council, council.members[0], ballot, "赞成")
     # The bot is down while the deadline passes.
     traveller.shift(timedelta(hours=3))
-    async with bot_on(emulator, database_url) as second:
+    async with bot_on(emulator, migrated_url) as second:
         council.local = second
         await settle_jobs(second, runs=1)
         assert second.deps.scheduler.last_reconcile is not None
@@ -131,7 +131,7 @@ async def test_restart_between_scheduling_and_firing_fires_once_and_says_late(
         assert len(outcomes) == 1 and LATE_TEXT in outcomes[0], outcomes
         assert second.deps.scheduler.pending() == {}
     # Once more: nothing is left to do, nothing is said again.
-    async with bot_on(emulator, database_url) as third:
+    async with bot_on(emulator, migrated_url) as third:
         await third.deps.scheduler.settled()
         await third.deps.outbox.drain()
         assert third.deps.scheduler.runs == []
@@ -139,9 +139,9 @@ async def test_restart_between_scheduling_and_firing_fires_once_and_says_late(
 
 
 async def test_a_kill_right_after_firing_announces_nothing_twice(
-    emulator: BotApiEmulator, database_url: str, traveller: time_machine.Traveller
+    emulator: BotApiEmulator, migrated_url: str, traveller: time_machine.Traveller
 ) -> None:
-    async with bot_on(emulator, database_url) as first:
+    async with bot_on(emulator, migrated_url) as first:
         council = await make_council(first)
         await council.topic()
         _ballot, ballot_id = await council.ballot("1h")
@@ -152,7 +152,7 @@ async def test_a_kill_right_after_firing_announces_nothing_twice(
         # the row is still in the job store when the next process starts.
         first.deps.scheduler._add(f"ballot_close:{ballot_id}", first.deps.clock())
         first.deps.scheduler.leadership.is_leader = False  # the dying leader does nothing more
-    async with bot_on(emulator, database_url) as second:
+    async with bot_on(emulator, migrated_url) as second:
         council.local = second
         await second.deps.scheduler.settled()
         await second.deps.outbox.drain()
@@ -161,9 +161,9 @@ async def test_a_kill_right_after_firing_announces_nothing_twice(
 
 
 async def test_a_crash_between_the_closing_and_its_message_still_sends_it_once(
-    emulator: BotApiEmulator, database_url: str, traveller: time_machine.Traveller
+    emulator: BotApiEmulator, migrated_url: str, traveller: time_machine.Traveller
 ) -> None:
-    async with bot_on(emulator, database_url) as first:
+    async with bot_on(emulator, migrated_url) as first:
         council = await make_council(first)
         await council.topic()
         _ballot, ballot_id = await council.ballot("1h")
@@ -171,7 +171,7 @@ async def test_a_crash_between_the_closing_and_its_message_still_sends_it_once(
         # The closing commits with its notice queued, then the process dies before sending.
         await close_by_its_job(first, ballot_id)
         assert group_texts(council, "表决结果") == []
-    async with bot_on(emulator, database_url) as second:
+    async with bot_on(emulator, migrated_url) as second:
         council.local = second
         await second.emulator.wait_for_bot_message(
             council.group, lambda m: "表决结果" in (m.text or ""), timeout=10, after=0
@@ -182,9 +182,9 @@ async def test_a_crash_between_the_closing_and_its_message_still_sends_it_once(
 
 
 async def test_a_notice_left_half_sent_by_a_dead_process_is_not_sent_again(
-    emulator: BotApiEmulator, database_url: str, traveller: time_machine.Traveller
+    emulator: BotApiEmulator, migrated_url: str, traveller: time_machine.Traveller
 ) -> None:
-    async with bot_on(emulator, database_url) as first:
+    async with bot_on(emulator, migrated_url) as first:
         council = await make_council(first)
         await council.topic()
         _ballot, ballot_id = await council.ballot("1h")
@@ -195,7 +195,7 @@ async def test_a_notice_left_half_sent_by_a_dead_process_is_not_sent_again(
         # A sender took the notice, sent it maybe, and died before saying so.
         (taken,) = await outbox.claim_notices(first.database.uow(), now=first.deps.clock(), limit=5)
     traveller.shift(timedelta(minutes=10))
-    async with bot_on(emulator, database_url) as second:
+    async with bot_on(emulator, migrated_url) as second:
         await second.deps.scheduler.settled()
         await second.deps.outbox.drain()
         async with second.database.uow() as uow:
@@ -337,16 +337,16 @@ async def test_cancelling_a_meeting_drops_its_reminders(
 
 
 async def test_a_reminder_missed_while_the_bot_was_down_is_skipped_not_sent_late(
-    emulator: BotApiEmulator, database_url: str, traveller: time_machine.Traveller
+    emulator: BotApiEmulator, migrated_url: str, traveller: time_machine.Traveller
 ) -> None:
-    async with bot_on(emulator, database_url) as first:
+    async with bot_on(emulator, migrated_url) as first:
         council = await make_council(first)
         await council.say(council.chair, f"/meeting {local_day(3)} 19:30 社区活动室")
     day = datetime.fromisoformat(local_day(3))
     starts = datetime(day.year, day.month, day.day, 19, 30, tzinfo=ZoneInfo(TZ))
     # Past the 24 h reminder by 3 hours, and 20 hours before the 1 h one.
     traveller.move_to(starts - timedelta(hours=24) + timedelta(hours=3))
-    async with bot_on(emulator, database_url) as second:
+    async with bot_on(emulator, migrated_url) as second:
         await second.deps.scheduler.settled()
         await second.deps.outbox.drain()
         pending = second.deps.scheduler.pending()

@@ -28,11 +28,11 @@ async def answers_help(emulator: BotApiEmulator) -> str:
 
 
 async def test_start_up_calls_failing_now_and_then_are_tried_again(
-    emulator: BotApiEmulator, database_url: str
+    emulator: BotApiEmulator, migrated_url: str
 ) -> None:
     # Seeded so that getMe fails once, the menus twice and deleteWebhook twice.
     emulator.inject_failures(0.5, seed=11, after_share=0.0, only=START_CALLS)
-    async with bot_on(emulator, database_url):
+    async with bot_on(emulator, migrated_url):
         before, _ = emulator.injected_failures
         assert before == 5, "the seed no longer makes start-up calls fail"
         emulator.inject_failures(0.0)
@@ -43,10 +43,10 @@ async def test_start_up_calls_failing_now_and_then_are_tried_again(
 
 
 async def test_a_command_menu_telegram_keeps_refusing_does_not_stop_the_bot(
-    emulator: BotApiEmulator, database_url: str
+    emulator: BotApiEmulator, migrated_url: str
 ) -> None:
     emulator.inject_failures(1.0, seed=1, after_share=0.0, only=("setMyCommands",))
-    async with bot_on(emulator, database_url):
+    async with bot_on(emulator, migrated_url):
         emulator.inject_failures(0.0)
         assert "/propose" in await answers_help(emulator)
     assert emulator.commands(language_code="zh") == []

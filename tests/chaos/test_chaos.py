@@ -43,9 +43,9 @@ async def emulator() -> AsyncIterator[BotApiEmulator]:
 
 @pytest.fixture
 async def stage(
-    emulator: BotApiEmulator, database_url: str, tmp_path: Path
+    emulator: BotApiEmulator, migrated_url: str, tmp_path: Path
 ) -> AsyncIterator[Stage]:
-    async with stage_on(emulator, database_url, tmp_path, members=MEMBERS, seed=8) as ready:
+    async with stage_on(emulator, migrated_url, tmp_path, members=MEMBERS, seed=8) as ready:
         yield ready
 
 

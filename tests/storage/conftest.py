@@ -34,7 +34,7 @@ async def uows(request: pytest.FixtureRequest) -> AsyncIterator[UnitOfWorkFactor
         return
     # postgres_url skips the test when PostgreSQL is not available.
     url: str = request.getfixturevalue(
-        "sqlite_url" if request.param == "sqlite" else "postgres_url"
+        "sqlite_head_url" if request.param == "sqlite" else "postgres_head_url"
     )
     db = await Database.open(url)
     try:
