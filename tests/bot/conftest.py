@@ -40,8 +40,8 @@ async def local(migrated_url: str) -> AsyncIterator[LocalBot]:
 
 # The time of day every clock-moving test starts at, in the councils' time zone: a test
 # that adds "2 days 3 hours" to a reminder planned "in 3 days at 19:30" must not depend
-# on the hour it happens to run at. YISHI_TEST_CLOCK=HH:MM picks another one
-# (tests/bot/test_any_hour.py runs the scheduling tests at four).
+# on the hour it happens to run at. YISHI_TEST_CLOCK=HH:MM picks another one; the
+# scheduling tests run at four (``time_of_day``, parametrized in test_scheduling.py).
 PINNED_AT = os.environ.get("YISHI_TEST_CLOCK", "10:00")
 COUNCIL_TZ = ZoneInfo("Asia/Shanghai")
 
@@ -60,12 +60,20 @@ def pinned_start(at: str = PINNED_AT, now: datetime | None = None) -> datetime:
 
 
 @pytest.fixture
-def traveller() -> Iterator[time_machine.Traveller]:
+def time_of_day(request: pytest.FixtureRequest) -> str:
+    """HH:MM (Asia/Shanghai) the clock-moving tests start at: PINNED_AT, unless a test
+    module parametrizes it (test_scheduling.py runs at four times of day)."""
+    at: str = getattr(request, "param", PINNED_AT)
+    return at
+
+
+@pytest.fixture
+def traveller(time_of_day: str) -> Iterator[time_machine.Traveller]:
     """The wall clock, to move: APScheduler 3 reads it itself, the bot's clock reads it too.
 
-    It starts at the next 10:00 Asia/Shanghai (or YISHI_TEST_CLOCK), so tests read the
+    It starts at the next 10:00 Asia/Shanghai (or ``time_of_day``), so tests read the
     same at any hour."""
-    with time_machine.travel(pinned_start(), tick=True) as coordinates:
+    with time_machine.travel(pinned_start(time_of_day), tick=True) as coordinates:
         yield coordinates
 
 

@@ -5,10 +5,17 @@ Nothing sleeps until a deadline. The wall clock is moved with ``time_machine``
 the scheduler is asked to look at its jobs (``Scheduler.tick``), as its
 heartbeat would. Restarts are real: the application is stopped and a new one
 started on the same database and the same emulated chat.
+
+A test that moves the clock once read the wall clock to count days, and the suite
+was red from 00:00 to 16:30. So every test here that moves the clock runs at four
+times of day on SQLite — after midnight, morning, afternoon and the last minute of
+a day, Asia/Shanghai — and at the usual 10:00 on PostgreSQL (the hour matters to the
+schedule, not to the database): ``test_x[sqlite-00:30]`` … ``test_x[postgresql-10:00]``.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -23,6 +30,7 @@ from domain.model import NoticeState
 from emulator import BotApiEmulator, Message, RateLimits, User
 from storage.uow import SqlUnitOfWork
 from tests.bot.conftest import (
+    PINNED_AT,
     Council,
     advance,
     assert_clean,
@@ -39,6 +47,19 @@ from tests.bot.conftest import (
 
 TZ = "Asia/Shanghai"
 LATE_TEXT = "此结果为恢复后补发"
+TIMES_OF_DAY = ("00:30", "08:00", "16:00", "23:59")
+
+
+def _at_times_of_day() -> pytest.MarkDecorator:
+    """The clock-moving tests at four times of day on SQLite, at PINNED_AT on PostgreSQL
+    (with YISHI_TEST_CLOCK set: at that time only, as elsewhere)."""
+    times = (PINNED_AT,) if "YISHI_TEST_CLOCK" in os.environ else TIMES_OF_DAY
+    cases = [pytest.param("sqlite", at, id=f"sqlite-{at}") for at in times]
+    cases.append(pytest.param("postgresql", PINNED_AT, id=f"postgresql-{PINNED_AT}"))
+    return pytest.mark.parametrize(("migrated_url", "time_of_day"), cases, indirect=True)
+
+
+at_times_of_day = _at_times_of_day()
 
 
 @pytest.fixture
@@ -67,6 +88,7 @@ async def vote(council: Council, user: User, ballot: Message, label: str) -> Non
 # --- a ballot closes by itself -----------------------------------------------------------
 
 
+@at_times_of_day
 async def test_a_ballot_with_a_deadline_closes_by_itself(
     local: LocalBot, traveller: time_machine.Traveller, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -99,6 +121,7 @@ async def _current(council: Council, message: Message) -> Message:
     )
 
 
+@at_times_of_day
 async def test_votes_after_the_deadline_are_refused_even_before_the_job_ran(
     local: LocalBot, traveller: time_machine.Traveller
 ) -> None:
@@ -113,6 +136,7 @@ async def test_votes_after_the_deadline_are_refused_even_before_the_job_ran(
 # --- restarts and crashes -------------------------------------------------------------------
 
 
+@at_times_of_day
 async def test_restart_between_scheduling_and_firing_fires_once_and_says_late(
     emulator: BotApiEmulator, migrated_url: str, traveller: time_machine.Traveller
 ) -> None:
@@ -138,6 +162,7 @@ async def test_restart_between_scheduling_and_firing_fires_once_and_says_late(
     assert len(group_texts(council, "表决结果")) == 1
 
 
+@at_times_of_day
 async def test_a_kill_right_after_firing_announces_nothing_twice(
     emulator: BotApiEmulator, migrated_url: str, traveller: time_machine.Traveller
 ) -> None:
@@ -160,6 +185,7 @@ async def test_a_kill_right_after_firing_announces_nothing_twice(
     assert len(group_texts(council, "表决结果")) == 1
 
 
+@at_times_of_day
 async def test_a_crash_between_the_closing_and_its_message_still_sends_it_once(
     emulator: BotApiEmulator, migrated_url: str, traveller: time_machine.Traveller
 ) -> None:
@@ -181,6 +207,7 @@ async def test_a_crash_between_the_closing_and_its_message_still_sends_it_once(
     assert len(group_texts(council, "表决结果")) == 1
 
 
+@at_times_of_day
 async def test_a_notice_left_half_sent_by_a_dead_process_is_not_sent_again(
     emulator: BotApiEmulator, migrated_url: str, traveller: time_machine.Traveller
 ) -> None:
@@ -208,6 +235,7 @@ async def test_a_notice_left_half_sent_by_a_dead_process_is_not_sent_again(
 # --- nudges ------------------------------------------------------------------------------
 
 
+@at_times_of_day
 async def test_the_nudge_goes_only_to_those_who_have_not_voted(
     local: LocalBot, traveller: time_machine.Traveller, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -249,6 +277,7 @@ async def test_the_nudge_goes_only_to_those_who_have_not_voted(
 # --- collection deadlines ----------------------------------------------------------------
 
 
+@at_times_of_day
 async def test_a_collection_deadline_opens_the_vote_by_itself(
     local: LocalBot, traveller: time_machine.Traveller, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -277,6 +306,7 @@ def local_day(days: int) -> str:
     return f"{day.year}-{day.month:02d}-{day.day:02d}"
 
 
+@at_times_of_day
 async def test_moving_a_meeting_moves_its_reminders(
     local: LocalBot, traveller: time_machine.Traveller, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -321,6 +351,7 @@ async def test_moving_a_meeting_moves_its_reminders(
     assert_clean(council.emu, caplog)
 
 
+@at_times_of_day
 async def test_cancelling_a_meeting_drops_its_reminders(
     local: LocalBot, traveller: time_machine.Traveller
 ) -> None:
@@ -336,6 +367,7 @@ async def test_cancelling_a_meeting_drops_its_reminders(
     assert group_texts(council, "会议提醒") == []
 
 
+@at_times_of_day
 async def test_a_reminder_missed_while_the_bot_was_down_is_skipped_not_sent_late(
     emulator: BotApiEmulator, migrated_url: str, traveller: time_machine.Traveller
 ) -> None:
