@@ -273,14 +273,3 @@ async def read_topic_view(uow: UnitOfWork, topic_id: int) -> TopicView:
             if author is not None:
                 authors[proposal.author_id] = author
     return TopicView(topic, proposals, authors, await uow.ballots.for_topic(topic.id))
-
-
-async def proposal_with_author(uow: UnitOfWork, *, proposal_id: int) -> tuple[Proposal, Member]:
-    async with uow:
-        proposal = await uow.proposals.get(proposal_id)
-        if proposal is None:
-            raise errors.ProposalNotFound()
-        author = await uow.members.get(proposal.author_id)
-        if author is None:
-            raise errors.NotMember()
-        return proposal, author

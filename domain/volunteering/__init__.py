@@ -33,7 +33,6 @@ from domain.volunteering.hours import (
     task_view,
     tasks_of_council,
     topic_card,
-    topic_progress,
 )
 from domain.volunteering.offers import (
     Answered,
@@ -91,6 +90,5 @@ __all__ = [
     "tasks_of_council",
     "toggle_skill",
     "topic_card",
-    "topic_progress",
     "volunteer_of",
 ]

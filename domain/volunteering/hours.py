@@ -177,12 +177,6 @@ async def tasks_of_council(uow: UnitOfWork, *, council_id: int) -> list[TaskView
         return [await _task_view(uow, t) for t in await uow.tasks.recent(council_id, RECENT_TASKS)]
 
 
-async def topic_progress(uow: UnitOfWork, *, topic_id: int) -> tuple[list[Task], dict[int, str]]:
-    """A resolution's tasks, and the names of those who took them."""
-    async with uow:
-        return await _progress(uow, topic_id)
-
-
 async def _progress(uow: UnitOfWork, topic_id: int) -> tuple[list[Task], dict[int, str]]:
     tasks = await uow.tasks.for_topic(topic_id)
     doers = sorted({t.accepted_by for t in tasks if t.accepted_by is not None})

@@ -726,12 +726,6 @@ async def test_submitting_reports_topic_council_and_author(
     assert submitted.topic.id == tid(topic)
     assert submitted.council.id == council_id
     assert submitted.author.user_id == alice
-    proposal, author = await services.proposal_with_author(
-        factory(), proposal_id=pid(submitted.proposal)
-    )
-    assert proposal == submitted.proposal and author == submitted.author
-    with pytest.raises(errors.ProposalNotFound):
-        await services.proposal_with_author(factory(), proposal_id=404)
 
 
 async def test_a_non_member_may_not_propose(factory: FakeUnitOfWorkFactory) -> None:

@@ -1118,9 +1118,9 @@ async def test_a_bare_task_implements_the_latest_decided_topic_for_named_people(
     # Named people are all asked at once, more than a request's round.
     assert sorted(users(factory, dispatched.offered)) == [102, 103, 104, 105]
     assert len(notices(factory, NoticeKind.OFFER)) == 4
-    listed, names = await volunteering.topic_progress(factory(), topic_id=ident(latest))
-    assert [t.id for t in listed] == [task.id]
-    assert names == {}  # nobody took it yet
+    card = await volunteering.topic_card(factory(), topic_id=ident(latest))
+    assert [t.id for t in card.tasks] == [task.id]
+    assert card.names == {}  # nobody took it yet
 
 
 async def test_a_task_names_its_topic(factory: FakeUnitOfWorkFactory) -> None:
