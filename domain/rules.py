@@ -48,6 +48,7 @@ __all__ = [
     "Condition",
     "ConditionCheck",
     "Counted",
+    "Counts",
     "Outcome",
     "Quantity",
     "Result",
@@ -56,7 +57,9 @@ __all__ = [
     "Tally",
     "UnknownRule",
     "Voter",
+    "count",
     "decide",
+    "decide_counts",
     "preset",
 ]
 
@@ -479,6 +482,23 @@ class Outcome:
 # household. Its label is a vote value ("for", an option key, "abstain") or None.
 _Unit = tuple[Fraction, str | None]
 _ONE = Fraction(1)
+_ZERO = Fraction(0)
+
+
+@dataclass(frozen=True)
+class Counts:
+    """All a rule needs of a roll and its votes: per quantity, the weight of the roll and
+    the weight behind each vote label ("for", an option key, "abstain"). A split household
+    is already under "abstain" in ``HOUSEHOLDS``. Counting (``count``, or a database's
+    aggregates) and deciding (``decide_counts``) are separate so that a roll of a million
+    rows never has to become a million objects."""
+
+    roll: Mapping[Quantity, Fraction]
+    labels: Mapping[str, Mapping[Quantity, Fraction]]
+    invalid_votes: tuple[str, ...] = ()
+
+    def weight(self, label: str, quantity: Quantity) -> Fraction:
+        return self.labels.get(label, {}).get(quantity, _ZERO)
 
 
 def _units(quantity: Quantity, roll: Sequence[Voter], labels: Mapping[str, str]) -> list[_Unit]:
@@ -502,15 +522,42 @@ def _units(quantity: Quantity, roll: Sequence[Voter], labels: Mapping[str, str])
     return units
 
 
-def _tally(units: Iterable[_Unit], as_choice: Mapping[str, Choice]) -> Tally:
-    sums = {choice: Fraction(0) for choice in Choice}
-    roll = Fraction(0)
-    for weight, label in units:
-        roll += weight
-        if label is not None:
-            sums[as_choice.get(label, Choice.AGAINST)] += weight
+def count(
+    roll: Sequence[Voter],
+    votes: Mapping[str, str],
+    quantities: Iterable[Quantity] = tuple(Quantity),
+) -> Counts:
+    """Weigh ``votes`` (member id -> label) against ``roll`` in each of ``quantities``.
+    Votes by member ids not on the roll are left out and listed, sorted."""
+    on_roll: set[str] = set()
+    for voter in roll:
+        if voter.member_id in on_roll:
+            raise RuleError(f"member {voter.member_id!r} appears twice on the roll")
+        on_roll.add(voter.member_id)
+    labels = {m: str(v) for m, v in votes.items() if m in on_roll}
+    totals: dict[Quantity, Fraction] = {}
+    by_label: dict[str, dict[Quantity, Fraction]] = {}
+    for quantity in quantities:
+        total = _ZERO
+        for weight, label in _units(quantity, roll, labels):
+            total += weight
+            if label is not None:
+                sums = by_label.setdefault(label, {})
+                sums[quantity] = sums.get(quantity, _ZERO) + weight
+        totals[quantity] = total
+    return Counts(
+        roll=MappingProxyType(totals),
+        labels=MappingProxyType({k: MappingProxyType(v) for k, v in by_label.items()}),
+        invalid_votes=tuple(sorted(m for m in votes if m not in on_roll)),
+    )
+
+
+def _tally(counts: Counts, quantity: Quantity, as_choice: Mapping[str, Choice]) -> Tally:
+    sums = {choice: _ZERO for choice in Choice}
+    for label in counts.labels:
+        sums[as_choice.get(label, Choice.AGAINST)] += counts.weight(label, quantity)
     return Tally(
-        roll=roll,
+        roll=counts.roll[quantity],
         participants=sums[Choice.FOR] + sums[Choice.AGAINST] + sums[Choice.ABSTAIN],
         for_=sums[Choice.FOR],
         against=sums[Choice.AGAINST],
@@ -533,32 +580,39 @@ def _check_options(options: Sequence[str]) -> tuple[str, ...]:
     return keys
 
 
+def _allowed(option_keys: tuple[str, ...] | None) -> set[str]:
+    if option_keys is None:
+        return {c.value for c in Choice}
+    return {*option_keys, Choice.ABSTAIN.value}
+
+
 def decide(
     rule: Rule,
     roll: Sequence[Voter],
     votes: Mapping[str, str],
     options: Sequence[str] | None = None,
 ) -> Outcome:
-    option_keys = None if options is None else _check_options(options)
-    allowed = (
-        {c.value for c in Choice} if option_keys is None else {*option_keys, Choice.ABSTAIN.value}
-    )
-
-    on_roll: set[str] = set()
-    for voter in roll:
-        if voter.member_id in on_roll:
-            raise RuleError(f"member {voter.member_id!r} appears twice on the roll")
-        on_roll.add(voter.member_id)
-
+    """The outcome of ``votes`` (member id -> choice or option key) on ``roll``."""
+    allowed = _allowed(None if options is None else _check_options(options))
     for member_id, value in votes.items():
         if not isinstance(value, str) or value not in allowed:
             expected = ", ".join(sorted(allowed))
             raise RuleError(f"member {member_id!r} voted {value!r}; expected one of {expected}")
-    labels = {m: str(v) for m, v in votes.items() if m in on_roll}
-    invalid = tuple(sorted(m for m in votes if m not in on_roll))
+    return decide_counts(rule, count(roll, votes, rule.quantities), options)
 
+
+def decide_counts(rule: Rule, counts: Counts, options: Sequence[str] | None = None) -> Outcome:
+    """The outcome from figures already counted (``count``, or a database's aggregates)."""
+    option_keys = None if options is None else _check_options(options)
+    allowed = _allowed(option_keys)
+    unknown = sorted(label for label in counts.labels if label not in allowed)
+    if unknown:
+        expected = ", ".join(sorted(allowed))
+        raise RuleError(f"votes for {', '.join(unknown)}; expected one of {expected}")
     quantities = rule.quantities
-    units = {q: _units(q, roll, labels) for q in quantities}
+    missing = [q.value for q in quantities if q not in counts.roll]
+    if missing:
+        raise RuleError(f"no count for quantity {', '.join(missing)}")
 
     option_totals: dict[str, Mapping[Quantity, Fraction]] = {}
     top_tied = False
@@ -567,9 +621,7 @@ def decide(
         as_choice = {c.value: c for c in Choice}
     else:
         for key in option_keys:
-            option_totals[key] = MappingProxyType(
-                {q: sum((w for w, lab in units[q] if lab == key), Fraction(0)) for q in quantities}
-            )
+            option_totals[key] = MappingProxyType({q: counts.weight(key, q) for q in quantities})
         lead_quantity = rule.passing[0].quantity
         top = max(totals[lead_quantity] for totals in option_totals.values())
         at_top = [k for k, totals in option_totals.items() if totals[lead_quantity] == top]
@@ -581,7 +633,7 @@ def decide(
         if leader is not None:
             as_choice[leader] = Choice.FOR
 
-    tallies = MappingProxyType({q: _tally(units[q], as_choice) for q in quantities})
+    tallies = MappingProxyType({q: _tally(counts, q, as_choice) for q in quantities})
     quorum_checks = tuple(c.check(tallies) for c in rule.quorum)
     pass_checks = tuple(c.check(tallies) for c in rule.passing)
     quorum_met = all(c.met for c in quorum_checks)
@@ -615,6 +667,6 @@ def decide(
         tallies=tallies,
         option_totals=MappingProxyType(option_totals),
         winner=winner,
-        invalid_votes=invalid,
+        invalid_votes=counts.invalid_votes,
         rule=rule,
     )
