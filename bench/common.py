@@ -1,8 +1,13 @@
-"""Scaffolding shared by the benchmarks in this directory (votes, scheduler, dispatch).
+"""Scaffolding shared by the benchmarks in this directory (votes, scheduler, dispatch, …).
 
 Imported as ``common`` (the scripts run as ``python bench/x.py``, so ``bench/`` is on
 ``sys.path``). Kept light on purpose: the scheduler benchmark measures the peak RSS of
-child processes that import it, so nothing of the bot is imported here.
+child processes that import it, so nothing of the bot is imported here (the emulator as
+a process of its own is in ``remote.py``, which imports aiohttp).
+
+Every benchmark states its targets with :class:`Target` and prints them with
+:func:`print_targets` (PASS/FAIL lines; exit status 1 when a correctness target failed),
+and has ``--quick``, which ``.ci/run`` runs.
 """
 
 from __future__ import annotations
@@ -124,3 +129,40 @@ def fresh_database(kind: str, postgres_url: str | None) -> Iterator[str]:
     assert postgres_url is not None
     with scratch_schema(postgres_url, prefix="bench") as url:
         yield url
+
+
+# --- targets -----------------------------------------------------------------------------
+
+
+@dataclass
+class Target:
+    """One target a benchmark states. A failed ``correctness`` target (a vote lost, an
+    offer doubled …) makes the exit status 1; a speed target is reported only, because
+    timings swing with the machine's load."""
+
+    text: str
+    ok: bool
+    detail: str = ""
+    correctness: bool = True
+
+    def line(self) -> str:
+        kind = "correctness" if self.correctness else "reported"
+        detail = f" — {self.detail}" if self.detail else ""
+        return f"{'PASS' if self.ok else 'FAIL'}  [{kind}] {self.text}{detail}"
+
+
+def print_targets(targets: Sequence[Target], file: Any = None) -> int:
+    """Print one PASS/FAIL line per target; the exit status: 1 when a correctness target
+    failed, else 0."""
+    out = file if file is not None else sys.stdout
+    print("targets:", file=out)
+    for target in targets:
+        print(f"  {target.line()}", file=out, flush=True)
+    return 1 if any(t.correctness and not t.ok for t in targets) else 0
+
+
+def targets_json(targets: Sequence[Target]) -> list[dict[str, Any]]:
+    return [
+        {"target": t.text, "ok": t.ok, "detail": t.detail, "correctness": t.correctness}
+        for t in targets
+    ]

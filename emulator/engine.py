@@ -64,6 +64,7 @@ class BotEvent:
     seq: int
     kind: Literal["sent", "edited"]
     message: Message  # a snapshot; later edits do not change it
+    at: float = 0.0  # time.monotonic() when it happened (for timings taken in another process)
 
 
 @dataclass
@@ -112,7 +113,9 @@ class Engine:
 
     def record_bot_message(self, kind: Literal["sent", "edited"], message: Message) -> None:
         snapshot = copy.copy(message)
-        self.bot_events.append(BotEvent(len(self.bot_events) + 1, kind, snapshot))
+        self.bot_events.append(
+            BotEvent(len(self.bot_events) + 1, kind, snapshot, at=time.monotonic())
+        )
         counter = self.stats.sent if kind == "sent" else self.stats.edited
         counter[message.chat.id] += 1
         rows = message.buttons

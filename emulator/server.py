@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from emulator.control import add_routes as add_control_routes
 from emulator.engine import Engine
 from emulator.errors import NOT_FOUND, UNAUTHORIZED, ApiError
 from emulator.faults import server_error
@@ -37,6 +38,8 @@ class BotApiEmulator(UserSimulation):
 
     ``token=None`` accepts any well-formed token (the bot's id is then taken from the first
     request); otherwise only ``token`` is accepted and other tokens get 401, like Telegram.
+    ``control=True`` also serves ``/_control/…`` (``emulator/control.py``), through which
+    another process plays the users: ``python -m emulator`` does.
     """
 
     def __init__(
@@ -47,6 +50,7 @@ class BotApiEmulator(UserSimulation):
         bot_name: str = "Yishi",
         limits: RateLimits | None = None,
         strict_ampersand: bool = True,
+        control: bool = False,
     ) -> None:
         if token is not None and not _TOKEN.fullmatch(token):
             raise ValueError("a bot token looks like '<digits>:<letters, digits, _ or ->'")
@@ -62,6 +66,7 @@ class BotApiEmulator(UserSimulation):
         self._runner: web.AppRunner | None = None
         self._host = "127.0.0.1"
         self._port: int | None = None
+        self._control = control
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -71,6 +76,8 @@ class BotApiEmulator(UserSimulation):
         app = web.Application(client_max_size=60 * 1024 * 1024)  # Telegram's upload limit
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_get("/file/bot{token}/{path:.+}", self._serve_file)
+        if self._control:
+            add_control_routes(app, self)
         # No access log: benchmarks make thousands of calls per second.
         # Short shutdown_timeout: long polls are released explicitly in stop().
         runner = web.AppRunner(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import html
+import json
+import sys
 import time
 import warnings
 from collections.abc import AsyncIterator
@@ -374,3 +376,141 @@ async def test_a_user_edits_their_message(bot: Bot, emu: BotApiEmulator) -> None
     assert private.edited_message.text == "草稿第一段（改）"
     with pytest.raises(ValueError, match="cannot edit another's message"):
         await emu.edit_text(uncle, sent, "/propose 改成停车场")
+
+
+async def control(client: httpx.AsyncClient, base: str, op: str, **body: object) -> object:
+    """Call an endpoint of ``emulator/control.py``; its result, or an AssertionError."""
+    response = await client.post(f"{base}/_control/{op}", json=body)
+    payload = response.json()
+    assert response.status_code == 200 and payload["ok"], payload
+    return payload["result"]
+
+
+@pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+async def test_the_control_endpoints_play_the_users_from_another_process() -> None:
+    """What a benchmark does through ``/_control/`` (the emulator in a process of its own):
+    users, a group, a command the bot receives, its reply as an event with a time, a burst
+    of presses answered with their latencies, stats, errors, injected 429s."""
+    async with (
+        BotApiEmulator(control=True) as emu,
+        Bot(DEFAULT_TOKEN, base_url=emu.base_url) as bot,
+        httpx.AsyncClient() as client,
+    ):
+        base = emu.base_url.removesuffix("/bot")
+        ids = await control(
+            client,
+            base,
+            "add_users",
+            users=[{"first_name": "主持人", "user_id": 500}, {"first_name": "张阿姨"}],
+        )
+        assert isinstance(ids, list) and ids[0] == 500 and ids[1] in emu._engine.world.users
+        chair, auntie = ids
+        group = await control(
+            client, base, "add_group", title="议事会", members=[auntie], creator=chair
+        )
+        assert isinstance(group, int)
+        sent = await control(
+            client, base, "send_text", user_id=chair, chat_id=group, text="/ballot"
+        )
+        assert isinstance(sent, dict) and sent["text"] == "/ballot" and not sent["from_bot"]
+        (update,) = await bot.get_updates(timeout=0)
+        assert update.message is not None and update.message.text == "/ballot"
+
+        before = time.monotonic()
+        reply = await bot.send_message(group, "表决", reply_markup=keyboard(("赞成", "v:yes")))
+        events = await control(client, base, "events", after=0, timeout=5)
+        assert isinstance(events, dict) and events["seq"] == 1
+        (event,) = events["events"]
+        assert (event["kind"], event["message_id"], event["buttons"]) == (
+            "sent",
+            reply.message_id,
+            [[["赞成", "v:yes"]]],  # rows of [text, callback_data]
+        )
+        assert before <= event["at"] <= time.monotonic()  # one clock for both processes
+
+        async def answer_two() -> int:
+            answered = 0
+            offset = update.update_id + 1
+            while answered < 2:
+                for pressed in await bot.get_updates(offset=offset, timeout=1):
+                    offset = pressed.update_id + 1
+                    assert pressed.callback_query is not None
+                    await pressed.callback_query.answer("已记录")
+                    answered += 1
+            return offset
+
+        answering = asyncio.create_task(answer_two())
+        burst = await control(
+            client,
+            base,
+            "burst",
+            chat_id=group,
+            message_id=reply.message_id,
+            presses=[[chair, "v:yes"], [auntie, "v:yes"]],
+            timeout=10,
+        )
+        await bot.get_updates(offset=await answering, timeout=0)  # confirms the presses
+        assert isinstance(burst, dict)
+        assert burst["answers"] == [{"text": "已记录", "show_alert": False}] * 2
+        assert all(a >= s for s, a in zip(burst["started"], burst["answered"], strict=True))
+
+        await control(client, base, "start_bot", user_ids=[auntie])
+        await bot.send_message(auntie, "你好")
+        await control(client, base, "inject_429", ratio=1.0, seed=1)
+        with pytest.raises(RetryAfter):
+            await bot.send_message(auntie, "again")
+        stats = await control(client, base, "stats")
+        assert isinstance(stats, dict)
+        assert (stats["injected_429"], stats["calls"]["answerCallbackQuery"]) == (1, 2)
+        assert not stats["unconfirmed"] and stats["cpu_s"] > 0
+        errors = await control(client, base, "errors", since=0)
+        assert errors == ["sendMessage → 429 Too Many Requests: retry after 1"]
+        private = await control(client, base, "messages", chat_ids=[auntie])
+        assert isinstance(private, dict)
+        assert [m["text"] for m in private[str(auntie)]] == ["你好"]
+        touches = await control(client, base, "wait_confirmed", timeout=1)
+        assert touches == stats["touches"]
+
+        unknown = await client.post(f"{base}/_control/nothing", json={})
+        malformed = await client.post(f"{base}/_control/send_text", json={"user_id": 1})
+        assert (unknown.status_code, malformed.status_code) == (404, 400)
+        emu.inject_429(0)
+
+
+async def test_control_endpoints_are_off_unless_asked_for(emu: BotApiEmulator) -> None:
+    async with httpx.AsyncClient() as client:
+        response = await client.post(f"{emu.base_url.removesuffix('/bot')}/_control/stats")
+    assert response.status_code == 404
+
+
+@pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+async def test_the_emulator_runs_as_a_process_of_its_own() -> None:
+    """``python -m emulator`` says where it listens, serves the Bot API with the limits it
+    was given and the control endpoints, and stops when its standard input closes."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "emulator",
+        "--limits",
+        json.dumps({"group_per_minute": 2}),
+        "--until-stdin-closes",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    try:
+        ready = json.loads(await asyncio.wait_for(process.stdout.readline(), 30))
+        async with Bot(DEFAULT_TOKEN, base_url=ready["base_url"]) as bot:
+            assert (await bot.get_me()).username == "yishi_bot"
+            async with httpx.AsyncClient() as client:
+                base = ready["base_url"].removesuffix("/bot")
+                group = await control(client, base, "add_group", title="g")
+                assert isinstance(group, int)
+                for text in "123":  # 2 a minute, and 1 more for the network's jitter
+                    await bot.send_message(group, text)
+                with pytest.raises(RetryAfter):  # the limits came through
+                    await bot.send_message(group, "4")
+    finally:
+        process.stdin.close()
+        code = await asyncio.wait_for(process.wait(), 15)
+    assert code == 0
