@@ -172,6 +172,15 @@ class Member:
         return Voter(str(self.id), self.household, Fraction(self.area))
 
 
+@dataclass(frozen=True)
+class Voters:
+    """Who chose one option of an open ballot, as its message lists them: the first
+    names (by member id) and how many there are in all."""
+
+    names: tuple[str, ...]
+    total: int
+
+
 @dataclass
 class Topic:
     council_id: int

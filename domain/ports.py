@@ -30,7 +30,10 @@ from domain.model import (
     Topic,
     Vote,
     VoteEvent,
+    Voters,
 )
+from domain.rules import Counts
+from domain.schedule import Moments
 from domain.task_rules import HoursEntry, MemberUnit, Offer, Task, Team, Volunteer
 
 # What time it is, passed in: the domain never reads a clock of its own.
@@ -196,6 +199,17 @@ class VoteRepository(Protocol):
     async def events(self, ballot_id: int) -> list[VoteEvent]: ...
     async def last_seq(self, ballot_id: int) -> int: ...
 
+    async def counts(self, ballot_id: int, council_id: int) -> Counts:
+        """The ballot's current votes weighed against the council's active roll, in
+        every quantity: ``rules.count``'s figures, computed where the rows are, so a
+        refresh never loads the roll."""
+        ...
+
+    async def voters(self, ballot_id: int, council_id: int, limit: int) -> dict[str, Voters]:
+        """choice -> the names of the first ``limit`` active members (by member id) who
+        chose it, and how many chose it."""
+        ...
+
 
 class ResolutionRepository(Protocol):
     async def add(self, resolution: Resolution) -> Resolution: ...
@@ -343,6 +357,14 @@ class HoursLedger(Protocol):
         ...
 
 
+class ScheduleReader(Protocol):
+    async def moments(self, after: datetime) -> Moments:
+        """What every planned job hangs on, in a few queries: open ballots with a
+        deadline, collecting topics with one, meetings scheduled after ``after``,
+        the councils' reminder settings, tasks' earliest pending expiries."""
+        ...
+
+
 class UpdateLog(Protocol):
     async def claim(self, key: str) -> bool:
         """Atomic; True the first time ``key`` is seen, False for a redelivery."""
@@ -395,6 +417,8 @@ class UnitOfWork(Protocol):
     def hours(self) -> HoursLedger: ...
     @property
     def updates(self) -> UpdateLog: ...
+    @property
+    def schedule(self) -> ScheduleReader: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

@@ -6,15 +6,36 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from fractions import Fraction
+from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import case, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    and_,
+    case,
+    cast,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 
-from domain.model import Ballot, BallotKind, BallotOption, Resolution, Vote, VoteEvent
+from domain.model import (
+    Ballot,
+    BallotKind,
+    BallotOption,
+    MemberStatus,
+    Resolution,
+    Vote,
+    VoteEvent,
+    Voters,
+)
 from domain.ports import Lock
-from domain.rules import Result
+from domain.rules import Choice, Counts, Quantity, Result
 from storage.base import Repository, required
-from storage.orm import BallotRow, ResolutionRow, VoteEventRow, VoteRow
+from storage.orm import BallotRow, MemberRow, ResolutionRow, VoteEventRow, VoteRow
 from storage.rule_json import outcome_from_json, outcome_to_json, rule_from_json, rule_to_json
 
 
@@ -348,6 +369,105 @@ class SqlVoteRepository(Repository):
             .where(VoteEventRow.ballot_id == ballot_id)
         )
         return int(count or 0)
+
+    async def counts(self, ballot_id: int, council_id: int) -> Counts:
+        # Area is summed in hundredths of a m² (the column's scale) as integers: SQLite
+        # keeps NUMERIC as a double, and a sum of doubles is not exact.
+        centi = cast(func.round(MemberRow.area * 100), BigInteger)
+        on_roll = and_(
+            MemberRow.council_id == council_id, MemberRow.status == MemberStatus.ACTIVE.value
+        )
+        people, households, area = (
+            await self.session.execute(
+                select(
+                    func.count(), func.count(MemberRow.household.distinct()), func.sum(centi)
+                ).where(on_roll)
+            )
+        ).one()
+        roll = {
+            Quantity.HEADCOUNT: Fraction(people),
+            Quantity.HOUSEHOLDS: Fraction(households),
+            Quantity.AREA: Fraction(int(area or 0), 100),
+        }
+        cast_votes = (
+            select(VoteRow.choice, MemberRow.household, centi.label("centi"))
+            .join(MemberRow, and_(MemberRow.id == VoteRow.member_id, on_roll))
+            .where(VoteRow.ballot_id == ballot_id)
+            .subquery()
+        )
+        labels: dict[str, dict[Quantity, Fraction]] = {}
+        for choice, heads, area_sum in await self.session.execute(
+            select(cast_votes.c.choice, func.count(), func.sum(cast_votes.c.centi)).group_by(
+                cast_votes.c.choice
+            )
+        ):
+            labels[choice] = {
+                Quantity.HEADCOUNT: Fraction(heads),
+                Quantity.AREA: Fraction(int(area_sum or 0), 100),
+                Quantity.HOUSEHOLDS: Fraction(0),
+            }
+        # A household whose members chose differently is split: it counts as abstaining.
+        per_household = (
+            select(
+                func.min(cast_votes.c.choice).label("low"),
+                func.max(cast_votes.c.choice).label("high"),
+            )
+            .group_by(cast_votes.c.household)
+            .subquery()
+        )
+        label = case(
+            (per_household.c.low == per_household.c.high, per_household.c.low),
+            else_=literal(Choice.ABSTAIN.value),
+        )
+        for choice, count in await self.session.execute(
+            select(label, func.count()).group_by(label)
+        ):
+            labels.setdefault(
+                choice, {Quantity.HEADCOUNT: Fraction(0), Quantity.AREA: Fraction(0)}
+            )[Quantity.HOUSEHOLDS] = Fraction(count)
+        invalid = await self.session.scalars(
+            select(VoteRow.member_id)
+            .outerjoin(MemberRow, and_(MemberRow.id == VoteRow.member_id, on_roll))
+            .where(VoteRow.ballot_id == ballot_id, MemberRow.id.is_(None))
+        )
+        return Counts(
+            roll=MappingProxyType(roll),
+            labels=MappingProxyType({k: MappingProxyType(v) for k, v in labels.items()}),
+            invalid_votes=tuple(sorted(str(member_id) for member_id in invalid)),
+        )
+
+    async def voters(self, ballot_id: int, council_id: int, limit: int) -> dict[str, Voters]:
+        ranked = (
+            select(
+                VoteRow.choice,
+                MemberRow.name,
+                func.row_number()
+                .over(partition_by=VoteRow.choice, order_by=MemberRow.id)
+                .label("rank"),
+                func.count().over(partition_by=VoteRow.choice).label("total"),
+            )
+            .join(
+                MemberRow,
+                and_(
+                    MemberRow.id == VoteRow.member_id,
+                    MemberRow.council_id == council_id,
+                    MemberRow.status == MemberStatus.ACTIVE.value,
+                ),
+            )
+            .where(VoteRow.ballot_id == ballot_id)
+            .subquery()
+        )
+        rows = await self.session.execute(
+            select(ranked.c.choice, ranked.c.name, ranked.c.total)
+            .where(ranked.c.rank <= limit)
+            .order_by(ranked.c.choice, ranked.c.rank)
+        )
+        names: dict[str, list[str]] = {}
+        totals: dict[str, int] = {}
+        for choice, name, total in rows:
+            names.setdefault(choice, []).append(name)
+            totals[choice] = int(total)
+        return {choice: Voters(tuple(found), totals[choice]) for choice, found in names.items()}
 
 
 class SqlResolutionRepository(Repository):

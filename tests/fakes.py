@@ -46,8 +46,10 @@ from domain.model import (
     Topic,
     Vote,
     VoteEvent,
+    Voters,
 )
 from domain.ports import Lock
+from domain.rules import Counts, count
 from domain.task_rules import (
     HoursEntry,
     MemberUnit,
@@ -58,6 +60,7 @@ from domain.task_rules import (
     Team,
     Volunteer,
 )
+from tests.schedule_moments import FakeScheduleReader
 
 _T = TypeVar("_T")
 
@@ -523,6 +526,25 @@ class FakeVoteRepository(_Repository):
     async def last_seq(self, ballot_id: int) -> int:
         return sum(1 for e in self._t.events if e.ballot_id == ballot_id)
 
+    def _roll(self, council_id: int) -> list[Member]:
+        return [
+            m
+            for _, m in sorted(self._t.members.items())
+            if m.council_id == council_id and m.status is MemberStatus.ACTIVE
+        ]
+
+    async def counts(self, ballot_id: int, council_id: int) -> Counts:
+        votes = {str(m): choice for m, choice in (await self.current(ballot_id)).items()}
+        return count([m.voter() for m in self._roll(council_id)], votes)
+
+    async def voters(self, ballot_id: int, council_id: int, limit: int) -> dict[str, Voters]:
+        current = await self.current(ballot_id)
+        names: dict[str, list[str]] = {}
+        for member in self._roll(council_id):
+            if member.id in current:
+                names.setdefault(current[member.id], []).append(member.name)
+        return {c: Voters(tuple(found[:limit]), len(found)) for c, found in sorted(names.items())}
+
 
 class FakeResolutionRepository(_Repository):
     async def add(self, resolution: Resolution) -> Resolution:
@@ -868,6 +890,7 @@ class FakeUnitOfWork:
     offers: ports.OfferRepository
     hours: ports.HoursLedger
     updates: ports.UpdateLog
+    schedule: ports.ScheduleReader
 
     def __init__(self, store: FakeStore | None = None) -> None:
         self.store = store if store is not None else FakeStore()
@@ -895,6 +918,7 @@ class FakeUnitOfWork:
         self.tasks = FakeTaskRepository(self)
         self.offers = FakeOfferRepository(self)
         self.hours = FakeHoursLedger(self)
+        self.schedule = FakeScheduleReader(self)
 
     @property
     def tables(self) -> Tables:

@@ -329,15 +329,20 @@ def ballot_message(
     )
     for check in outcome.quorum_checks:
         lines.append(t(lang, "ballot.quorum") + check_line(lang, check))
-    for choice, names in view.voters.items():
-        shown = names[:30]
-        more = t(lang, "ballot.more", count=len(names) - 30) if len(names) > 30 else ""
+    # In the order of the buttons, whoever voted first.
+    order = ballot.option_keys() or [c.value for c in Choice if c is not Choice.ABSTAIN]
+    for choice in [*order, Choice.ABSTAIN.value]:
+        if choice not in view.voters:
+            continue
+        voters = view.voters[choice]
+        hidden = voters.total - len(voters.names)
+        more = t(lang, "ballot.more", count=hidden) if hidden > 0 else ""
         lines.append(
             t(
                 lang,
                 "ballot.voters",
                 choice=Markup(choice_label(lang, ballot, choice, brief=True)),
-                names="、".join(shown),
+                names="、".join(voters.names),
             )
             + more
         )

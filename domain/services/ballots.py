@@ -20,10 +20,11 @@ from domain.model import (
     Resolution,
     Topic,
     Vote,
+    Voters,
 )
 from domain.notices import queue
 from domain.ports import Lock, UnitOfWork
-from domain.rules import Outcome, Quantity, Rule, decide
+from domain.rules import Outcome, Quantity, Rule, decide_counts
 from domain.schedule import Subject
 from domain.services.planning import replan
 from domain.services.reading import (
@@ -368,6 +369,9 @@ def _rounds(accepted: list[_Accepted]) -> list[list[_Accepted]]:
     return rounds
 
 
+VOTERS_SHOWN = 30  # names listed per choice on an open ballot's message
+
+
 @dataclass(frozen=True)
 class BallotView:
     """What the ballot message shows: the live (or final) count."""
@@ -377,7 +381,7 @@ class BallotView:
     council: Council
     outcome: Outcome  # provisional while open; the recorded one once closed
     roll_size: int
-    voters: dict[str, list[str]]  # choice -> member names; empty for secret ballots
+    voters: dict[str, Voters]  # choice -> who chose it; empty for secret ballots
     seq: int  # last vote event included
 
 
@@ -390,31 +394,24 @@ async def ballot_view(uow: UnitOfWork, *, ballot_id: int) -> BallotView:
 
 
 async def _view(uow: UnitOfWork, ballot: Ballot) -> BallotView:
+    # Figures come from the repository's aggregates: a refresh during a burst of votes
+    # costs the same for a council of 100 as for one of 20,000.
     assert ballot.id is not None
     topic = await require_topic(uow, ballot.topic_id)
     seq = await uow.votes.last_seq(ballot.id)
-    members = await uow.members.list(ballot.council_id)
-    votes = await uow.votes.current(ballot.id)
-    outcome = ballot.outcome or _decide(ballot, members, votes)
-    # Once closed, the roll that counted is the one recorded in the outcome.
-    roll_size = int(outcome.tallies[Quantity.HEADCOUNT].roll) if ballot.outcome else len(members)
-    voters: dict[str, list[str]] = {}
-    if not ballot.secret:
-        names = {m.id: m.name for m in members}
-        for member_id, choice in sorted(votes.items()):
-            if member_id in names:
-                voters.setdefault(choice, []).append(names[member_id])
+    outcome = ballot.outcome or await _decide(uow, ballot)
+    roll_size = int(outcome.tallies[Quantity.HEADCOUNT].roll)
+    voters = (
+        {} if ballot.secret else await uow.votes.voters(ballot.id, ballot.council_id, VOTERS_SHOWN)
+    )
     council = await require_council(uow, ballot.council_id)
     return BallotView(ballot, topic, council, outcome, roll_size, voters, seq)
 
 
-def _decide(ballot: Ballot, members: Sequence[Member], votes: dict[int, str]) -> Outcome:
-    return decide(
-        ballot.rule,
-        [m.voter() for m in members],
-        {str(member_id): choice for member_id, choice in votes.items()},
-        options=ballot.option_keys(),
-    )
+async def _decide(uow: UnitOfWork, ballot: Ballot) -> Outcome:
+    assert ballot.id is not None
+    counts = await uow.votes.counts(ballot.id, ballot.council_id)
+    return decide_counts(ballot.rule, counts, options=ballot.option_keys())
 
 
 async def mark_rendered(uow: UnitOfWork, *, ballot_id: int, seq: int) -> None:
@@ -476,8 +473,7 @@ async def close_locked(uow: UnitOfWork, ballot: Ballot, now: datetime) -> Closed
     ballot.require_open()
     assert ballot.id is not None
     topic = await require_topic(uow, ballot.topic_id)
-    members = await uow.members.list(ballot.council_id)
-    outcome = _decide(ballot, members, await uow.votes.current(ballot.id))
+    outcome = await _decide(uow, ballot)
     ballot.closed_at = now
     ballot.outcome = outcome
     topic.decide(outcome.result, now)

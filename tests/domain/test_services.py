@@ -32,6 +32,7 @@ from domain.model import (
     Phase,
     Proposal,
     Topic,
+    Voters,
 )
 from domain.ports import Lock, UnitOfWork
 from domain.rules import PRESETS, Choice, Quantity, Result
@@ -1739,7 +1740,10 @@ async def test_an_open_ballot_shows_names_by_choice(factory: FakeUnitOfWorkFacto
 
     view = await services.ballot_view(factory(), ballot_id=bid(ballot))
 
-    assert view.voters == {FOR: ["王阿姨", "张大爷"], AGAINST: ["李师傅"]}
+    assert view.voters == {
+        FOR: Voters(("王阿姨", "张大爷"), 2),
+        AGAINST: Voters(("李师傅",), 1),
+    }
     assert view.roll_size == 4
     assert view.topic.id == ballot.topic_id
     assert view.outcome.result is Result.PASSED  # provisional: 3 of 4 took part, 2 of 3 for
