@@ -35,6 +35,7 @@ from domain.schedule import (
     JobKind,
     Subject,
     ballot_jobs,
+    jobs_of,
     meeting_jobs,
     task_jobs,
     topic_jobs,
@@ -49,6 +50,10 @@ from domain.services import (
 )
 from domain.services.planning import expiry, planned, unclaimed
 from domain.volunteering import expire_round
+
+# How far another process's clock may run ahead of ours for ``plan`` to still leave out
+# a run it claimed (beyond it the run is planned again and finds its claim).
+CLOCK_MARGIN = timedelta(minutes=10)
 
 
 class Ran(StrEnum):
@@ -71,19 +76,12 @@ class JobRun:
 
 
 async def plan(uow: UnitOfWork, *, now: datetime, grace: timedelta) -> list[Job]:
-    """Every job that should be in the scheduler, for every council."""
+    """Every job that should be in the scheduler, for every council: from the moments
+    alone (``ScheduleReader``), in a few queries however many jobs there are."""
     async with uow:
-        ballots = await uow.ballots.open_with_deadline()
-        topics = await uow.topics.collecting_with_deadline()
-        meetings = await uow.meetings.all_upcoming(now)
-        council_ids = {b.council_id for b in ballots} | {m.council_id for m in meetings}
-        councils = await uow.councils.many(sorted(council_ids))
-        jobs = [j for b in ballots for j in ballot_jobs(b, councils[b.council_id])]
-        jobs += [j for t in topics for j in topic_jobs(t)]
-        jobs += [j for m in meetings for j in meeting_jobs(m, councils[m.council_id])]
-        expiries = await uow.offers.pending_expiries()
-        jobs += [j for task_id, at in expiries.items() for j in task_jobs(task_id, at)]
-        return await unclaimed([j for j in jobs if worth_planning(j, now=now, grace=grace)], uow)
+        jobs = jobs_of(await uow.schedule.moments(now))
+        jobs = [j for j in jobs if worth_planning(j, now=now, grace=grace)]
+        return await unclaimed(jobs, uow, due_by=now + CLOCK_MARGIN)
 
 
 async def plan_for(

@@ -97,6 +97,10 @@ class IdempotentUnitOfWork:
     def updates(self) -> ports.UpdateLog:
         return self._inner.updates
 
+    @property
+    def schedule(self) -> ports.ScheduleReader:
+        return self._inner.schedule
+
     async def __aenter__(self) -> Self:
         await self._inner.__aenter__()
         return self

@@ -17,6 +17,7 @@ from storage.council import SqlCouncilRepository, SqlMemberRepository
 from storage.db import create_engine
 from storage.drafts import SqlDraftRepository
 from storage.outbox import SqlContactRepository, SqlNoticeRepository
+from storage.schedule import SqlScheduleReader
 from storage.topics import SqlProposalRepository, SqlTopicRepository
 from storage.update_log import SqlUpdateLog
 from storage.volunteering import (
@@ -70,6 +71,7 @@ class SqlUnitOfWork:
     offers: ports.OfferRepository
     hours: ports.HoursLedger
     updates: ports.UpdateLog
+    schedule: ports.ScheduleReader
 
     def __init__(
         self,
@@ -113,6 +115,7 @@ class SqlUnitOfWork:
         self.offers = SqlOfferRepository(session)
         self.hours = SqlHoursLedger(session)
         self.updates = SqlUpdateLog(session, self._clock)
+        self.schedule = SqlScheduleReader(session)
         return self
 
     async def __aexit__(

@@ -52,11 +52,30 @@ async def planned(uow: UnitOfWork, subject: Subject, target: int) -> tuple[list[
     return job_ids(subject, target, council), await unclaimed(jobs, uow)
 
 
-async def unclaimed(jobs: list[Job], uow: UnitOfWork) -> list[Job]:
+async def unclaimed(
+    jobs: list[Job], uow: UnitOfWork, *, due_by: datetime | None = None
+) -> list[Job]:
+    """The jobs whose run has not been claimed yet, in time order.
+
+    ``run_job`` claims a run only once it is due by its process's clock, so a job still
+    ahead of ``due_by`` (now, plus a margin for other processes' clocks) cannot have
+    been claimed and is not looked up: at start-up that is nearly all of them. Were a
+    clock further ahead than the margin, the job would be planned again and its run
+    find the claim (``Ran.ALREADY``): once still holds. Each claim key is made once
+    (an ISO time each: at 100,000 jobs that alone took half a second)."""
+    keyed = [(job.claim, job) for job in jobs if due_by is None or job.at <= due_by]
     claimed: set[str] = set()
-    for start in range(0, len(jobs), CLAIM_CHUNK):
-        claimed |= await uow.updates.seen([j.claim for j in jobs[start : start + CLAIM_CHUNK]])
-    return sorted(j for j in jobs if j.claim not in claimed)
+    for start in range(0, len(keyed), CLAIM_CHUNK):
+        claimed |= await uow.updates.seen([key for key, _ in keyed[start : start + CLAIM_CHUNK]])
+    ahead = [] if due_by is None else [job for job in jobs if job.at > due_by]
+    kept = [job for key, job in keyed if key not in claimed]
+    return sorted(kept + ahead, key=_order)
+
+
+def _order(job: Job) -> tuple[object, ...]:
+    """``Job``'s own order (its fields in turn), as a key: sorting 100,000 dataclasses by
+    their ``__lt__`` builds two tuples per comparison."""
+    return (job.at, job.kind, job.target, job.variant, job.version)
 
 
 async def expiry(uow: UnitOfWork, task: Task) -> datetime | None:

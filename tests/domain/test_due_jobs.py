@@ -13,7 +13,7 @@ from functools import partial
 import pytest
 
 from domain import meetings, services
-from domain.due_jobs import JobRun, Ran, is_ours, plan, plan_for, run_job
+from domain.due_jobs import CLOCK_MARGIN, JobRun, Ran, is_ours, plan, plan_for, run_job
 from domain.model import (
     DEFAULT_BALLOT_NUDGE,
     Ballot,
@@ -270,9 +270,30 @@ async def test_plan_omits_runs_already_claimed(factory: FakeUnitOfWorkFactory) -
     reminded = STARTS - timedelta(days=1)
     assert (await run(factory, reminder_id(meeting, 1440), reminded)).ran is Ran.DONE
 
-    ids = [j.id for j in await planned(factory)]
+    # Planned once both have run, with a grace that would still keep them: only their
+    # claims leave them out.
+    ids = [j.id for j in await planned(factory, at=reminded, grace=timedelta(hours=3))]
 
     assert ids == [close_id(ballot), reminder_id(meeting, 60)]
+
+
+async def test_plan_looks_up_claims_only_of_jobs_due_by_its_clock(
+    factory: FakeUnitOfWorkFactory,
+) -> None:
+    """A run is claimed only once due, so ``plan`` looks up the claims of jobs due by its
+    clock (plus ``CLOCK_MARGIN``): at start-up nearly every job is ahead. A run claimed
+    by a process whose clock was further ahead is planned again, and finds its claim."""
+    council_id = await set_up(factory)
+    meeting = await schedule(factory, council_id)
+    reminded = STARTS - timedelta(days=1)
+    assert (await run(factory, reminder_id(meeting, 1440), reminded)).ran is Ran.DONE
+
+    behind = reminded - CLOCK_MARGIN - timedelta(seconds=1)
+    within = reminded - CLOCK_MARGIN + timedelta(seconds=1)
+
+    assert reminder_id(meeting, 1440) in {j.id for j in await planned(factory, at=behind)}
+    assert reminder_id(meeting, 1440) not in {j.id for j in await planned(factory, at=within)}
+    assert (await run(factory, reminder_id(meeting, 1440), reminded)).ran is Ran.ALREADY
 
 
 async def test_plan_omits_a_reminder_that_was_skipped(factory: FakeUnitOfWorkFactory) -> None:
