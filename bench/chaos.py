@@ -4,7 +4,8 @@
                           [--database sqlite|postgresql|all] [--outage 10] [--quick]
 
 The real `yishi run` process against the emulator (``tests/chaos/harness.py``),
-killed at a random moment of each trial and started again:
+killed at a random moment of each trial and started again. The bot is a process of its
+own, so it never shares the emulator's event loop (the emulator runs in this one):
 
 - votes: all members press at once, the bot dies mid-burst; member by member,
   every press counted once? (lost / doubled, and how much was in flight at the kill);
@@ -17,8 +18,11 @@ killed at a random moment of each trial and started again:
   seconds while members keep pressing; nothing half-written, and the time from the
   database's return to the next stored vote.
 
-Exits 1 when a correctness target fails (a vote lost or doubled, an offer lost, an
-outcome announced twice or silently missing). Timing is printed, never asserted.
+Targets are printed as PASS/FAIL lines; exits 1 when a correctness target fails (a vote
+lost or doubled, an offer lost, an outcome announced twice or silently missing, a press
+told "暂时无法记录" yet counted). Timing is printed, never asserted. PostgreSQL is used when
+``--postgresql-url`` or ``TEST_DATABASE_URL`` is set and reachable, otherwise skipped with
+a note.
 """
 
 from __future__ import annotations
@@ -28,10 +32,11 @@ import asyncio
 import statistics
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common import add_database_args, databases, fresh_database
+from common import Target, add_database_args, databases, fresh_database, print_targets
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -190,35 +195,31 @@ def summarize_offers(trials: list[OffersTrial]) -> str:
 
 
 async def main(args: argparse.Namespace) -> int:
-    failed = False
     report: list[str] = []
-    kinds, postgres_url, _notes = databases(args)
+    kinds, postgres_url, notes = databases(args)
+    every: dict[str, Figures] = {}
     for name in kinds:
         log(f"{name}:")
         with fresh_database(name, postgres_url) as fresh:
-            figures = await run_database(name, fresh, args)
+            figures = every[name] = await run_database(name, fresh, args)
         votes = figures.votes + figures.votes_faults
         offers = figures.offers + figures.offers_faults
         closings = figures.closings
-        lost = sum(t.lost for t in votes)
-        doubled = sum(t.doubled for t in votes)
-        offers_lost = sum(t.lost for t in offers)
         once = sum(t.outcome_messages == 1 for t in closings)
-        twice = sum(t.outcome_messages > 1 for t in closings)
-        silent = sum(t.outcome_messages == 0 and not (t.in_doubt and t.logged) for t in closings)
         in_doubt = sum(t.in_doubt for t in closings)
         pad = " " * 12
         report.append(
             f"{name:<11} votes: {len(figures.votes)} SIGKILL trials × {args.members} and "
-            f"{len(figures.votes_faults)} with failing calls: lost {lost}, doubled {doubled}"
+            f"{len(figures.votes_faults)} with failing calls: lost {sum(t.lost for t in votes)}, "
+            f"doubled {sum(t.doubled for t in votes)}"
         )
         report.append(
-            f"{pad}offers: {len(offers)} trials × {args.volunteers}: lost {offers_lost}, "
-            f"doubled {sum(t.doubled for t in offers)}"
+            f"{pad}offers: {len(offers)} trials × {args.volunteers}: lost "
+            f"{sum(t.lost for t in offers)}, doubled {sum(t.doubled for t in offers)}"
         )
         report.append(
             f"{pad}closings: {len(closings)} trials: one outcome {once}, in doubt (logged) "
-            f"{in_doubt}, twice {twice}, silently missing {silent}"
+            f"{in_doubt}, twice {twice(closings)}, silently missing {silent(closings)}"
         )
         for trial in figures.outages:
             report.append(
@@ -226,19 +227,71 @@ async def main(args: argparse.Namespace) -> int:
                 f"{trial.votes.doubled}, told-but-counted {trial.votes.told_but_counted}; "
                 f"recovered in {trial.recovery:.2f} s"
             )
-            failed |= bool(trial.votes.lost or trial.votes.doubled or trial.votes.told_but_counted)
         if figures.votes:
             median = statistics.median(t.recovered_in for t in figures.votes)
             report.append(f"{pad}restart → every press handled: median {median:.1f} s")
-        failed |= bool(lost or doubled or offers_lost or twice or silent)
-    log("\nchaos: " + ("FAILED" if failed else "all correctness targets met"))
+    log("\nchaos:")
     for line in report:
         log(line)
-    log(
-        "targets: votes lost 0 and doubled 0; offers lost 0; an outcome never twice, and"
-        " never missing without the log saying so"
+    for note in notes:
+        log(f"note: {note}")
+    return print_targets(targets(every))
+
+
+def twice(closings: list[ClosingTrial]) -> int:
+    return sum(t.outcome_messages > 1 for t in closings)
+
+
+def silent(closings: list[ClosingTrial]) -> int:
+    """Closings without an outcome message that the log does not account for."""
+    return sum(t.outcome_messages == 0 and not (t.in_doubt and t.logged) for t in closings)
+
+
+def targets(every: dict[str, Figures]) -> list[Target]:
+    """The correctness targets over every database run (exit status 1 when one fails)."""
+
+    def per(count: Callable[[Figures], int], among: dict[str, Figures]) -> tuple[bool, str]:
+        found = {name: count(f) for name, f in among.items()}
+        detail = ", ".join(f"{name}: {n}" for name, n in found.items() if n)
+        return bool(among) and not any(found.values()), detail or ", ".join(among) or "no run"
+
+    def votes(f: Figures) -> list[VotesTrial]:
+        return f.votes + f.votes_faults
+
+    def offers(f: Figures) -> list[OffersTrial]:
+        return f.offers + f.offers_faults
+
+    checks: list[tuple[str, Callable[[Figures], int]]] = [
+        ("no vote lost (SIGKILL, failing calls)", lambda f: sum(t.lost for t in votes(f))),
+        ("no vote doubled", lambda f: sum(t.doubled for t in votes(f))),
+        ("no offer lost", lambda f: sum(t.lost for t in offers(f))),
+        ("an outcome never announced twice", lambda f: twice(f.closings)),
+        ("an outcome never missing unless logged as in doubt", lambda f: silent(f.closings)),
+    ]
+    found = [Target(text, *per(count, every)) for text, count in checks]
+    outaged = {name: f for name, f in every.items() if f.outages}
+    if outaged:  # PostgreSQL only: a proxy cuts it away
+        found.append(
+            Target(
+                "database outage: nothing lost, doubled, or counted after 暂时无法记录",
+                *per(
+                    lambda f: sum(
+                        t.votes.lost + t.votes.doubled + t.votes.told_but_counted for t in f.outages
+                    ),
+                    outaged,
+                ),
+            )
+        )
+    repeats = sum(t.doubled for f in every.values() for t in offers(f))
+    found.append(
+        Target(
+            "offers sent twice (harmless: answering is once)",
+            True,
+            str(repeats),
+            correctness=False,
+        )
     )
-    return 1 if failed else 0
+    return found
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -251,11 +304,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--volunteers", type=int, default=60)
     parser.add_argument("--outage", type=float, default=10.0, help="seconds (0: no outage trial)")
     parser.add_argument("--outages", type=int, default=3)
-    parser.add_argument("--quick", action="store_true", help="2 trials, small councils")
+    parser.add_argument(
+        "--quick", action="store_true", help="one trial of each kind, small councils (CI)"
+    )
     add_database_args(parser)
     args = parser.parse_args(argv)
     if args.quick:
-        args.trials, args.closings, args.members, args.volunteers = 2, 2, 60, 20
+        args.trials, args.closings, args.members, args.volunteers = 1, 1, 60, 20
         args.outage, args.outages = 3.0, 1
     return args
 
