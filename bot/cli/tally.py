@@ -12,17 +12,22 @@ import csv
 import json
 import re
 import sys
+from collections import Counter
 from collections.abc import Iterator, Mapping
-from decimal import Decimal
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
-from domain.errors import DomainError
-from domain.numbers import parse_decimal
-from domain.rules import PRESETS, Choice, Quantity, Rule, RuleError, Voter, decide, preset
+from domain.numbers import fold
+from domain.rules import PRESETS, Choice, Counts, Quantity, Rule, RuleError, decide_counts, preset
+
+if TYPE_CHECKING:
+    from _csv import Reader as CsvReader
 
 EXIT_BAD_INPUT = 2
-MAX_AREA = Decimal(10**9)  # m² on one row of a roll: far beyond any estate, short of absurd
+MAX_AREA = 10**9  # m² on one row of a roll: far beyond any estate, short of absurd
+MAX_AREA_CHARS = 40  # as domain.numbers.parse_decimal: longer is no floor area
 
 # Paper ballots are often typed in Chinese; both spellings mean the same vote.
 _CHOICE_WORDS: Mapping[str, Choice] = {
@@ -67,9 +72,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         rule = _load_rule(args.rule, args.rule_file)
         options = _parse_options(args.options) if args.options is not None else None
-        roll = _read_roll(args.roll, needs_area=Quantity.AREA in rule.quantities)
-        votes, duplicates = _read_votes(args.votes, options)
-        outcome = decide(rule, roll, votes, options)
+        counts, duplicates = _count(args.roll, args.votes, rule.quantities, options)
+        outcome = decide_counts(rule, counts, options)
     except (InputError, RuleError) as error:
         print(f"yishi tally: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -114,8 +118,38 @@ def _parse_options(raw: str) -> list[str]:
     return keys
 
 
-def _rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
-    """Yield (line number, row) with header names trimmed and lower-cased, cells trimmed."""
+def _count(
+    roll_path: Path,
+    votes_path: Path,
+    quantities: tuple[Quantity, ...],
+    options: list[str] | None,
+) -> tuple[Counts, list[str]]:
+    """The figures of ``quantities``, and the members who voted the same twice.
+
+    The votes are read first (one dict: member id -> label, a few label objects shared
+    by all), then the roll is streamed against them: nothing of a member but its id is
+    kept, areas are summed as integers. A problem in the roll is still reported before
+    one in the votes, as when the roll was read first."""
+    try:
+        marks, duplicates = _read_votes(votes_path, options)
+    except InputError:
+        _stream_roll(roll_path, {}, quantities)  # raises the roll's own problem, if any
+        raise
+    return _stream_roll(roll_path, marks, quantities), duplicates
+
+
+class _Table(NamedTuple):
+    rows: CsvReader
+    columns: dict[str, int]  # trimmed, lower-cased header name -> index
+    width: int  # cells a row must have to reach every column that is used
+
+
+@contextmanager
+def _table(path: Path, required: tuple[str, ...], used: tuple[str, ...]) -> Iterator[_Table]:
+    """The rows of a CSV file after its header, with its input problems as ``InputError``.
+
+    A name repeated in the header means its last column, and a row shorter than the
+    header has empty cells at its end, as when each row became a dict of the header."""
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle)
@@ -129,13 +163,9 @@ def _rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str
                     f"{path} is missing the column(s) {', '.join(missing)} "
                     f"(header: {','.join(header)})"
                 )
-            for cells in reader:
-                if not any(cell.strip() for cell in cells):
-                    continue
-                row = {name: "" for name in names}
-                for name, cell in zip(names, cells, strict=False):
-                    row[name] = cell.strip()
-                yield reader.line_num, row
+            columns = {name: index for index, name in enumerate(names)}
+            width = 1 + max(columns[name] for name in used if name in columns)
+            yield _Table(reader, columns, width)
     except FileNotFoundError:
         raise InputError(f"file not found: {path}") from None
     except OSError as error:
@@ -146,57 +176,45 @@ def _rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str
         raise InputError(f"{path}: malformed CSV ({error})") from None
 
 
-def _read_roll(path: Path, needs_area: bool) -> list[Voter]:
-    # household may be absent (one household per member); area only matters to area rules.
-    required = ("member_id", "area") if needs_area else ("member_id",)
-    roll: list[Voter] = []
-    seen: dict[str, int] = {}
-    for line, row in _rows(path, required):
-        member_id = row["member_id"]
-        if not member_id:
-            raise InputError(f"{path} line {line}: empty member_id")
-        if member_id in seen:
-            raise InputError(
-                f"{path} line {line}: member {member_id!r} is already on the roll "
-                f"(line {seen[member_id]})"
-            )
-        seen[member_id] = line
-        household = row.get("household") or member_id
-        roll.append(Voter(member_id, household, _parse_area(row.get("area", ""), path, line)))
-    return roll
-
-
-def _parse_area(text: str, path: Path, line: int) -> Fraction:
-    if not text:
-        return Fraction(0)
-    try:
-        # Digits 0-9 and a point only: "1e999999999" would be an exact integer of a
-        # billion digits, and "٣" is not what a spreadsheet wrote.
-        value = parse_decimal(text, field="area", maximum=MAX_AREA, places=None)
-    except DomainError:
-        raise InputError(
-            f"{path} line {line}: bad area {text!r} "
-            f"(expected m² as a number >= 0 written with digits 0-9, e.g. 89.5)"
-        ) from None
-    return Fraction(value)
+def _blank(cells: list[str]) -> bool:
+    return not any(cell.strip() for cell in cells)
 
 
 def _read_votes(path: Path, options: list[str] | None) -> tuple[dict[str, str], list[str]]:
+    """member id -> label (a choice's value or an option key), and the members whose
+    vote appears more than once, identically."""
     votes: dict[str, str] = {}
-    lines: dict[str, int] = {}
     duplicates: set[str] = set()
     conflicts: dict[str, set[str]] = {}
-    for line, row in _rows(path, ("member_id", "choice")):
-        member_id = row["member_id"]
-        if not member_id:
-            raise InputError(f"{path} line {line}: empty member_id")
-        choice = _parse_choice(row["choice"], options, path, line)
-        if member_id not in votes:
-            votes[member_id], lines[member_id] = choice, line
-        elif votes[member_id] == choice:
-            duplicates.add(member_id)
-        else:
-            conflicts.setdefault(member_id, {votes[member_id]}).add(choice)
+    # A ballot has a handful of choice spellings: each is read once, and each label is
+    # one shared object whatever the spelling ("for", "FOR", "赞成").
+    labels: dict[str, str] = {}
+    spelled: dict[str, str] = {}
+    with _table(path, ("member_id", "choice"), ("member_id", "choice")) as table:
+        reader, width = table.rows, table.width
+        at_member, at_choice = table.columns["member_id"], table.columns["choice"]
+        for cells in reader:
+            if len(cells) < width:
+                if _blank(cells):
+                    continue
+                cells += [""] * (width - len(cells))
+            member_id = cells[at_member].strip()
+            if not member_id:
+                if _blank(cells):
+                    continue
+                raise InputError(f"{path} line {reader.line_num}: empty member_id")
+            text = cells[at_choice].strip()
+            label = spelled.get(text)
+            if label is None:
+                label = _parse_choice(text, options, path, reader.line_num)
+                label = spelled[text] = labels.setdefault(label, label)
+            earlier = votes.get(member_id)
+            if earlier is None:
+                votes[member_id] = label
+            elif earlier is label:
+                duplicates.add(member_id)
+            else:
+                conflicts.setdefault(member_id, {earlier}).add(label)
     if conflicts:
         listed = "; ".join(
             f"{member} ({' vs '.join(sorted(choices))})"
@@ -206,6 +224,154 @@ def _read_votes(path: Path, options: list[str] | None) -> tuple[dict[str, str], 
             f"{path}: conflicting votes for {listed}; the committee must resolve them by hand"
         )
     return votes, sorted(duplicates)
+
+
+_ON_ROLL = ""  # a member's mark once its roll row was read (labels are never empty)
+_ABSTAIN = Choice.ABSTAIN.value
+
+
+def _stream_roll(path: Path, marks: dict[str, str], quantities: tuple[Quantity, ...]) -> Counts:
+    """Count the roll at ``path`` against ``marks`` (member id -> label, from the votes).
+
+    ``marks`` is reused to find members listed twice: each roll member's entry becomes
+    ``_ON_ROLL``, so what keeps a label at the end voted without being on the roll.
+    Households keep one state each: "" (nobody voted yet), the label all its voters
+    chose, or "abstain" once they disagree (a split household abstains, and abstaining
+    with anything else is split again)."""
+    needs_area = Quantity.AREA in quantities
+    needs_homes = Quantity.HOUSEHOLDS in quantities
+    required = ("member_id", "area") if needs_area else ("member_id",)
+    members = 0
+    heads: dict[str, int] = {}
+    # Areas are integers in units of 10**-scale m², scale the most decimals seen so far.
+    scale = 0
+    area = 0
+    areas: dict[str, int] = {}
+    homes: dict[str, str] = {}
+    with _table(path, required, ("member_id", "household", "area")) as table:
+        reader, width = table.rows, table.width
+        at_member = table.columns["member_id"]
+        at_home = table.columns.get("household")
+        at_area = table.columns.get("area")
+        for cells in reader:
+            if len(cells) < width:
+                if _blank(cells):
+                    continue
+                cells += [""] * (width - len(cells))
+            member_id = cells[at_member].strip()
+            if not member_id:
+                if _blank(cells):
+                    continue
+                raise InputError(f"{path} line {reader.line_num}: empty member_id")
+            label = marks.get(member_id)
+            if label == _ON_ROLL:
+                first = _first_line(path, member_id)
+                raise InputError(
+                    f"{path} line {reader.line_num}: member {member_id!r} is already on "
+                    f"the roll (line {first})"
+                )
+            marks[member_id] = _ON_ROLL
+            members += 1
+            if label is not None:
+                heads[label] = heads.get(label, 0) + 1
+            # Every area is checked, as it always was, even when the rule weighs none.
+            if at_area is not None and (text := cells[at_area].strip()):
+                read = _area_units(text)
+                if read is None:
+                    raise InputError(
+                        f"{path} line {reader.line_num}: bad area {text!r} "
+                        f"(expected m² as a number >= 0 written with digits 0-9, e.g. 89.5)"
+                    )
+                if needs_area:
+                    units, places = read
+                    if places != scale:
+                        if places < scale:
+                            units *= 10 ** (scale - places)
+                        else:
+                            factor = 10 ** (places - scale)
+                            area *= factor
+                            areas = {key: value * factor for key, value in areas.items()}
+                            scale = places
+                    area += units
+                    if label is not None:
+                        areas[label] = areas.get(label, 0) + units
+            if needs_homes:
+                home = (cells[at_home].strip() if at_home is not None else "") or member_id
+                if label is None:
+                    homes.setdefault(home, "")
+                else:
+                    state = homes.get(home)
+                    if not state:
+                        homes[home] = label
+                    elif state != label:
+                        homes[home] = _ABSTAIN
+    invalid = sorted(member for member, label in marks.items() if label != _ON_ROLL)
+    return _counts(quantities, members, heads, (area, scale, areas), homes, tuple(invalid))
+
+
+def _counts(
+    quantities: tuple[Quantity, ...],
+    members: int,
+    heads: dict[str, int],
+    area: tuple[int, int, dict[str, int]],
+    homes: dict[str, str],
+    invalid: tuple[str, ...],
+) -> Counts:
+    """The integers turned into ``Counts``: one Fraction per total."""
+    roll: dict[Quantity, Fraction] = {}
+    labels: dict[str, dict[Quantity, Fraction]] = {}
+
+    def add(quantity: Quantity, total: Fraction, by_label: Mapping[str, Fraction]) -> None:
+        roll[quantity] = total
+        for label, weight in by_label.items():
+            labels.setdefault(label, {})[quantity] = weight
+
+    for quantity in quantities:
+        if quantity is Quantity.HEADCOUNT:
+            add(quantity, Fraction(members), {k: Fraction(v) for k, v in heads.items()})
+        elif quantity is Quantity.AREA:
+            total, scale, areas = area
+            unit = 10**scale
+            add(
+                quantity,
+                Fraction(total, unit),
+                {k: Fraction(v, unit) for k, v in areas.items()},
+            )
+        else:
+            by_state = Counter(homes.values())
+            by_state.pop(_ON_ROLL, None)  # households where nobody voted
+            add(quantity, Fraction(len(homes)), {k: Fraction(v) for k, v in by_state.items()})
+    return Counts(roll=roll, labels=labels, invalid_votes=invalid)
+
+
+def _area_units(text: str) -> tuple[int, int] | None:
+    """An area as ``domain.numbers.parse_decimal(places=None)`` reads it, maximum
+    ``MAX_AREA``, as (integer, decimal places): "89.50" -> (8950, 2); None if refused.
+    Digits 0-9 and one point only ("1e999999999" would be an exact integer of a billion
+    digits, and "٣" is not what a spreadsheet wrote); full-width forms folded first."""
+    if not text.isascii():
+        text = fold(text)
+        if not text.isascii():
+            return None
+    if len(text) > MAX_AREA_CHARS:
+        return None
+    whole, _, part = text.partition(".")
+    # ASCII isdigit() is 0-9 only; "5", "5." and ".5" are numbers, "." is not.
+    if not (whole.isdigit() or (not whole and part)) or (part and not part.isdigit()):
+        return None
+    units = int(whole + part)
+    return None if units > MAX_AREA * 10 ** len(part) else (units, len(part))
+
+
+def _first_line(path: Path, member_id: str) -> int:
+    """The line where ``member_id`` first appears on the roll (read again: only when a
+    member appears twice, so no line number is kept per member)."""
+    with _table(path, ("member_id",), ("member_id",)) as table:
+        at_member = table.columns["member_id"]
+        for cells in table.rows:
+            if len(cells) > at_member and cells[at_member].strip() == member_id:
+                return table.rows.line_num
+    raise AssertionError(f"{member_id!r} was on the roll a moment ago")
 
 
 def _parse_choice(text: str, options: list[str] | None, path: Path, line: int) -> str:
