@@ -10,7 +10,7 @@ run twice — whichever process, whatever restarts.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -28,7 +28,7 @@ from domain.model import (
     Topic,
 )
 from domain.notices import queue
-from domain.ports import Lock, UnitOfWork
+from domain.ports import Lock, UnitOfWork, UnitOfWorkFactory
 from domain.schedule import (
     LATE_AFTER,
     Job,
@@ -137,27 +137,103 @@ async def _planned(
 
 async def run_job(uow: UnitOfWork, job_id: str, *, now: datetime, grace: timedelta) -> JobRun:
     """Do what the job stands for, if it is (still) due and not done yet."""
-    kind, target, variant = Job.parse_id(job_id)
     async with uow:
-        job, loaded = await _planned(uow, kind, target, variant)
-        if job is None:
-            return JobRun(Ran.STALE)
-        if job.at > now:
-            return JobRun(Ran.NOT_DUE, job)
-        if not await uow.updates.claim(job.claim):
-            return JobRun(Ran.ALREADY, job)
-        late = now - job.at
-        if kind.skippable and late > grace:
-            await uow.commit()  # the claim: it is skipped for good
-            return JobRun(Ran.SKIPPED, job, late)
-        notices = await _RUNNERS[kind](uow, job, loaded, now, late)
-        if notices is None:  # too late to be of use: what it announced has begun
+        result = await _run_in(uow, job_id, now=now, grace=grace)
+        if result.ran in (Ran.DONE, Ran.SKIPPED):
+            await uow.commit()  # the change, its notices and the claim, or the claim alone
+        return result
+
+
+async def _run_in(uow: UnitOfWork, job_id: str, *, now: datetime, grace: timedelta) -> JobRun:
+    """``run_job``'s work inside an open unit of work, uncommitted."""
+    kind, target, variant = Job.parse_id(job_id)
+    job, loaded = await _planned(uow, kind, target, variant)
+    if job is None:
+        return JobRun(Ran.STALE)
+    if job.at > now:
+        return JobRun(Ran.NOT_DUE, job)
+    if not await uow.updates.claim(job.claim):
+        return JobRun(Ran.ALREADY, job)
+    late = now - job.at
+    if kind.skippable and late > grace:
+        return JobRun(Ran.SKIPPED, job, late)  # the claim: it is skipped for good
+    notices = await _RUNNERS[kind](uow, job, loaded, now, late)
+    if notices is None:  # too late to be of use: what it announced has begun
+        return JobRun(Ran.SKIPPED, job, late)
+    for notice in notices:
+        await queue(uow, notice)
+    return JobRun(Ran.DONE, job, late, len(notices))
+
+
+@dataclass(frozen=True)
+class Replanned:
+    """A subject's jobs as its runs left them, read in their transaction."""
+
+    subject: Subject
+    target: int
+    ids: tuple[str, ...]  # every job id it may have
+    jobs: tuple[Job, ...]  # those it needs now (reminders past their grace left out)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What ``run_jobs`` did: each job's run (``None``: it failed, on its own), and the
+    plan of every subject a run touched."""
+
+    runs: dict[str, JobRun | None]
+    replanned: list[Replanned]
+    transactions: int
+
+
+async def run_jobs(
+    uows: UnitOfWorkFactory, job_ids: Sequence[str], *, now: datetime, grace: timedelta
+) -> Batch:
+    """Run jobs that fell due together in one transaction, each as ``run_job`` would (its
+    claim, its change and its notices), and read again the plan of the subjects they
+    touched, so that a thousand ballots closing at one moment commit in one go instead
+    of a thousand transactions of their own and as many more to plan them again.
+
+    Exactly once still holds: each run's claim commits with its change, in the batch's
+    one commit. If any run fails, the whole batch is rolled back and every job is run
+    again on its own (``run_job``, one transaction each), so a failing job takes none of
+    the others with it; it alone is reported ``None``."""
+    try:
+        async with uows() as uow:
+            runs = {job_id: await _run_in(uow, job_id, now=now, grace=grace) for job_id in job_ids}
+            replanned = await _replan(uow, runs.values(), now=now, grace=grace)
             await uow.commit()
-            return JobRun(Ran.SKIPPED, job, late)
-        for notice in notices:
-            await queue(uow, notice)
-        await uow.commit()
-        return JobRun(Ran.DONE, job, late, len(notices))
+            return Batch(dict(runs), replanned, 1)
+    except Exception:
+        if len(job_ids) == 1:
+            raise
+    alone: dict[str, JobRun | None] = {}
+    for job_id in job_ids:
+        try:
+            alone[job_id] = await run_job(uows(), job_id, now=now, grace=grace)
+        except Exception:
+            alone[job_id] = None
+    async with uows() as uow:
+        replanned = await _replan(uow, [r for r in alone.values() if r], now=now, grace=grace)
+    return Batch(alone, replanned, len(job_ids) + 1)
+
+
+async def _replan(
+    uow: UnitOfWork, runs: Iterable[JobRun], *, now: datetime, grace: timedelta
+) -> list[Replanned]:
+    """The plan of each subject a run touched (one that another run did is unchanged)."""
+    subjects = sorted(
+        {
+            (r.job.subject, r.job.target)
+            for r in runs
+            if r.job is not None and r.ran is not Ran.ALREADY
+        }
+    )
+    replanned = []
+    for subject, target in subjects:
+        ids, jobs = await planned(uow, subject, target)
+        kept = tuple(j for j in jobs if worth_planning(j, now=now, grace=grace))
+        replanned.append(Replanned(subject, target, tuple(ids), kept))
+    return replanned
 
 
 async def _close(
@@ -315,4 +391,15 @@ def is_ours(job_id: str) -> bool:
     return True
 
 
-__all__ = ["JobRun", "Ran", "errors", "is_ours", "plan", "plan_for", "run_job"]
+__all__ = [
+    "Batch",
+    "JobRun",
+    "Ran",
+    "Replanned",
+    "errors",
+    "is_ours",
+    "plan",
+    "plan_for",
+    "run_job",
+    "run_jobs",
+]

@@ -27,7 +27,7 @@ import contextlib
 import logging
 import pickle
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -44,8 +44,9 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
+from psycopg.errors import UniqueViolation
 from sqlalchemy import event, select
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError
 
 from bot.runtime.leader import Leadership
@@ -61,6 +62,8 @@ log = logging.getLogger(__name__)
 JOB_ENDED = EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED
 
 RETRY_AFTER = timedelta(seconds=30)  # a run that failed (database down, …) is tried again
+MAX_BATCH = 100  # runs per transaction: a SQLite writer holds the file that long
+LOOKUP_CHUNK = 500  # job ids per "which are in the store" query
 INSERT_CHUNK = 5000  # job-store rows per INSERT … VALUES batch (memory, not transactions)
 
 # The scheduler of this process whose jobs run here; APScheduler calls fire() by name.
@@ -130,6 +133,9 @@ class Scheduler:
         self.runs: list[RunRecord] = []  # what ran here, for tests and the benchmark
         self.last_reconcile: Reconciled | None = None
         self.running = 0  # jobs handed to the executor and not finished
+        self._due: list[tuple[str, asyncio.Future[None]]] = []  # fell due, waiting for a batch
+        self._runner: asyncio.Task[None] | None = None
+        self.batches = 0  # batches of runs committed, for tests and the benchmark
 
     # -- life cycle -----------------------------------------------------------------
 
@@ -250,7 +256,7 @@ class Scheduler:
             self._uow(), subject, target, now=self._clock(), grace=self.grace
         )
         wanted = {job.id for job in planned}
-        await asyncio.to_thread(self._apply, [i for i in ids if i not in wanted], planned)
+        await asyncio.to_thread(self._hold, [i for i in ids if i not in wanted], planned)
 
     async def follow(self, changed: ScheduleChanged) -> None:
         """A use case changed its subject's moments: hold the plan it read (nothing is
@@ -259,21 +265,49 @@ class Scheduler:
         planned = [j for j in changed.jobs if worth_planning(j, now=now, grace=self.grace)]
         wanted = {job.id for job in planned}
         stale = [i for i in changed.ids if i not in wanted]
-        await asyncio.to_thread(self._apply, stale, planned)
+        await asyncio.to_thread(self._hold, stale, planned)
 
-    def _existing(self) -> dict[str, float]:
-        """Job id -> next run time (epoch seconds), read without unpickling any job."""
+    def _hold(self, stale: Sequence[str], planned: Sequence[Job]) -> None:
+        """Make the store hold ``planned`` and none of ``stale``, writing only what differs:
+        the store is looked up once, so a subject whose plan did not change (or a closed
+        ballot whose jobs already fired) costs one query, not a transaction per job."""
+        if not stale and not planned:
+            return
+        existing = self._existing([*stale, *(job.id for job in planned)])
+        missing = [job for job in planned if job.id not in existing]
+        moved = [
+            job for job in planned if existing.get(job.id, job.at.timestamp()) != job.at.timestamp()
+        ]
+        self._apply([job_id for job_id in stale if job_id in existing], moved)
+        self._insert(missing)
+        if missing:
+            assert self._aps is not None
+            self._aps.wakeup()
+
+    def _existing(self, ids: Sequence[str] | None = None) -> dict[str, float]:
+        """Job id -> next run time (epoch seconds), read without unpickling any job: all of
+        them, or those among ``ids``."""
         assert self._store is not None
         table = self._store.jobs_t
+        columns = select(table.c.id, table.c.next_run_time)
         with self._store.engine.connect() as connection:
-            rows = connection.execute(select(table.c.id, table.c.next_run_time))
-            return {job_id: next_run for job_id, next_run in rows}
+            if ids is None:
+                return {job_id: at for job_id, at in connection.execute(columns)}
+            found: dict[str, float] = {}
+            for start in range(0, len(ids), LOOKUP_CHUNK):
+                chunk = ids[start : start + LOOKUP_CHUNK]
+                rows = connection.execute(columns.where(table.c.id.in_(chunk)))
+                found.update({job_id: at for job_id, at in rows})
+            return found
 
     def _insert(self, missing: list[Job]) -> None:
         """New jobs in one transaction: after an upgrade or with an empty store, thousands
         of them, where APScheduler's ``add_job`` would commit each on its own. The rows are
-        the ones ``add_job`` writes (see :class:`_Rows`); one already there (another
-        process planned it meanwhile) sends the batch through ``add_job`` instead."""
+        the ones ``add_job`` writes (see :class:`_Rows`), handed to the driver in bulk
+        (PostgreSQL: a binary ``COPY``; SQLite: one ``executemany``), without
+        SQLAlchemy's per-row work: at 100,000 jobs that was most of a cold start. One
+        already there (another process planned it meanwhile) sends the batch through
+        ``add_job`` instead."""
         assert self._aps is not None and self._store is not None
         if not missing:
             return
@@ -281,10 +315,20 @@ class Scheduler:
         table = self._store.jobs_t
         try:
             with self._store.engine.begin() as connection:
+                # Quoted, with its schema if the store was given one.
+                name = connection.dialect.identifier_preparer.format_table(table)
                 for start in range(0, len(missing), INSERT_CHUNK):
-                    chunk = missing[start : start + INSERT_CHUNK]
-                    connection.execute(table.insert(), [rows.row(job) for job in chunk])
-        except IntegrityError:
+                    chunk = [rows.row(job) for job in missing[start : start + INSERT_CHUNK]]
+                    if connection.dialect.name == "postgresql":
+                        _copy(connection, name, chunk)
+                    elif connection.dialect.name == "sqlite":
+                        connection.exec_driver_sql(
+                            f"INSERT INTO {name} (id, next_run_time, job_state) VALUES (?, ?, ?)",
+                            [(r["id"], r["next_run_time"], r["job_state"]) for r in chunk],
+                        )
+                    else:
+                        connection.execute(table.insert(), chunk)
+        except (IntegrityError, UniqueViolation):
             self._apply((), missing)
 
     def _aps_job(self, job: Job) -> ApsJob:
@@ -325,25 +369,62 @@ class Scheduler:
     # -- running --------------------------------------------------------------------
 
     async def run(self, job_id: str) -> None:
+        """A job fell due (APScheduler calls this through :func:`fire`). Jobs that fall
+        due together are run together: while a batch is being run, those that arrive
+        wait, and the next batch takes them all (``due_jobs.run_jobs``, one transaction
+        for up to ``MAX_BATCH``). A lone job runs at once. Returns once its batch is
+        done, so APScheduler counts it running until then (``settled``)."""
+        done = asyncio.get_running_loop().create_future()
+        self._due.append((job_id, done))
+        if self._runner is None:
+            self._runner = asyncio.create_task(self._run_due())
+        await done
+
+    async def _run_due(self) -> None:
+        try:
+            while self._due:
+                batch, self._due = self._due[:MAX_BATCH], self._due[MAX_BATCH:]
+                try:
+                    await self._run_batch([job_id for job_id, _ in batch])
+                except Exception:
+                    log.exception("scheduler batch of %d jobs failed", len(batch))
+                finally:
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_result(None)
+        finally:
+            self._runner = None
+
+    async def _run_batch(self, job_ids: list[str]) -> None:
         started = self._clock()
         began = time.perf_counter()
         try:
-            result = await due_jobs.run_job(self._uow(), job_id, now=started, grace=self.grace)
-        except Exception:
-            log.exception("job %s failed; trying again in %s", job_id, RETRY_AFTER)
-            await asyncio.to_thread(self._add, job_id, started + RETRY_AFTER)
+            batch = await due_jobs.run_jobs(self._uow, job_ids, now=started, grace=self.grace)
+        except Exception:  # a lone job that failed (a batch retries each on its own)
+            log.exception("job %s failed; trying again in %s", job_ids, RETRY_AFTER)
+            for job_id in job_ids:
+                await asyncio.to_thread(self._add, job_id, started + RETRY_AFTER)
             return
-        log.info("job %s: %s (late %s)", job_id, result.ran.value, result.late)
-        if result.job is not None and result.ran is not Ran.ALREADY:
-            # A run may plan what comes next (a task's next round of offers runs out
-            # later); one that was not due yet is planned again at its time.
-            await self.sync(result.job.subject, result.job.target)
-        if result.ran is Ran.DONE:  # its notices, or those a dispatch queued on the way
-            self._on_notices()
+        self.batches += 1
+        stale = [i for r in batch.replanned for i in r.ids if i not in {j.id for j in r.jobs}]
+        planned = [job for r in batch.replanned for job in r.jobs]
+        # A run may plan what comes next (a task's next round of offers runs out later);
+        # one that was not due yet is planned again at its time.
+        await asyncio.to_thread(self._hold, stale, planned)
+        failed = [job_id for job_id, result in batch.runs.items() if result is None]
+        for job_id in failed:
+            log.error("job %s failed; trying again in %s", job_id, RETRY_AFTER)
+            await asyncio.to_thread(self._add, job_id, started + RETRY_AFTER)
+        if any(r is not None and r.ran is Ran.DONE for r in batch.runs.values()):
+            self._on_notices()  # their notices, or those a dispatch queued on the way
         # Recorded last: a run in ``runs`` has done all it will do.
-        due = result.job.at if result.job else None
         seconds = time.perf_counter() - began
-        self.runs.append(RunRecord(job_id, result.ran, due, started, seconds))
+        for job_id, result in batch.runs.items():
+            if result is None:
+                continue
+            log.info("job %s: %s (late %s)", job_id, result.ran.value, result.late)
+            due = result.job.at if result.job else None
+            self.runs.append(RunRecord(job_id, result.ran, due, started, seconds))
 
     def pending(self) -> dict[str, float]:
         """The jobs in the store (id -> epoch seconds), for tests and the benchmark."""
@@ -410,6 +491,20 @@ class _Rows:
         proto, head, middle, tail = self._segments
         body = head + _pickled_str(job.id) + middle + _payload(job.at) + tail
         return proto + len(body).to_bytes(8, "little") + body if proto else body
+
+
+def _copy(connection: Connection, table: str, rows: list[dict[str, Any]]) -> None:
+    """PostgreSQL: ``rows`` into the job store by a binary ``COPY`` (psycopg 3)."""
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with (
+        cursor,
+        cursor.copy(
+            f"COPY {table} (id, next_run_time, job_state) FROM STDIN (FORMAT BINARY)"
+        ) as copy,
+    ):
+        copy.set_types(["varchar", "float8", "bytea"])
+        for row in rows:
+            copy.write_row((row["id"], row["next_run_time"], row["job_state"]))
 
 
 def _unpickled(job_state: bytes) -> dict[str, Any]:
