@@ -276,7 +276,7 @@ def _stream_roll(path: Path, marks: dict[str, str], quantities: tuple[Quantity, 
                 heads[label] = heads.get(label, 0) + 1
             # Every area is checked, as it always was, even when the rule weighs none.
             if at_area is not None and (text := cells[at_area].strip()):
-                read = _area_units(text)
+                read = area_units(text)
                 if read is None:
                     raise InputError(
                         f"{path} line {reader.line_num}: bad area {text!r} "
@@ -344,7 +344,7 @@ def _counts(
     return Counts(roll=roll, labels=labels, invalid_votes=invalid)
 
 
-def _area_units(text: str) -> tuple[int, int] | None:
+def area_units(text: str) -> tuple[int, int] | None:
     """An area as ``domain.numbers.parse_decimal(places=None)`` reads it, maximum
     ``MAX_AREA``, as (integer, decimal places): "89.50" -> (8950, 2); None if refused.
     Digits 0-9 and one point only ("1e999999999" would be an exact integer of a billion
