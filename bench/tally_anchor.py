@@ -41,10 +41,8 @@ def tally(roll: Fraction, sums: dict[str, Fraction]) -> dict[str, str]:
     return {key: str(value) for key, value in shown.items()}
 
 
-area = {choice: Fraction(value, 100) for choice, value in cents.items()}
-headcount = {choice: Fraction(value) for choice, value in heads.items()}
 figures = {
-    "headcount": tally(Fraction(members), headcount),
-    "area": tally(Fraction(total, 100), area),
+    "headcount": tally(Fraction(members), {k: Fraction(v) for k, v in heads.items()}),
+    "area": tally(Fraction(total, 100), {k: Fraction(v, 100) for k, v in cents.items()}),
 }
 print(json.dumps({**figures, "invalid_votes": len(votes)}))

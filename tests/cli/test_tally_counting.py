@@ -148,8 +148,8 @@ def cases(draw: st.DrawFn) -> Case:
         # Some votes again as they were (identical duplicates), rarely with another label.
         votes += draw(st.lists(st.sampled_from(votes), max_size=3))
         if draw(st.integers(0, 9)) == 0:
-            member_id, _, label = draw(st.sampled_from(votes))
-            other = draw(st.sampled_from([x for x in labels if x != label] or labels))
+            member_id, _, first = draw(st.sampled_from(votes))
+            other = draw(st.sampled_from([x for x in labels if x != first] or labels))
             votes.append((member_id, other, other))
     return Case(rule, is_preset, options, roll, votes)
 
