@@ -8,7 +8,7 @@ atomic with a uniqueness constraint instead of a read-then-write.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -32,7 +32,7 @@ from domain.model import (
     VoteEvent,
     Voters,
 )
-from domain.rules import Counts
+from domain.rules import Counts, Quantity
 from domain.schedule import Moments
 from domain.task_rules import HoursEntry, MemberUnit, Offer, Task, Team, Volunteer
 
@@ -199,15 +199,19 @@ class VoteRepository(Protocol):
     async def events(self, ballot_id: int) -> list[VoteEvent]: ...
     async def last_seq(self, ballot_id: int) -> int: ...
 
-    async def counts(self, ballot_id: int, council_id: int) -> Counts:
-        """The ballot's current votes weighed against the council's active roll, in
-        every quantity: ``rules.count``'s figures, computed where the rows are, so a
+    async def counts(
+        self, ballot_id: int, council_id: int, quantities: Iterable[Quantity]
+    ) -> Counts:
+        """The ballot's current votes weighed against the council's active roll in
+        ``quantities``: ``rules.count``'s figures, computed where the rows are, so a
         refresh never loads the roll."""
         ...
 
-    async def voters(self, ballot_id: int, council_id: int, limit: int) -> dict[str, Voters]:
-        """choice -> the names of the first ``limit`` active members (by member id) who
-        chose it, and how many chose it."""
+    async def voters(
+        self, ballot_id: int, council_id: int, limit: int, totals: Mapping[str, int]
+    ) -> dict[str, Voters]:
+        """For each choice in ``totals`` (choice -> how many on the roll chose it, as
+        ``counts`` says): the names of the first ``limit`` of them, by member id."""
         ...
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -49,7 +49,7 @@ from domain.model import (
     Voters,
 )
 from domain.ports import Lock
-from domain.rules import Counts, count
+from domain.rules import Counts, Quantity, count
 from domain.task_rules import (
     HoursEntry,
     MemberUnit,
@@ -533,17 +533,25 @@ class FakeVoteRepository(_Repository):
             if m.council_id == council_id and m.status is MemberStatus.ACTIVE
         ]
 
-    async def counts(self, ballot_id: int, council_id: int) -> Counts:
+    async def counts(
+        self, ballot_id: int, council_id: int, quantities: Iterable[Quantity]
+    ) -> Counts:
         votes = {str(m): choice for m, choice in (await self.current(ballot_id)).items()}
-        return count([m.voter() for m in self._roll(council_id)], votes)
+        return count([m.voter() for m in self._roll(council_id)], votes, quantities)
 
-    async def voters(self, ballot_id: int, council_id: int, limit: int) -> dict[str, Voters]:
+    async def voters(
+        self, ballot_id: int, council_id: int, limit: int, totals: Mapping[str, int]
+    ) -> dict[str, Voters]:
         current = await self.current(ballot_id)
         names: dict[str, list[str]] = {}
         for member in self._roll(council_id):
             if member.id in current:
                 names.setdefault(current[member.id], []).append(member.name)
-        return {c: Voters(tuple(found[:limit]), len(found)) for c, found in sorted(names.items())}
+        return {
+            c: Voters(tuple(names.get(c, [])[:limit]), total)
+            for c, total in totals.items()
+            if total > 0
+        }
 
 
 class FakeResolutionRepository(_Repository):

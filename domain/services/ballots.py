@@ -395,22 +395,31 @@ async def ballot_view(uow: UnitOfWork, *, ballot_id: int) -> BallotView:
 
 async def _view(uow: UnitOfWork, ballot: Ballot) -> BallotView:
     # Figures come from the repository's aggregates: a refresh during a burst of votes
-    # costs the same for a council of 100 as for one of 20,000.
+    # never loads the roll.
     assert ballot.id is not None
     topic = await require_topic(uow, ballot.topic_id)
     seq = await uow.votes.last_seq(ballot.id)
-    outcome = ballot.outcome or await _decide(uow, ballot)
-    roll_size = int(outcome.tallies[Quantity.HEADCOUNT].roll)
-    voters = (
-        {} if ballot.secret else await uow.votes.voters(ballot.id, ballot.council_id, VOTERS_SHOWN)
-    )
+    counts = None
+    if ballot.outcome is None or not ballot.secret:
+        counts = await uow.votes.counts(ballot.id, ballot.council_id, ballot.rule.quantities)
+    outcome = ballot.outcome
+    if outcome is None:
+        assert counts is not None
+        outcome = decide_counts(ballot.rule, counts, options=ballot.option_keys())
+    voters: dict[str, Voters] = {}
+    if not ballot.secret:
+        assert counts is not None
+        totals = {label: int(counts.weight(label, Quantity.HEADCOUNT)) for label in counts.labels}
+        voters = await uow.votes.voters(ballot.id, ballot.council_id, VOTERS_SHOWN, totals)
     council = await require_council(uow, ballot.council_id)
+    # Once closed, the roll that counted is the one recorded in the outcome.
+    roll_size = int(outcome.tallies[Quantity.HEADCOUNT].roll)
     return BallotView(ballot, topic, council, outcome, roll_size, voters, seq)
 
 
 async def _decide(uow: UnitOfWork, ballot: Ballot) -> Outcome:
     assert ballot.id is not None
-    counts = await uow.votes.counts(ballot.id, ballot.council_id)
+    counts = await uow.votes.counts(ballot.id, ballot.council_id, ballot.rule.quantities)
     return decide_counts(ballot.rule, counts, options=ballot.option_keys())
 
 

@@ -101,20 +101,25 @@ async def _ballot_with(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
-@given(roll=people)
-async def test_counts_are_the_rule_engines(uows: UnitOfWorkFactory, roll: list[Person]) -> None:
+@given(roll=people, quantities=st.sets(st.sampled_from(Quantity)))
+async def test_counts_are_the_rule_engines(
+    uows: UnitOfWorkFactory, roll: list[Person], quantities: set[Quantity]
+) -> None:
+    quantities |= {Quantity.HEADCOUNT}  # every rule has it (Rule.quantities)
     council_id, ballot_id, members = await _ballot_with(uows, roll)
     active = [m for m, p in zip(members, roll, strict=True) if p.status is MemberStatus.ACTIVE]
     votes = {str(m.id): p.choice for m, p in zip(members, roll, strict=True) if p.choice}
 
     async with uows() as uow:
-        counted = await uow.votes.counts(ballot_id, council_id)
-        voters = await uow.votes.voters(ballot_id, council_id, limit=2)
+        counted = await uow.votes.counts(ballot_id, council_id, quantities)
+        totals = {c: int(counted.weight(c, Quantity.HEADCOUNT)) for c in counted.labels}
+        voters = await uow.votes.voters(ballot_id, council_id, 2, totals)
 
-    expected = count([m.voter() for m in active], votes)
+    expected = count([m.voter() for m in active], votes, quantities)
     assert dict(counted.roll) == dict(expected.roll)
+    assert set(counted.roll) == quantities
     for label in {*counted.labels, *expected.labels}:
-        for quantity in Quantity:
+        for quantity in quantities:
             assert counted.weight(label, quantity) == expected.weight(label, quantity), (
                 label,
                 quantity,
