@@ -126,16 +126,16 @@ def _count(
 ) -> tuple[Counts, list[str]]:
     """The figures of ``quantities``, and the members who voted the same twice.
 
-    The votes are read first (one dict: member id -> label, a few label objects shared
-    by all), then the roll is streamed against them: nothing of a member but its id is
-    kept, areas are summed as integers. A problem in the roll is still reported before
-    one in the votes, as when the roll was read first."""
+    The votes are read first (one dict: member id -> a small integer code of its label),
+    then the roll is streamed against them: nothing of a member but its id is kept, and
+    areas are summed as integers. A problem in the roll is still reported before one in
+    the votes, as when the roll was read first."""
     try:
-        marks, duplicates = _read_votes(votes_path, options)
+        votes = _read_votes(votes_path, options)
     except InputError:
-        _stream_roll(roll_path, {}, quantities)  # raises the roll's own problem, if any
-        raise
-    return _stream_roll(roll_path, marks, quantities), duplicates
+        _stream_roll(roll_path, _Votes({}, [""], Counter(), []), quantities)  # the roll's
+        raise  # own problem comes first, if it has one
+    return _stream_roll(roll_path, votes, quantities), votes.duplicates
 
 
 class _Table(NamedTuple):
@@ -180,16 +180,25 @@ def _blank(cells: list[str]) -> bool:
     return not any(cell.strip() for cell in cells)
 
 
-def _read_votes(path: Path, options: list[str] | None) -> tuple[dict[str, str], list[str]]:
-    """member id -> label (a choice's value or an option key), and the members whose
-    vote appears more than once, identically."""
-    votes: dict[str, str] = {}
+_ON_ROLL = 0  # code 0: no label; a member's mark once its roll row was read
+_ABSTAIN = 1  # code 1: "abstain", also what a split household counts as
+
+
+class _Votes(NamedTuple):
+    marks: dict[str, int]  # member id -> code of its label
+    labels: list[str]  # code -> label ("for", an option key, "abstain"); [0] is unused
+    voters: Counter[int]  # code -> members who voted it (strangers included)
+    duplicates: list[str]  # members whose vote appears more than once, identically
+
+
+def _read_votes(path: Path, options: list[str] | None) -> _Votes:
+    votes: dict[str, int] = {}
     duplicates: set[str] = set()
     conflicts: dict[str, set[str]] = {}
-    # A ballot has a handful of choice spellings: each is read once, and each label is
-    # one shared object whatever the spelling ("for", "FOR", "赞成").
-    labels: dict[str, str] = {}
-    spelled: dict[str, str] = {}
+    labels = ["", Choice.ABSTAIN.value]
+    codes = {label: code for code, label in enumerate(labels)}
+    # A ballot has a handful of spellings ("for", "FOR", "赞成"): each is read once.
+    spelled: dict[str, int] = {}
     with _table(path, ("member_id", "choice"), ("member_id", "choice")) as table:
         reader, width = table.rows, table.width
         at_member, at_choice = table.columns["member_id"], table.columns["choice"]
@@ -204,17 +213,20 @@ def _read_votes(path: Path, options: list[str] | None) -> tuple[dict[str, str], 
                     continue
                 raise InputError(f"{path} line {reader.line_num}: empty member_id")
             text = cells[at_choice].strip()
-            label = spelled.get(text)
-            if label is None:
+            code = spelled.get(text)
+            if code is None:
                 label = _parse_choice(text, options, path, reader.line_num)
-                label = spelled[text] = labels.setdefault(label, label)
+                if label not in codes:
+                    codes[label] = len(labels)
+                    labels.append(label)
+                code = spelled[text] = codes[label]
             earlier = votes.get(member_id)
             if earlier is None:
-                votes[member_id] = label
-            elif earlier is label:
+                votes[member_id] = code
+            elif earlier == code:
                 duplicates.add(member_id)
             else:
-                conflicts.setdefault(member_id, {earlier}).add(label)
+                conflicts.setdefault(member_id, {labels[earlier]}).add(labels[code])
     if conflicts:
         listed = "; ".join(
             f"{member} ({' vs '.join(sorted(choices))})"
@@ -223,31 +235,28 @@ def _read_votes(path: Path, options: list[str] | None) -> tuple[dict[str, str], 
         raise InputError(
             f"{path}: conflicting votes for {listed}; the committee must resolve them by hand"
         )
-    return votes, sorted(duplicates)
+    return _Votes(votes, labels, Counter(votes.values()), sorted(duplicates))
 
 
-_ON_ROLL = ""  # a member's mark once its roll row was read (labels are never empty)
-_ABSTAIN = Choice.ABSTAIN.value
+def _stream_roll(path: Path, votes: _Votes, quantities: tuple[Quantity, ...]) -> Counts:
+    """Count the roll at ``path`` against ``votes``, one row at a time.
 
-
-def _stream_roll(path: Path, marks: dict[str, str], quantities: tuple[Quantity, ...]) -> Counts:
-    """Count the roll at ``path`` against ``marks`` (member id -> label, from the votes).
-
-    ``marks`` is reused to find members listed twice: each roll member's entry becomes
-    ``_ON_ROLL``, so what keeps a label at the end voted without being on the roll.
-    Households keep one state each: "" (nobody voted yet), the label all its voters
-    chose, or "abstain" once they disagree (a split household abstains, and abstaining
-    with anything else is split again)."""
+    ``votes.marks`` is reused to find members listed twice: a roll member's entry becomes
+    ``_ON_ROLL``, so an entry left with a label at the end is a vote by a stranger.
+    Households keep one code each: ``_ON_ROLL`` (nobody voted yet), the label all its
+    voters chose, or ``_ABSTAIN`` once they disagree (a split household abstains, and
+    abstaining with anything else is split again)."""
     needs_area = Quantity.AREA in quantities
     needs_homes = Quantity.HOUSEHOLDS in quantities
     required = ("member_id", "area") if needs_area else ("member_id",)
+    marks = votes.marks
     members = 0
-    heads: dict[str, int] = {}
     # Areas are integers in units of 10**-scale m², scale the most decimals seen so far.
     scale = 0
+    most = MAX_AREA  # the largest area, in those units
     area = 0
-    areas: dict[str, int] = {}
-    homes: dict[str, str] = {}
+    areas = [0] * len(votes.labels)  # by code
+    homes: dict[str, int] = {}
     with _table(path, required, ("member_id", "household", "area")) as table:
         reader, width = table.rows, table.width
         at_member = table.columns["member_id"]
@@ -263,8 +272,8 @@ def _stream_roll(path: Path, marks: dict[str, str], quantities: tuple[Quantity, 
                 if _blank(cells):
                     continue
                 raise InputError(f"{path} line {reader.line_num}: empty member_id")
-            label = marks.get(member_id)
-            if label == _ON_ROLL:
+            code = marks.get(member_id)
+            if code == _ON_ROLL:
                 first = _first_line(path, member_id)
                 raise InputError(
                     f"{path} line {reader.line_num}: member {member_id!r} is already on "
@@ -272,76 +281,91 @@ def _stream_roll(path: Path, marks: dict[str, str], quantities: tuple[Quantity, 
                 )
             marks[member_id] = _ON_ROLL
             members += 1
-            if label is not None:
-                heads[label] = heads.get(label, 0) + 1
             # Every area is checked, as it always was, even when the rule weighs none.
             if at_area is not None and (text := cells[at_area].strip()):
-                read = area_units(text)
-                if read is None:
+                whole, _, part = text.partition(".")
+                # The usual row, inline: as many decimals as the scale, digits 0-9 only.
+                if (
+                    len(part) == scale
+                    and part.isdigit()
+                    and whole.isdigit()
+                    and text.isascii()
+                    and len(text) <= MAX_AREA_CHARS
+                    and (units := int(whole + part)) <= most
+                ):
+                    pass
+                elif (read := area_units(text)) is None:
                     raise InputError(
                         f"{path} line {reader.line_num}: bad area {text!r} "
                         f"(expected m² as a number >= 0 written with digits 0-9, e.g. 89.5)"
                     )
-                if needs_area:
+                else:
                     units, places = read
-                    if places != scale:
-                        if places < scale:
-                            units *= 10 ** (scale - places)
-                        else:
-                            factor = 10 ** (places - scale)
-                            area *= factor
-                            areas = {key: value * factor for key, value in areas.items()}
-                            scale = places
+                    if places < scale:
+                        units *= 10 ** (scale - places)
+                    elif places > scale:
+                        factor = 10 ** (places - scale)
+                        area *= factor
+                        areas = [value * factor for value in areas]
+                        scale, most = places, MAX_AREA * 10**places
+                if needs_area:
                     area += units
-                    if label is not None:
-                        areas[label] = areas.get(label, 0) + units
+                    if code:
+                        areas[code] += units
             if needs_homes:
                 home = (cells[at_home].strip() if at_home is not None else "") or member_id
-                if label is None:
-                    homes.setdefault(home, "")
-                else:
+                if code:
                     state = homes.get(home)
                     if not state:
-                        homes[home] = label
-                    elif state != label:
+                        homes[home] = code
+                    elif state != code:
                         homes[home] = _ABSTAIN
-    invalid = sorted(member for member, label in marks.items() if label != _ON_ROLL)
-    return _counts(quantities, members, heads, (area, scale, areas), homes, tuple(invalid))
+                else:
+                    homes.setdefault(home, _ON_ROLL)
+    heads = votes.voters.copy()
+    strangers = [member for member, code in marks.items() if code != _ON_ROLL]
+    heads.subtract(marks[member] for member in strangers)
+    return _counts(
+        quantities,
+        votes.labels,
+        (members, heads),
+        (area, scale, areas),
+        homes,
+        tuple(sorted(strangers)),
+    )
 
 
 def _counts(
     quantities: tuple[Quantity, ...],
-    members: int,
-    heads: dict[str, int],
-    area: tuple[int, int, dict[str, int]],
-    homes: dict[str, str],
+    labels: list[str],
+    heads: tuple[int, Counter[int]],
+    area: tuple[int, int, list[int]],
+    homes: dict[str, int],
     invalid: tuple[str, ...],
 ) -> Counts:
     """The integers turned into ``Counts``: one Fraction per total."""
     roll: dict[Quantity, Fraction] = {}
-    labels: dict[str, dict[Quantity, Fraction]] = {}
+    weights: dict[str, dict[Quantity, Fraction]] = {}
 
-    def add(quantity: Quantity, total: Fraction, by_label: Mapping[str, Fraction]) -> None:
+    def add(quantity: Quantity, total: Fraction, by_code: Mapping[int, Fraction]) -> None:
         roll[quantity] = total
-        for label, weight in by_label.items():
-            labels.setdefault(label, {})[quantity] = weight
+        for code, weight in by_code.items():
+            if code != _ON_ROLL:
+                weights.setdefault(labels[code], {})[quantity] = weight
 
+    members, voters = heads
     for quantity in quantities:
         if quantity is Quantity.HEADCOUNT:
-            add(quantity, Fraction(members), {k: Fraction(v) for k, v in heads.items()})
+            add(quantity, Fraction(members), {c: Fraction(n) for c, n in voters.items() if n})
         elif quantity is Quantity.AREA:
             total, scale, areas = area
             unit = 10**scale
-            add(
-                quantity,
-                Fraction(total, unit),
-                {k: Fraction(v, unit) for k, v in areas.items()},
-            )
+            by_code = {c: Fraction(areas[c], unit) for c, n in voters.items() if n}
+            add(quantity, Fraction(total, unit), by_code)
         else:
             by_state = Counter(homes.values())
-            by_state.pop(_ON_ROLL, None)  # households where nobody voted
-            add(quantity, Fraction(len(homes)), {k: Fraction(v) for k, v in by_state.items()})
-    return Counts(roll=roll, labels=labels, invalid_votes=invalid)
+            add(quantity, Fraction(len(homes)), {c: Fraction(n) for c, n in by_state.items()})
+    return Counts(roll=roll, labels=weights, invalid_votes=invalid)
 
 
 def area_units(text: str) -> tuple[int, int] | None:
