@@ -32,6 +32,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -95,14 +96,14 @@ votes = f"SELECT DISTINCT member_id, {words} AS choice FROM {read.format(sys.arg
 roll = f"SELECT member_id, CAST(round(CAST(area AS DECIMAL(18,2)) * 100) AS BIGINT) AS c \
 FROM {read.format(sys.argv[1])}"
 db = duckdb.connect()
-members, total = db.sql(f"SELECT count(*), sum(c) FROM ({roll})").fetchone()
+members, total = db.execute(f"SELECT count(*), sum(c) FROM ({roll})").fetchone()
 sums = dict.fromkeys(("for", "against", "abstain"), (0, 0))
-for choice, heads, cents in db.sql(
+for choice, heads, cents in db.execute(
     f"SELECT v.choice, count(*), sum(r.c) FROM ({votes}) v JOIN ({roll}) r USING (member_id) "
     "GROUP BY v.choice"
 ).fetchall():
     sums[choice] = (heads, int(cents))
-invalid = db.sql(
+invalid = db.execute(
     f"SELECT count(*) FROM ({votes}) v ANTI JOIN ({roll}) r USING (member_id)"
 ).fetchone()[0]
 
@@ -176,6 +177,7 @@ def generate(directory: Path, members: int, seed: int) -> Input:
 @dataclass
 class Run:
     seconds: float
+    cpu_seconds: float
     peak_mib: float
     ok: bool
     figures: dict[str, Any] | None
@@ -224,21 +226,26 @@ def spawn(series: str, data: Input, scratch: Path) -> Run:
     if series == "before":
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(scratch), env.get("PYTHONPATH")]))
     argv = [sys.executable, "-c", WRAPPER, *command(series, data, scratch)]
+    # CPU time of children is a sum over those reaped (unlike ru_maxrss, a maximum), and
+    # one child runs at a time: the difference is this child's.
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(
         argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=CHILD_TIMEOUT
     )
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     peak = int(peak_file.read_text()) / 1024 if peak_file.exists() else float("nan")
     if done.returncode != 0 or done.stderr.strip():
         error = f"exit {done.returncode}: {done.stderr.strip()[-500:]}"
-        return Run(seconds, peak, False, None, done.stdout, error)
+        return Run(seconds, cpu, peak, False, None, done.stdout, error)
     try:
         output = json.loads(done.stdout)
     except json.JSONDecodeError as failure:
-        return Run(seconds, peak, False, None, done.stdout, f"not JSON: {failure}")
+        return Run(seconds, cpu, peak, False, None, done.stdout, f"not JSON: {failure}")
     figures = figures_of_tally(output) if series in ("yishi", "before") else output
-    return Run(seconds, peak, True, figures, done.stdout)
+    return Run(seconds, cpu, peak, True, figures, done.stdout)
 
 
 def prepare(scratch: Path, before: str | None) -> tuple[list[str], list[str]]:
@@ -302,7 +309,8 @@ def main(argv: list[str] | None = None) -> int:
                 state = "ok" if run.ok else f"FAILED {run.error}"
                 log(
                     f"round {round_ + 1}/{args.runs} {name:7} "
-                    f"{run.seconds:7.2f} s {run.peak_mib:7.1f} MiB  {state}"
+                    f"{run.seconds:7.2f} s (CPU {run.cpu_seconds:6.2f} s) "
+                    f"{run.peak_mib:7.1f} MiB  {state}"
                 )
 
     def median(name: str, attribute: str) -> float:
@@ -310,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ours, anchor = median("yishi", "seconds"), median("anchor", "seconds")
     ratio = ours / anchor
+    cpu_ratio = median("yishi", "cpu_seconds") / median("anchor", "cpu_seconds")
     peak = max(r.peak_mib for r in runs["yishi"])
     reference = runs["anchor"][0].figures
     agree = [
@@ -334,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
         Target(
             f"yishi median ≤ {TARGET_RATIO:g} × the anchor's",
             ratio <= TARGET_RATIO,
-            f"{ours:.2f} s vs {anchor:.2f} s: {ratio:.2f}×",
+            f"{ours:.2f} s vs {anchor:.2f} s: {ratio:.2f}× (CPU time: {cpu_ratio:.2f}×)",
             correctness=False,
         ),
         Target(
@@ -361,8 +370,10 @@ def main(argv: list[str] | None = None) -> int:
             "median_s": median(name, "seconds"),
             "min_s": min(r.seconds for r in runs[name]),
             "max_s": max(r.seconds for r in runs[name]),
+            "cpu_s": median(name, "cpu_seconds"),
             "peak_mib": max(r.peak_mib for r in runs[name]),
             "vs_anchor": median(name, "seconds") / anchor,
+            "cpu_vs_anchor": median(name, "cpu_seconds") / median("anchor", "cpu_seconds"),
         }
         for name in series
     ]
@@ -371,16 +382,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.runs} round(s), interleaved",
         file=out,
     )
-    print(
-        f"{'series':8} {'median s':>9} {'min s':>7} {'max s':>7} {'peak MiB':>9} {'×anchor':>8}",
-        file=out,
-    )
+    heading = ("median s", "min s", "max s", "×anchor", "CPU s", "×anchor", "peak MiB")
+    print(f"{'series':8}" + "".join(f"{h:>10}" for h in heading), file=out)
     for row in table:
-        print(
-            f"{row['series']:8} {row['median_s']:9.2f} {row['min_s']:7.2f} {row['max_s']:7.2f} "
-            f"{row['peak_mib']:9.1f} {row['vs_anchor']:8.2f}",
-            file=out,
-        )
+        shown = ("median_s", "min_s", "max_s", "vs_anchor", "cpu_s", "cpu_vs_anchor")
+        cells = [f"{row[key]:10.2f}" for key in shown] + [f"{row['peak_mib']:10.1f}"]
+        print(f"{row['series']:8}" + "".join(cells), file=out)
     for note in notes:
         print(f"note: {note}", file=out)
     status = print_targets(targets, file=out)
@@ -391,7 +398,11 @@ def main(argv: list[str] | None = None) -> int:
             "rounds": args.runs,
             "series": table,
             "runs": {
-                name: [{"seconds": r.seconds, "peak_mib": r.peak_mib, "ok": r.ok} for r in rs]
+                name: [
+                    {"seconds": r.seconds, "cpu_seconds": r.cpu_seconds, "peak_mib": r.peak_mib}
+                    | {"ok": r.ok}
+                    for r in rs
+                ]
                 for name, rs in runs.items()
             },
             "figures": reference,
