@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import json
 import os
+import resource
 import shutil
 import signal
 import statistics
@@ -47,7 +48,20 @@ TOKEN = "123456789:TEST-yishi-emulator-token"
 REACH_BOUND = 60.0  # seconds a process may take to reach getUpdates
 STOP_BOUND = 20.0  # seconds it may take to exit after SIGTERM
 TARGET_RATIO = 2.0
-SERIES = ("bare", "migrated", "fresh")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One series: the bare app, or ``yishi run`` from the checkout at ``root`` on a
+    database at head (``migrated``) or not yet created."""
+
+    name: str
+    bare: bool = False
+    migrated: bool = True
+    root: Path = ROOT
+
+
+SPECS = (Spec("bare", bare=True), Spec("migrated"), Spec("fresh", migrated=False))
 
 # The baseline: what a minimal PTB bot does to start polling. One handler, as a bot has
 # at least one; nothing else imported.
@@ -159,58 +173,77 @@ class Run:
     series: str
     seconds: float | None  # spawn -> first getUpdates; None: never reached it
     calls: dict[str, float] = field(default_factory=dict)  # first call of each method, s
+    cpu: float = 0.0  # CPU seconds (user + system) of the whole process, start to exit
     exit_code: int | None = None
     clean: bool = False  # exited 0 after SIGTERM, within the bound, without a traceback
     problem: str = ""
 
 
-def _command(series: str, emulator: Emulator, extra: list[str]) -> list[str]:
-    if series == "bare":
+def _command(spec: Spec, emulator: Emulator, extra: list[str]) -> list[str]:
+    if spec.bare:
         return [sys.executable, *extra, "-c", BARE_APP, TOKEN, emulator.base_url]
     return [sys.executable, *extra, "-m", "bot.cli", "run"]
 
 
-def _environment(emulator: Emulator, database_url: str) -> dict[str, str]:
+def _environment(spec: Spec, emulator: Emulator, database_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("YISHI_")}
     env.update(
         YISHI_TELEGRAM_TOKEN=TOKEN,
         YISHI_TELEGRAM_BASE_URL=emulator.base_url,
         YISHI_DATABASE_URL=database_url,
-        PYTHONPATH=str(ROOT),
+        # First on the path, so ahead of the editable install's finder: --before's
+        # checkout is the one imported.
+        PYTHONPATH=str(spec.root),
     )
     return env
 
 
 async def start_once(
-    series: str, emulator: Emulator, workdir: Path, database_url: str, extra: list[str]
+    spec: Spec, emulator: Emulator, workdir: Path, database_url: str, extra: list[str]
 ) -> tuple[Run, str]:
     """Spawn one process, time it to its first getUpdates, stop it; (the run, its stderr)."""
     since = len(emulator.calls)
+    # Children's CPU is added here when they are reaped; the emulator's only at its end.
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     proc = await asyncio.create_subprocess_exec(
-        *_command(series, emulator, extra),
+        *_command(spec, emulator, extra),
         cwd=workdir,
-        env=_environment(emulator, database_url),
+        env=_environment(spec, emulator, database_url),
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
     )
     assert proc.stderr is not None
     errors = asyncio.create_task(proc.stderr.read())
-    reached = await emulator.first("getUpdates", since, REACH_BOUND)
-    run = Run(series, None if reached is None else reached - started)
+    exited = asyncio.create_task(proc.wait())
+    reaching = asyncio.create_task(emulator.first("getUpdates", since, REACH_BOUND))
+    await asyncio.wait({exited, reaching}, return_when=asyncio.FIRST_COMPLETED)
+    if not reaching.done():  # it exited first: a failed start, no point waiting
+        await asyncio.sleep(0.2)  # a request it made just before may still be on the pipe
+        reaching.cancel()
+    reached = None if reaching.cancelled() else reaching.result()
+    run = Run(spec.name, None if reached is None else reached - started)
     for at, method in emulator.calls[since:]:
         run.calls.setdefault(method, round(at - started, 4))
     if reached is None:
-        run.problem = f"no getUpdates within {REACH_BOUND:.0f} s"
+        run.problem = (
+            f"exited ({proc.returncode}) before getUpdates"
+            if exited.done()
+            else f"no getUpdates within {REACH_BOUND:.0f} s"
+        )
     if proc.returncode is None:
         proc.send_signal(signal.SIGTERM)
     try:
-        await asyncio.wait_for(proc.wait(), STOP_BOUND)
+        await asyncio.wait_for(exited, STOP_BOUND)
     except TimeoutError:
         proc.kill()
         await proc.wait()
         run.problem = run.problem or f"still running {STOP_BOUND:.0f} s after SIGTERM"
     stderr = (await errors).decode(errors="replace")
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    run.cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (
+        cpu_after.ru_stime - cpu_before.ru_stime
+    )
     run.exit_code = proc.returncode
     run.clean = proc.returncode == 0 and "Traceback" not in stderr and not run.problem
     if not run.clean and not run.problem:
@@ -232,23 +265,22 @@ def _migrated_template(directory: Path) -> Path:
     return template
 
 
-async def bench(runs: int, template: Path, scratch: Path) -> list[Run]:
+async def bench(specs: list[Spec], runs: int, template: Path, scratch: Path) -> list[Run]:
     results: list[Run] = []
     async with Emulator() as emulator:
         for i in range(runs):
-            order = SERIES[i % 3 :] + SERIES[: i % 3]
-            for series in order:
-                workdir = scratch / f"{series}-{i}"
+            shift = i % len(specs)
+            for spec in specs[shift:] + specs[:shift]:
+                workdir = scratch / f"{spec.name}-{i}"
                 workdir.mkdir()
                 database = workdir / "yishi.sqlite3"
-                if series == "migrated":
+                if spec.migrated:
                     shutil.copyfile(template, database)
-                run, stderr = await start_once(
-                    series, emulator, workdir, f"sqlite:///{database}", []
-                )
+                run, stderr = await start_once(spec, emulator, workdir, f"sqlite:///{database}", [])
                 results.append(run)
                 took = "—" if run.seconds is None else f"{run.seconds:.3f} s"
-                log(f"run {i + 1}/{runs} {series:9} {took}  {'ok' if run.clean else run.problem}")
+                state = "ok" if run.clean else run.problem
+                log(f"run {i + 1}/{runs} {spec.name:9} {took} cpu {run.cpu:.3f} s  {state}")
                 if not run.clean:
                     log(stderr[-3000:])
     return results
@@ -259,15 +291,15 @@ async def importtimes(template: Path, scratch: Path) -> dict[str, list[tuple[int
     imports' cumulative microseconds (their sum is the whole import time), costliest first."""
     found: dict[str, list[tuple[int, str]]] = {}
     async with Emulator() as emulator:
-        for series in ("bare", "migrated"):
-            workdir = scratch / f"importtime-{series}"
+        for spec in SPECS[:2]:
+            workdir = scratch / f"importtime-{spec.name}"
             workdir.mkdir()
             database = workdir / "yishi.sqlite3"
             shutil.copyfile(template, database)
             _, stderr = await start_once(
-                series, emulator, workdir, f"sqlite:///{database}", ["-X", "importtime"]
+                spec, emulator, workdir, f"sqlite:///{database}", ["-X", "importtime"]
             )
-            found[series] = _top_level_imports(stderr)
+            found[spec.name] = _top_level_imports(stderr)
     return found
 
 
@@ -282,8 +314,8 @@ def _top_level_imports(stderr: str) -> list[tuple[int, str]]:
     return sorted(rows, reverse=True)
 
 
-def _median(runs: list[Run], series: str) -> float:
-    values = [r.seconds for r in runs if r.series == series and r.seconds is not None]
+def _median(runs: list[Run], series: str, attribute: str = "seconds") -> float:
+    values = [getattr(r, attribute) for r in runs if r.series == series and r.seconds is not None]
     return statistics.median(values) if values else float("nan")
 
 
@@ -298,11 +330,17 @@ def _median_calls(runs: list[Run], series: str) -> dict[str, float]:
 
 
 def report(
-    runs: list[Run], imports: dict[str, list[tuple[int, str]]], as_json: bool, quick: bool
+    specs: list[Spec],
+    runs: list[Run],
+    imports: dict[str, list[tuple[int, str]]],
+    as_json: bool,
+    quick: bool,
 ) -> int:
-    medians = {series: _median(runs, series) for series in SERIES}
-    ratio = medians["migrated"] / medians["bare"]
-    ratio_fresh = medians["fresh"] / medians["bare"]
+    names = [spec.name for spec in specs]
+    medians = {name: _median(runs, name) for name in names}
+    cpu = {name: _median(runs, name, "cpu") for name in names}
+    ratios = {name: medians[name] / medians["bare"] for name in names}
+    ratio = ratios["migrated"]
     unclean = [r for r in runs if not r.clean]
     targets = [
         Target(
@@ -313,16 +351,16 @@ def report(
         Target(
             f"yishi run (database at head) < {TARGET_RATIO:g}× bare",
             ratio < TARGET_RATIO,
-            f"{ratio:.2f}×" + (" (quick: too few runs to judge)" if quick else ""),
+            f"{ratio:.2f}× (medians)" + (" — quick: too few runs to judge" if quick else ""),
             correctness=False,
         ),
     ]
     if as_json:
         figures = {
             "medians_s": medians,
-            "ratio": ratio,
-            "ratio_fresh": ratio_fresh,
-            "calls_s": {series: _median_calls(runs, series) for series in SERIES},
+            "cpu_s": cpu,
+            "ratios": ratios,
+            "calls_s": {name: _median_calls(runs, name) for name in names},
             "runs": [asdict(r) for r in runs],
             "importtime_us": imports,
             "targets": targets_json(targets),
@@ -330,26 +368,29 @@ def report(
         print(json.dumps(figures, indent=2, ensure_ascii=False))
         return 1 if unclean else 0
     count = len([r for r in runs if r.series == "bare"])
-    print(f"start-up to the first getUpdates, median of {count} (s; machine load varies):")
-    print(f"  {'series':9} {'median':>7} {'min':>7} {'max':>7}  {'ratio':>6}")
-    for series in SERIES:
-        values = [r.seconds for r in runs if r.series == series and r.seconds is not None]
+    print(
+        f"start-up to the first getUpdates, {count} runs a series (s; the machine's load varies):"
+    )
+    print(f"  {'series':9} {'median':>7} {'min':>7} {'max':>7}  {'ratio':>6}  {'cpu':>6}")
+    for name in names:
+        values = [r.seconds for r in runs if r.series == name and r.seconds is not None]
         if not values:
-            print(f"  {series:9}   never reached getUpdates")
+            print(f"  {name:9}   never reached getUpdates")
             continue
         print(
-            f"  {series:9} {medians[series]:7.3f} {min(values):7.3f} {max(values):7.3f}"
-            f"  {medians[series] / medians['bare']:5.2f}×"
+            f"  {name:9} {medians[name]:7.3f} {min(values):7.3f} {max(values):7.3f}"
+            f"  {ratios[name]:5.2f}×  {cpu[name]:6.3f}"
         )
+    print("  (ratio: median ÷ bare's median; cpu: median CPU s of the whole process, to exit)")
     print("first call of each Bot API method after spawn (median s):")
-    for series in SERIES:
-        calls = _median_calls(runs, series)
-        print(f"  {series:9} " + ", ".join(f"{m} {at:.3f}" for m, at in calls.items()))
-    for series, rows in imports.items():
+    for name in names:
+        calls = _median_calls(runs, name)
+        print(f"  {name:9} " + ", ".join(f"{m} {at:.3f}" for m, at in calls.items()))
+    for name, rows in imports.items():
         total = sum(us for us, _ in rows) / 1e6
-        print(f"imports of {series} under -X importtime: {total:.3f} s; costliest:")
-        for us, name in rows[:12]:
-            print(f"  {us / 1e6:7.3f} s  {name}")
+        print(f"imports of {name} under -X importtime: {total:.3f} s; costliest:")
+        for us, module in rows[:12]:
+            print(f"  {us / 1e6:7.3f} s  {module}")
     return print_targets(targets)
 
 
@@ -361,19 +402,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--importtime", action="store_true", help="also profile imports (-X importtime)"
     )
+    parser.add_argument(
+        "--before",
+        type=Path,
+        metavar="DIR",
+        help="also time `yishi run` (database at head) from the checkout in DIR, e.g. "
+        "`git archive REV | tar -x -C DIR`, as series 'before'",
+    )
     parser.add_argument("--phase", choices=["emulator"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.phase == "emulator":
         asyncio.run(_serve_emulator())
         return 0
+    specs = list(SPECS)
+    if args.before is not None:
+        specs.append(Spec("before", root=args.before.resolve()))
     runs = 2 if args.quick else args.runs
     with tempfile.TemporaryDirectory(prefix="yishi-bench-startup-") as tmp:
         scratch = Path(tmp)
         template = _migrated_template(scratch)
-        log(f"{runs} runs of each of {', '.join(SERIES)}, interleaved")
-        results = asyncio.run(bench(runs, template, scratch))
+        log(f"{runs} runs of each of {', '.join(s.name for s in specs)}, interleaved")
+        results = asyncio.run(bench(specs, runs, template, scratch))
         imports = asyncio.run(importtimes(template, scratch)) if args.importtime else {}
-    return report(results, imports, args.json, args.quick)
+    return report(specs, results, imports, args.json, args.quick)
 
 
 if __name__ == "__main__":

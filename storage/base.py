@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Insert, Table
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 CHUNK = 500  # rows per statement: SQLite allows 32,766 bound parameters
@@ -34,6 +33,9 @@ class Repository:
 
     def insert(self, table: Any) -> Any:
         """The dialect's INSERT, which knows ``on_conflict_do_nothing``."""
+        # Imported here: the PostgreSQL dialect is not loaded at all on SQLite.
+        from sqlalchemy.dialects import postgresql, sqlite
+
         target: Table = table.__table__ if hasattr(table, "__table__") else table
         if self.dialect == "postgresql":
             return postgresql.insert(target)

@@ -8,8 +8,8 @@ again; both ask :func:`is_unavailable`.
 from __future__ import annotations
 
 import sqlite3
+import sys
 
-import psycopg
 from sqlalchemy import exc
 
 # SQLite's own words for a file it cannot use now (not for a mistake in a statement).
@@ -25,17 +25,24 @@ def is_unavailable(error: BaseException | None) -> bool:
             return True
         if isinstance(error, sqlite3.OperationalError):
             return any(word in str(error).lower() for word in _SQLITE_OUTAGES)
-        if isinstance(
-            error,
-            exc.InterfaceError
-            | exc.TimeoutError  # the pool had no connection to give
-            | psycopg.OperationalError
-            | psycopg.InterfaceError
-            | ConnectionError,
-        ):
+        if isinstance(error, _outages()):
             return True
         if isinstance(error, exc.DBAPIError) and error.orig is not None:
             error = error.orig
             continue
         error = error.__cause__ or error.__context__
     return False
+
+
+def _outages() -> tuple[type[BaseException], ...]:
+    found: tuple[type[BaseException], ...] = (
+        exc.InterfaceError,
+        exc.TimeoutError,  # the pool had no connection to give
+        ConnectionError,
+    )
+    # psycopg is not imported on SQLite (it costs ~0.1 s at start-up); an error can only
+    # be one of its own once something has imported it.
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is not None:
+        found += (psycopg.OperationalError, psycopg.InterfaceError)
+    return found

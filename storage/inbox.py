@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.orm import InboxRow, ProcessedUpdateRow
@@ -44,6 +43,8 @@ class SqlInbox:
         before (a redelivery) is not stored again and not returned."""
         if not payloads:
             return []
+        from sqlalchemy.dialects import postgresql, sqlite  # only the one in use is needed
+
         async with self._sessions() as session, session.begin():
             insert = postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
             stored: list[Entry] = []

@@ -9,25 +9,31 @@ taken by ``BEGIN IMMEDIATE`` does the same.
 
 from __future__ import annotations
 
+import ast
 import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import event, text
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
 
 from storage.db import create_engine, normalize_url
 
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+if TYPE_CHECKING:
+    from alembic.config import Config
 
-_Action = Callable[[Config], None]
+# Alembic is imported only where a migration runs (or where its answer is needed): its
+# script and DDL machinery costs about a tenth of a second to import, on every start of
+# the bot, which almost always finds the database at head already.
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+VERSIONS = MIGRATIONS / "versions"
+VERSION_TABLE = "alembic_version"  # Alembic's default; env.py does not change it
+
+_Action = Callable[["Config"], None]
 
 # Any constant will do; it only has to be the same in every process.
 _ADVISORY_LOCK = 0x796973686921  # "yishi!"
@@ -35,6 +41,8 @@ _ADVISORY_LOCK = 0x796973686921  # "yishi!"
 
 def alembic_config(url: str | None = None) -> Config:
     """An Alembic config built in code, pointing at the packaged migrations."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("path_separator", "os")
@@ -45,10 +53,95 @@ def alembic_config(url: str | None = None) -> Config:
 
 @functools.cache
 def head() -> str:
-    """The newest revision shipped with this code (read once: the files ship with it)."""
+    """The newest revision shipped with this code (read once: the files ship with it).
+
+    Read from the revision files' ``revision = "…"`` and ``down_revision = "…"`` lines
+    when they form one straight line of revisions (as they always have here), without
+    loading Alembic; anything else (a branch, a merge, a value that is not a literal, a
+    file that does not parse) is left to Alembic, which then answers as it always did.
+    """
+    return linear_head(VERSIONS) or alembic_head()
+
+
+def alembic_head() -> str:
+    """Alembic's own answer: it imports every revision script."""
+    from alembic.script import ScriptDirectory
+
     revision = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert revision is not None
     return revision
+
+
+_FIELDS = ("revision", "down_revision", "branch_labels", "depends_on")
+
+
+def linear_head(versions: Path) -> str | None:
+    """The head of the revisions in ``versions`` if they form a single chain from one
+    root, each a plain literal; None (ask Alembic) for anything else.
+
+    A wrong answer here would make the bot skip a migration, so every doubt is None:
+    the files are those Alembic itself reads (``*.py`` but ``__init__`` and editor lock
+    files ``.#…``, not recursive, not sourceless: our config sets neither option)."""
+    down_of: dict[str, str | None] = {}
+    for path in sorted(versions.glob("*.py")):
+        if path.name.startswith(("__init__", ".#")):
+            continue
+        fields = _literal_fields(path)
+        if fields is None:
+            return None
+        revision, down = fields.get("revision"), fields.get("down_revision")
+        if not isinstance(revision, str) or revision in down_of:
+            return None
+        if not (down is None or isinstance(down, str)):
+            return None  # a merge (a tuple of parents)
+        if fields.get("branch_labels") is not None or fields.get("depends_on") is not None:
+            return None
+        down_of[revision] = down
+    parents = [down for down in down_of.values() if down is not None]
+    if len(set(parents)) != len(parents) or not set(parents) <= set(down_of):
+        return None  # a branch point, or a parent that is not shipped
+    heads = set(down_of) - set(parents)
+    roots = [revision for revision, down in down_of.items() if down is None]
+    if len(heads) != 1 or len(roots) != 1:
+        return None
+    (found,) = heads
+    # One chain: walking down from the head reaches every revision (no detached cycle).
+    seen, at = 0, down_of.get(found)
+    while at is not None and seen <= len(down_of):
+        seen, at = seen + 1, down_of[at]
+    return found if seen + 1 == len(down_of) else None
+
+
+def _literal_fields(path: Path) -> dict[str, object] | None:
+    """The module-level ``revision`` … ``depends_on`` of a revision file, each assigned
+    once to a literal; None when one is assigned twice or to anything else."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return None
+    fields: dict[str, object] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
+        for target in targets:
+            name = target.id if isinstance(target, ast.Name) else None
+            if name is None:
+                if any(n.id in _FIELDS for n in ast.walk(target) if isinstance(n, ast.Name)):
+                    return None  # e.g. ``revision, x = …``
+                continue
+            if name not in _FIELDS:
+                continue
+            if name in fields:
+                return None
+            try:
+                fields[name] = ast.literal_eval(value)
+            except ValueError:
+                return None
+    return fields
 
 
 async def upgrade(url: str, revision: str = "head") -> None:
@@ -59,11 +152,15 @@ async def upgrade(url: str, revision: str = "head") -> None:
     there is nothing to do (~0.1 s of CPU)."""
     if revision in ("head", head()) and await current(url) == head():
         return
+    from alembic import command
+
     await _run(url, lambda config: command.upgrade(config, revision))
 
 
 async def downgrade(url: str, revision: str) -> None:
     """Migrate the database at ``url`` down to ``revision`` (``"base"``: empty)."""
+    from alembic import command
+
     await _run(url, lambda config: command.downgrade(config, revision))
 
 
@@ -78,6 +175,16 @@ async def current(url: str) -> str | None:
 
 
 def _current_revision(connection: Connection) -> str | None:
+    """What Alembic's ``MigrationContext.get_current_revision`` answers, read with one
+    query: no version table, or an empty one, is None; one row is its revision. Several
+    rows (branches) are left to Alembic, which refuses them as it always did."""
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return None
+    rows = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).fetchall()
+    if len(rows) <= 1:
+        return str(rows[0][0]) if rows else None
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(connection).get_current_revision()
 
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Any
-
-import psycopg
+from typing import TYPE_CHECKING, Any
 
 from storage.db import is_sqlite, libpq_url
+
+if TYPE_CHECKING:
+    import psycopg
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ class Leadership:
             log.info("SQLite: this process runs the scheduled jobs (one process per database)")
             self.is_leader = True
             return True
+        import psycopg  # imported where used: only PostgreSQL needs it (~0.1 s at start-up)
+
         try:
             if self._connection is None or self._connection.closed:
                 self._connection = await psycopg.AsyncConnection.connect(
@@ -62,6 +65,8 @@ class Leadership:
         """False once the lock's connection is gone (the lock went with it)."""
         if not self.is_leader or self._connection is None:
             return self.is_leader
+        import psycopg
+
         try:
             await self._connection.execute("SELECT 1")
         except psycopg.Error:
@@ -72,6 +77,8 @@ class Leadership:
 
     async def release(self) -> None:
         if self._connection is not None and self.is_leader:
+            import psycopg
+
             with contextlib.suppress(psycopg.Error):
                 await self._connection.execute(
                     f"SELECT pg_advisory_unlock(%s, {_SCOPE})", (LEADER_LOCK,)
@@ -82,5 +89,7 @@ class Leadership:
     async def _drop(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:
+            import psycopg
+
             with contextlib.suppress(psycopg.Error):
                 await connection.close()

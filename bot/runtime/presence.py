@@ -18,11 +18,12 @@ import contextlib
 import logging
 import secrets
 from collections.abc import Iterable
-from typing import Any
-
-import psycopg
+from typing import TYPE_CHECKING, Any
 
 from storage.db import is_sqlite, libpq_url
+
+if TYPE_CHECKING:
+    import psycopg
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ class Presence:
             return True
         if self._connection is not None and not self._connection.closed:
             return True
+        import psycopg  # imported where used: only PostgreSQL needs it (~0.1 s at start-up)
+
         try:
             self._connection = await psycopg.AsyncConnection.connect(
                 libpq_url(self._url), autocommit=True
@@ -77,6 +80,8 @@ class Presence:
         if not await self.announce():
             return wanted
         assert self._connection is not None
+        import psycopg
+
         try:
             cursor = await self._connection.execute(
                 "SELECT objid::bigint FROM pg_locks WHERE locktype = 'advisory'"
@@ -97,5 +102,7 @@ class Presence:
     async def _drop(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:
+            import psycopg
+
             with contextlib.suppress(psycopg.Error):
                 await connection.close()

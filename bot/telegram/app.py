@@ -9,7 +9,7 @@ import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from telegram import Bot, BotCommand, LinkPreviewOptions, Update
@@ -49,7 +49,6 @@ from bot.telegram.ratelimit import NO_RETRY, RateLimiter
 from bot.telegram.render import plain
 from bot.telegram.startup_calls import retrying
 from bot.telegram.tally import TallyRefresher
-from bot.telegram.webhook import WebhookConfig, WebhookServer
 from domain import services
 from domain.events import (
     BallotChanged,
@@ -63,6 +62,9 @@ from domain.events import (
 from domain.model import Notice, NoticeKind
 from storage.errors import is_unavailable
 from storage.uow import Database
+
+if TYPE_CHECKING:  # aiohttp (~0.1 s to import) is loaded only in webhook mode
+    from bot.telegram.webhook import WebhookConfig, WebhookServer
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +217,8 @@ def _secret(settings: Settings, token: str) -> str:
 def webhook_config(settings: Settings, token: str) -> WebhookConfig:
     """The webhook from the settings; its secret token, unless given, is derived from the
     secret, so every process of a deployment checks the same one."""
+    from bot.telegram.webhook import WebhookConfig
+
     assert settings.webhook_url is not None
     if settings.webhook_secret is not None:
         secret_token = settings.webhook_secret.get_secret_value()
@@ -426,6 +430,8 @@ async def running(
                     language=deps.settings.language,
                 )
             else:
+                from bot.telegram.webhook import WebhookServer
+
                 receiver = WebhookServer(
                     application.bot, deps.inbox, webhook, deps.settings.language
                 )

@@ -13,7 +13,6 @@ from bot.telegram import render
 from bot.telegram.context import command_text, deps, keyed_uow, now, uow, user_language
 from bot.telegram.handlers.common import council_here, group_only, refusals
 from bot.telegram.i18n import Markup, t
-from bot.telegram.ics import meeting_ics
 from domain import errors, meetings
 from domain.numbers import looks_like_id, parse_id, read_id
 from domain.when import find_when, parse_deadline, parse_duration, parse_when
@@ -157,6 +156,8 @@ async def calendar(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def send_calendar(
     context: ContextTypes.DEFAULT_TYPE, user_id: int, meeting_id: int, lang: str
 ) -> None:
+    from bot.telegram.ics import meeting_ics  # icalendar: loaded when a member asks for a file
+
     view = await meetings.calendar_view(uow(context), meeting_id=meeting_id, user_id=user_id)
     data = meeting_ics(lang, view, now=now(context), domain=context.bot.username or "yishi")
     when = render.moment(lang, view.meeting.starts_at, view.council.timezone)
