@@ -31,10 +31,12 @@ from domain.notices import queue
 from domain.ports import Lock, UnitOfWork, UnitOfWorkFactory
 from domain.schedule import (
     LATE_AFTER,
+    SUBJECT_OF,
     Job,
     JobKind,
     Subject,
     ballot_jobs,
+    job_ids,
     jobs_of,
     meeting_jobs,
     task_jobs,
@@ -104,17 +106,29 @@ class _Loaded:
 
 
 async def _planned(
-    uow: UnitOfWork, kind: JobKind, target: int, variant: int
+    uow: UnitOfWork,
+    kind: JobKind,
+    target: int,
+    variant: int,
+    councils: dict[int, Council] | None = None,
 ) -> tuple[Job | None, _Loaded]:
-    """The job with this id as the state plans it now (or None), and what was read."""
+    """The job with this id as the state plans it now (or None), and what was read.
+    ``councils``: those a batch already read (a run changes no council)."""
     jobs: Iterable[Job] = ()
     loaded = _Loaded()
+    councils = {} if councils is None else councils
+
+    async def council_of(council_id: int) -> Council:
+        if council_id not in councils:
+            councils[council_id] = await require_council(uow, council_id)
+        return councils[council_id]
+
     if kind in (JobKind.BALLOT_CLOSE, JobKind.BALLOT_NUDGE):
         # The closing job locks the ballot now, so a vote or a chair's /close waits for it.
         lock = Lock.UPDATE if kind is JobKind.BALLOT_CLOSE else Lock.NONE
         loaded.ballot = await uow.ballots.get(target, lock=lock)
         if loaded.ballot is not None:
-            loaded.council = await require_council(uow, loaded.ballot.council_id)
+            loaded.council = await council_of(loaded.ballot.council_id)
             jobs = ballot_jobs(loaded.ballot, loaded.council)
     elif kind is JobKind.TOPIC_DEADLINE:
         loaded.topic = await uow.topics.get(target)
@@ -127,7 +141,7 @@ async def _planned(
     else:
         loaded.meeting = await uow.meetings.get(target)
         if loaded.meeting is not None:
-            loaded.council = await require_council(uow, loaded.meeting.council_id)
+            loaded.council = await council_of(loaded.meeting.council_id)
             jobs = meeting_jobs(loaded.meeting, loaded.council)
     return next((j for j in jobs if j.kind is kind and j.variant == variant), None), loaded
 
@@ -190,8 +204,10 @@ async def run_jobs(
 ) -> Batch:
     """Run jobs that fell due together in one transaction, each as ``run_job`` would (its
     claim, its change and its notices), and read again the plan of the subjects they
-    touched, so that a thousand ballots closing at one moment commit in one go instead
-    of a thousand transactions of their own and as many more to plan them again.
+    touched, so that a thousand ballots closing at one moment commit in a few
+    transactions instead of a thousand, with fewer statements each: the councils read
+    once, the claims taken in one statement, the notices queued in one, the closed
+    ballots' plans known without reading them again.
 
     Exactly once still holds: each run's claim commits with its change, in the batch's
     one commit. If any run fails, the whole batch is rolled back and every job is run
@@ -199,10 +215,10 @@ async def run_jobs(
     the others with it; it alone is reported ``None``."""
     try:
         async with uows() as uow:
-            runs = {job_id: await _run_in(uow, job_id, now=now, grace=grace) for job_id in job_ids}
-            replanned = await _replan(uow, runs.values(), now=now, grace=grace)
+            ran, replanned = await _run_batch_in(uow, job_ids, now=now, grace=grace)
             await uow.commit()
-            return Batch(dict(runs), replanned, 1)
+            runs: dict[str, JobRun | None] = dict(ran)
+            return Batch(runs, replanned, 1)
     except Exception:
         if len(job_ids) == 1:
             raise
@@ -213,27 +229,108 @@ async def run_jobs(
         except Exception:
             alone[job_id] = None
     async with uows() as uow:
-        replanned = await _replan(uow, [r for r in alone.values() if r], now=now, grace=grace)
+        done = [r for r in alone.values() if r is not None]
+        replanned = await _replan(uow, [(r, None) for r in done], now=now, grace=grace)
     return Batch(alone, replanned, len(job_ids) + 1)
 
 
+async def _run_batch_in(
+    uow: UnitOfWork, job_ids: Sequence[str], *, now: datetime, grace: timedelta
+) -> tuple[dict[str, JobRun], list[Replanned]]:
+    """``run_jobs``'s work inside an open unit of work, uncommitted. Each pass takes at
+    most one job per subject (a ballot's nudge and closing due together run in turn,
+    the second reading what the first left), reads them, claims the due ones in one
+    statement, then runs them."""
+    councils: dict[int, Council] = {}
+    runs: dict[str, JobRun] = {}
+    touched: dict[tuple[Subject, int], tuple[JobRun, _Loaded | None]] = {}
+    notices: list[Notice] = []
+    waiting = list(dict.fromkeys(job_ids))
+    while waiting:
+        this_pass: dict[tuple[Subject, int], str] = {}
+        later = []
+        for job_id in waiting:
+            kind, target, _ = Job.parse_id(job_id)
+            key = (SUBJECT_OF[kind], target)
+            if key in this_pass:
+                later.append(job_id)
+            else:
+                this_pass[key] = job_id
+        waiting = later
+        read: list[tuple[str, Job, _Loaded]] = []
+        for job_id in this_pass.values():
+            kind, target, variant = Job.parse_id(job_id)
+            job, loaded = await _planned(uow, kind, target, variant, councils)
+            if job is None:
+                runs[job_id] = JobRun(Ran.STALE)
+            elif job.at > now:
+                runs[job_id] = JobRun(Ran.NOT_DUE, job)
+            else:
+                read.append((job_id, job, loaded))
+        claimed = await uow.updates.claim_many([job.claim for _, job, _ in read])
+        for job_id, job, loaded in read:
+            if job.claim not in claimed:
+                runs[job_id] = JobRun(Ran.ALREADY, job)
+                continue
+            late = now - job.at
+            if job.kind.skippable and late > grace:
+                runs[job_id] = JobRun(Ran.SKIPPED, job, late)
+                continue
+            made = await _RUNNERS[job.kind](uow, job, loaded, now, late)
+            if made is None:
+                runs[job_id] = JobRun(Ran.SKIPPED, job, late)
+                continue
+            notices += made
+            runs[job_id] = JobRun(Ran.DONE, job, late, len(made))
+        for job_id in this_pass.values():
+            result = runs[job_id]
+            if result.job is not None and result.ran is not Ran.ALREADY:
+                loaded_now = next((ld for i, _, ld in read if i == job_id), None)
+                touched[(result.job.subject, result.job.target)] = (result, loaded_now)
+    if notices:
+        await queue(uow, *notices)
+    replanned = await _replan(uow, list(touched.values()), now=now, grace=grace, councils=councils)
+    return {job_id: runs[job_id] for job_id in job_ids}, replanned
+
+
 async def _replan(
-    uow: UnitOfWork, runs: Iterable[JobRun], *, now: datetime, grace: timedelta
+    uow: UnitOfWork,
+    touched: Sequence[tuple[JobRun, _Loaded | None]],
+    *,
+    now: datetime,
+    grace: timedelta,
+    councils: dict[int, Council] | None = None,
 ) -> list[Replanned]:
-    """The plan of each subject a run touched (one that another run did is unchanged)."""
-    subjects = sorted(
-        {
-            (r.job.subject, r.job.target)
-            for r in runs
-            if r.job is not None and r.ran is not Ran.ALREADY
-        }
-    )
-    replanned = []
-    for subject, target in subjects:
-        ids, jobs = await planned(uow, subject, target)
-        kept = tuple(j for j in jobs if worth_planning(j, now=now, grace=grace))
-        replanned.append(Replanned(subject, target, tuple(ids), kept))
-    return replanned
+    """The plan of each subject a run touched, as its last run left it. A ballot or
+    meeting a run read and changed in memory (a closing sets ``closed_at`` on the ballot
+    it closed; a reminder or a nudge changes nothing) is planned from what was read;
+    any other subject is read again (``planned``). The claims of all of them are looked
+    up together."""
+    councils = {} if councils is None else councils
+    plans: list[tuple[Subject, int, list[str], list[Job]]] = []
+    for result, loaded in touched:
+        assert result.job is not None
+        subject, target = result.job.subject, result.job.target
+        known = loaded is not None and result.ran in (Ran.DONE, Ran.SKIPPED)
+        if known and loaded is not None and loaded.council is not None and loaded.ballot:
+            ids = job_ids(subject, target, loaded.council)
+            plans.append((subject, target, ids, ballot_jobs(loaded.ballot, loaded.council)))
+        elif known and loaded is not None and loaded.council is not None and loaded.meeting:
+            ids = job_ids(subject, target, loaded.council)
+            plans.append((subject, target, ids, meeting_jobs(loaded.meeting, loaded.council)))
+        else:
+            ids, jobs = await planned(uow, subject, target)
+            plans.append((subject, target, ids, jobs))
+    kept = set(await unclaimed([job for *_, jobs in plans for job in jobs], uow))
+    return [
+        Replanned(
+            subject,
+            target,
+            tuple(ids),
+            tuple(j for j in jobs if j in kept and worth_planning(j, now=now, grace=grace)),
+        )
+        for subject, target, ids, jobs in sorted(plans, key=lambda plan: plan[:2])
+    ]
 
 
 async def _close(

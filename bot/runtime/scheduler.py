@@ -261,10 +261,18 @@ class Scheduler:
     async def follow(self, changed: ScheduleChanged) -> None:
         """A use case changed its subject's moments: hold the plan it read (nothing is
         read again; a reminder already past its grace is not planned)."""
+        await self.follow_all([changed])
+
+    async def follow_all(self, changes: Sequence[ScheduleChanged]) -> None:
+        """``follow`` for many subjects at once: one look at the store, one insert."""
         now = self._clock()
-        planned = [j for j in changed.jobs if worth_planning(j, now=now, grace=self.grace)]
-        wanted = {job.id for job in planned}
-        stale = [i for i in changed.ids if i not in wanted]
+        stale: list[str] = []
+        planned: list[Job] = []
+        for changed in changes:
+            jobs = [j for j in changed.jobs if worth_planning(j, now=now, grace=self.grace)]
+            wanted = {job.id for job in jobs}
+            stale += [i for i in changed.ids if i not in wanted]
+            planned += jobs
         await asyncio.to_thread(self._hold, stale, planned)
 
     def _hold(self, stale: Sequence[str], planned: Sequence[Job]) -> None:
