@@ -69,6 +69,7 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from bot.runtime.scheduler import Scheduler, jobstore_url
+from bot.runtime.scheduler import _relax_durability as relax_durability
 from bot.telegram.context import utcnow
 from domain.due_jobs import Ran
 from domain.events import ScheduleChanged
@@ -252,11 +253,17 @@ def drop_job_store(database_url: str) -> None:
 
 def baseline_store(database_url: str) -> SQLAlchemyJobStore:
     """A job store for the bare APScheduler baseline, on the same kind of database as the
-    bot's: a SQLite file of its own beside the database, or a table in the same schema."""
+    bot's: a SQLite file of its own beside the database, or a table in the same schema;
+    with the durability the bot gives its own store (SQLite: WAL, ``synchronous=NORMAL``;
+    PostgreSQL: ``synchronous_commit`` off), so that the baseline pays for its
+    transactions, not for an fsync each."""
     if is_sqlite(database_url):
         database = make_url(database_url).database
-        return SQLAlchemyJobStore(url=f"sqlite:///{database}-baseline-jobs")
-    return SQLAlchemyJobStore(url=sync_url(database_url), tablename=BASELINE_TABLE)
+        store = SQLAlchemyJobStore(url=f"sqlite:///{database}-baseline-jobs")
+    else:
+        store = SQLAlchemyJobStore(url=sync_url(database_url), tablename=BASELINE_TABLE)
+    relax_durability(store.engine)
+    return store
 
 
 def new_aps(store: SQLAlchemyJobStore) -> AsyncIOScheduler:

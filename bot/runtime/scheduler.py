@@ -62,6 +62,8 @@ log = logging.getLogger(__name__)
 JOB_ENDED = EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED
 
 RETRY_AFTER = timedelta(seconds=30)  # a run that failed (database down, …) is tried again
+# The domain decides what a late run does (close anyway, skip a reminder).
+JOB_DEFAULTS: dict[str, Any] = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
 MAX_BATCH = 100  # runs per transaction: a SQLite writer holds the file that long
 LOOKUP_CHUNK = 500  # job ids per "which are in the store" query
 INSERT_CHUNK = 5000  # job-store rows per INSERT … VALUES batch (memory, not transactions)
@@ -148,12 +150,7 @@ class Scheduler:
         self._aps = AsyncIOScheduler(
             timezone=UTC,
             jobstores={"default": self._store},
-            job_defaults={
-                # The domain decides what a late run does (close anyway, skip a reminder).
-                "misfire_grace_time": None,
-                "coalesce": True,
-                "max_instances": 1,
-            },
+            job_defaults=JOB_DEFAULTS,
         )
         self._aps.add_listener(self._count, EVENT_JOB_SUBMITTED | JOB_ENDED)
         self._aps.start(paused=True)
