@@ -119,6 +119,22 @@ print(json.dumps({
 """
 
 
+# A rule on households only, for one untimed check of split households (owners-ordinary
+# weighs headcount and area, not households).
+HOUSEHOLDS_RULE = {
+    "name": "households",
+    "passing": [
+        {
+            "quantity": "households",
+            "counted": "for",
+            "base": "participants",
+            "fraction": "1/2",
+            "inclusive": False,
+        }
+    ],
+}
+
+
 # --- the input ---------------------------------------------------------------------------
 
 
@@ -132,6 +148,8 @@ class Input:
     votes_rows: int
     invalid_votes: int
     duplicate_rows: int
+    # What the generator knows of the households: a split one abstains.
+    household_tally: dict[str, int]
 
 
 def generate(directory: Path, members: int, seed: int) -> Input:
@@ -142,6 +160,7 @@ def generate(directory: Path, members: int, seed: int) -> Input:
     roll_lines = ["member_id,household,area\n"]
     votes_rows: list[str] = []
     number = house = splits = 0
+    homes = dict.fromkeys(("participants", *choices), 0)
     while number < members:
         house += 1
         # Building-unit-room, unique per house: 1-1-101 … (100 rooms a unit, 10 units).
@@ -160,6 +179,9 @@ def generate(directory: Path, members: int, seed: int) -> Input:
                 word = chinese[choice] if rng.random() < 0.1 else choice
                 votes_rows.append(f"{member},{word}\n")
         splits += len(chosen) > 1
+        if chosen:
+            homes["participants"] += 1
+            homes[chosen.pop() if len(chosen) == 1 else "abstain"] += 1
     invalid = max(1, members // 500)
     votes_rows += [f"x{n:07d},{rng.choice(choices)}\n" for n in range(invalid)]
     duplicates = max(1, members // 1000)
@@ -168,7 +190,18 @@ def generate(directory: Path, members: int, seed: int) -> Input:
     roll, votes = directory / "roll.csv", directory / "votes.csv"
     roll.write_text("".join(roll_lines), encoding="utf-8")
     votes.write_text("member_id,choice\n" + "".join(votes_rows), encoding="utf-8")
-    return Input(roll, votes, members, house, splits, len(votes_rows), invalid, duplicates)
+    homes["cast"] = homes["for"] + homes["against"]
+    return Input(
+        roll,
+        votes,
+        members,
+        house,
+        splits,
+        len(votes_rows),
+        invalid,
+        duplicates,
+        {"roll": house, **homes},
+    )
 
 
 # --- the runs ----------------------------------------------------------------------------
@@ -191,6 +224,9 @@ def command(series: str, data: Input, scratch: Path) -> list[str]:
         return [*target, "--roll", str(data.roll), "--votes", str(data.votes)]
     if series == "anchor":
         return ["path", str(ANCHOR), str(data.roll), str(data.votes)]
+    if series == "households":
+        target = ["module", "bot.cli", "tally", "--rule-file", str(scratch / "households.json")]
+        return [*target, "--roll", str(data.roll), "--votes", str(data.votes)]
     if series == "duckdb":
         return ["path", str(scratch / "duckdb_anchor.py"), str(data.roll), str(data.votes)]
     assert series == "before"
@@ -244,13 +280,19 @@ def spawn(series: str, data: Input, scratch: Path) -> Run:
         output = json.loads(done.stdout)
     except json.JSONDecodeError as failure:
         return Run(seconds, cpu, peak, False, None, done.stdout, f"not JSON: {failure}")
-    figures = figures_of_tally(output) if series in ("yishi", "before") else output
+    if series == "households":
+        figures = output["tallies"]["households"]
+    elif series in ("yishi", "before"):
+        figures = figures_of_tally(output)
+    else:
+        figures = output
     return Run(seconds, cpu, peak, True, figures, done.stdout)
 
 
 def prepare(scratch: Path, before: str | None) -> tuple[list[str], list[str]]:
     """The series to run and notes on what was left out."""
     series, notes = ["yishi", "anchor"], []
+    (scratch / "households.json").write_text(json.dumps(HOUSEHOLDS_RULE), encoding="utf-8")
     try:
         import duckdb  # type: ignore[import-not-found]  # noqa: F401  (optional)
     except ImportError:
@@ -313,6 +355,10 @@ def main(argv: list[str] | None = None) -> int:
                     f"{run.peak_mib:7.1f} MiB  {state}"
                 )
 
+        # Households, once and untimed: yishi's figures against what the generator knows.
+        homes = spawn("households", data, scratch)
+        log(f"households check {homes.seconds:7.2f} s  {'ok' if homes.ok else homes.error}")
+
     def median(name: str, attribute: str) -> float:
         return float(statistics.median(getattr(r, attribute) for r in runs[name]))
 
@@ -353,6 +399,14 @@ def main(argv: list[str] | None = None) -> int:
             correctness=False,
         ),
     ]
+    targets.insert(
+        2,
+        Target(
+            "yishi's household figures (a split household abstains) equal the generator's",
+            homes.ok and homes.figures == data.household_tally,
+            "" if homes.ok else homes.error,
+        ),
+    )
     if "before" in series:
         same = [r.stdout == runs["yishi"][0].stdout for r in (*runs["before"], *runs["yishi"])]
         targets.insert(
@@ -406,6 +460,7 @@ def main(argv: list[str] | None = None) -> int:
                 for name, rs in runs.items()
             },
             "figures": reference,
+            "households": data.household_tally,
             "notes": notes,
             "targets": targets_json(targets),
         }
