@@ -136,6 +136,7 @@ class RunResult:
     setup_s: float = 0.0
     settle_s: float = 0.0  # from the last answer until every tally edit was made
     emulator_cpu_s: float = 0.0  # CPU time of the emulator's process during the burst
+    cpu_s: float = 0.0  # CPU time of this process (the bot, or the bare app) during the burst
 
 
 def summarize(n: int, result: Burst) -> RunResult:
@@ -238,7 +239,9 @@ async def run_yishi(
         gc.collect()
         if profile is not None:
             profile.enable()
+        cpu0 = time.process_time()
         result = await emu.burst(group, ballot.message_id, presses, press_timeout(n))
+        cpu_s = time.process_time() - cpu0
         if profile is not None:
             profile.disable()
         emulator_cpu_s = (await emu.stats()).cpu_s - stats.cpu_s
@@ -249,7 +252,7 @@ async def run_yishi(
 
         run = summarize(n, result)
         run.setup_s, run.settle_s = setup_s, settle_s
-        run.emulator_cpu_s = emulator_cpu_s
+        run.emulator_cpu_s, run.cpu_s = emulator_cpu_s, cpu_s
         async with local.database.uow() as uow:
             current = await uow.votes.current(ballot_id)
             events = await uow.votes.events(ballot_id)
@@ -316,14 +319,16 @@ async def run_bare(n: int) -> RunResult:
         setup_s = time.perf_counter() - began
         stats = await emu.stats()
         gc.collect()
+        cpu0 = time.process_time()
         result = await emu.burst(
             group, message.message_id, [(user, "x") for user in users], press_timeout(n)
         )
+        cpu_s = time.process_time() - cpu0
         after = await emu.stats()
         await emu.wait_idle(quiet=0.3, timeout=60)
         run = summarize(n, result)
         run.setup_s = setup_s
-        run.emulator_cpu_s = after.cpu_s - stats.cpu_s
+        run.emulator_cpu_s, run.cpu_s = after.cpu_s - stats.cpu_s, cpu_s
         run.lost = n - run.answered
         run.too_many_requests = after.too_many_requests - stats.too_many_requests
         run.errors = after.total_errors - stats.total_errors
@@ -343,7 +348,7 @@ def describe(name: str, i: int, run: RunResult) -> str:
         + f"edits {run.edits} (editMessageText {run.edit_calls})  "
         f"429s {run.too_many_requests}  errors {run.errors}  "
         f"set-up {run.setup_s:.1f} s  settle {run.settle_s:.1f} s  "
-        f"emulator CPU {run.emulator_cpu_s:.1f} s"
+        f"CPU {run.cpu_s:.1f} s (emulator {run.emulator_cpu_s:.1f} s)"
         + (f"\n      emulator errors: {'; '.join(run.error_texts)}" if run.error_texts else "")
         + ("" if run.final_tally_shown else "\n      the ballot message lacks the final tally")
     )
