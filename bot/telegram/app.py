@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import logging
@@ -449,22 +450,30 @@ async def running(
 
 
 async def startup(application: Application) -> None:  # type: ignore[type-arg]
-    """After the bot is initialized: publish the command menu, catch up on ballots."""
-    await publish_menu(application.bot)
+    """After the bot is initialized: publish the command menu, catch up on ballots, start
+    the scheduler. The menu needs only Telegram, so it is published while the rest works
+    on the database, instead of adding its round trips to the start-up."""
     deps: Deps = application.bot_data["deps"]
-    await deps.refresher.catch_up()
-    await deps.scheduler.start()
+    menu = asyncio.create_task(publish_menu(application.bot), name="yishi:menu")
+    try:
+        await deps.refresher.catch_up()
+        await deps.scheduler.start()
+    except BaseException:
+        menu.cancel()
+        raise
+    await menu
 
 
 async def publish_menu(bot: Bot) -> None:
-    """The command menu in each language; without it the bot still works, so a
-    menu Telegram keeps refusing is logged, not fatal."""
+    """The command menu in each language, the three at once; without it the bot still
+    works, so a menu Telegram keeps refusing is logged, not fatal."""
     menus: list[tuple[str | None, list[BotCommand]]] = [
         (code, [BotCommand(name, t(language, key)) for name, key in COMMANDS])
         for language, code in ((ZH_CN, "zh"), (EN_US, "en"))
     ]
     menus.append((None, [BotCommand(n, t(ZH_CN, k)) for n, k in COMMANDS]))
-    for code, commands in menus:
+
+    async def publish(code: str | None, commands: list[BotCommand]) -> None:
         try:
             await retrying(
                 functools.partial(bot.set_my_commands, commands, language_code=code),
@@ -473,6 +482,11 @@ async def publish_menu(bot: Bot) -> None:
             )
         except TelegramError as error:
             log.warning("the command menu (%s) was not published: %s", code or "default", error)
+
+    failed = await asyncio.gather(*(publish(*menu) for menu in menus), return_exceptions=True)
+    for error in failed:
+        if isinstance(error, BaseException):  # not Telegram's refusal: a bug, not hidden
+            raise error
 
 
 async def shutdown(application: Application) -> None:  # type: ignore[type-arg]
