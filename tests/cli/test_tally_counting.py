@@ -330,3 +330,38 @@ def test_area_units_reads_what_parse_decimal_reads(text: str) -> None:
         assert read is not None
         units, places = read
         assert Fraction(units, 10**places) == Fraction(value)
+
+
+def test_a_problem_in_the_roll_is_reported_before_one_in_the_votes(tmp_path: Path) -> None:
+    # The votes are read first now; the committee still hears of the roll first.
+    roll = tmp_path / "roll.csv"
+    roll.write_text("member_id,household,area\nm1,1,10\n\nm2,2,abc\n", encoding="utf-8")
+    votes = tmp_path / "votes.csv"
+    votes.write_text("member_id,choice\nm1,for\nm1,against\nm2,yes\n", encoding="utf-8")
+    code, out, err = run_tally("--rule", "simple", "--roll", roll, "--votes", votes)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"yishi tally: error: {roll} line 4: bad area 'abc'")
+    roll.write_text("member_id,household,area\nm1,1,10\n\nm2,2,1\n", encoding="utf-8")
+    code, out, err = run_tally("--rule", "simple", "--roll", roll, "--votes", votes)
+    assert err == f"yishi tally: error: {votes} line 4: unknown choice 'yes' " + (
+        "(expected for/against/abstain or 赞成/反对/弃权)\n"
+    )
+    votes.write_text("member_id,choice\nm1,for\nm1,against\n", encoding="utf-8")
+    code, out, err = run_tally("--rule", "simple", "--roll", roll, "--votes", votes)
+    assert "conflicting votes for m1 (against vs for)" in err
+
+
+def test_a_member_listed_twice_is_found_with_both_lines(tmp_path: Path) -> None:
+    # The first listing's line is found by reading the roll again (none is kept per row).
+    roll = tmp_path / "roll.csv"
+    roll.write_text(
+        'member_id,household,area,name\n\n"m1",1,10,甲\nm2,2,1,"two\nlines"\n m1 ,3,10,\n',
+        encoding="utf-8",
+    )
+    votes = tmp_path / "votes.csv"
+    votes.write_text("member_id,choice\n", encoding="utf-8")
+    code, _, err = run_tally("--rule", "simple", "--roll", roll, "--votes", votes)
+    assert code == 2
+    assert err == (
+        f"yishi tally: error: {roll} line 6: member 'm1' is already on the roll (line 3)\n"
+    )
