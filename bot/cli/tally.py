@@ -294,13 +294,8 @@ def _stream_roll(path: Path, votes: _Votes, quantities: tuple[Quantity, ...]) ->
                     and (units := int(whole + part)) <= most
                 ):
                     pass
-                elif (read := area_units(text)) is None:
-                    raise InputError(
-                        f"{path} line {reader.line_num}: bad area {text!r} "
-                        f"(expected m² as a number >= 0 written with digits 0-9, e.g. 89.5)"
-                    )
                 else:
-                    units, places = read
+                    units, places = _read_area(text, path, reader.line_num)
                     if places < scale:
                         units *= 10 ** (scale - places)
                     elif places > scale:
@@ -385,6 +380,17 @@ def area_units(text: str) -> tuple[int, int] | None:
         return None
     units = int(whole + part)
     return None if units > MAX_AREA * 10 ** len(part) else (units, len(part))
+
+
+def _read_area(text: str, path: Path, line: int) -> tuple[int, int]:
+    """``area_units`` of a roll's cell, or ``InputError`` naming its line."""
+    read = area_units(text)
+    if read is None:
+        raise InputError(
+            f"{path} line {line}: bad area {text!r} "
+            f"(expected m² as a number >= 0 written with digits 0-9, e.g. 89.5)"
+        )
+    return read
 
 
 def _first_line(path: Path, member_id: str) -> int:

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.cli.tally import InputError, _parse_area
+from bot.cli.tally import InputError, _read_area
 from bot.telegram.buttons import Press, Signer
 from bot.telegram.handlers.ballots import parse_ballot_args
 from bot.telegram.handlers.common import refusal_text
@@ -194,12 +194,13 @@ def test_forged_data_with_non_ascii_characters_is_refused_not_raised() -> None:
 def test_yishi_tally_refuses_an_odd_area_with_its_line(area: str) -> None:
     # No exponents: "1e999999999" was read exactly, a Fraction of a billion digits.
     with pytest.raises(InputError, match="line 3"):
-        _parse_area(area, Path("roll.csv"), 3)
+        _read_area(area, Path("roll.csv"), 3)
 
 
 def test_yishi_tally_reads_an_area_exactly() -> None:
-    assert _parse_area("89.12345", Path("roll.csv"), 2) == Fraction(8912345, 100000)
-    assert _parse_area("８９．５", Path("roll.csv"), 2) == Fraction(179, 2)
+    units, places = _read_area("89.12345", Path("roll.csv"), 2)
+    assert Fraction(units, 10**places) == Fraction(8912345, 100000)
+    assert _read_area("８９．５", Path("roll.csv"), 2) == (895, 1)  # tenths
 
 
 def test_a_due_time_written_apart_from_its_date_stays_with_it() -> None:
