@@ -3,6 +3,11 @@
 A committee uses this to check a count without the bot, e.g. paper ballots merged with
 chat votes. Every input problem ends with exit code 2 and one line on stderr: the
 people reading it are volunteers with a spreadsheet, not programmers with a traceback.
+
+A roll may have a million rows, so neither file becomes objects per row: the votes are
+one dict, the roll is streamed against it, areas are summed as integers and each total
+becomes one ``Fraction``; ``rules.decide_counts`` then decides exactly as ``rules.decide``
+would on the same roll (tests/cli/test_tally_counting.py holds them to that).
 """
 
 from __future__ import annotations
@@ -133,8 +138,9 @@ def _count(
     try:
         votes = _read_votes(votes_path, options)
     except InputError:
-        _stream_roll(roll_path, _Votes({}, [""], Counter(), []), quantities)  # the roll's
-        raise  # own problem comes first, if it has one
+        # The roll's own problem, if it has one, is the one to report.
+        _stream_roll(roll_path, _Votes({}, [""], Counter(), []), quantities)
+        raise
     return _stream_roll(roll_path, votes, quantities), votes.duplicates
 
 
