@@ -1,7 +1,7 @@
 """Start-up: from process spawn to the first ``getUpdates``, ``yishi run`` against a bare
 PTB application, both against one Bot API emulator running in a process of its own.
 
-    python bench/startup.py [--runs N] [--quick] [--json] [--importtime]
+    python bench/startup.py [--runs N] [--quick] [--json] [--importtime] [--before REV]
 
 Series, interleaved (each run of the loop starts one process of each, in a rotating
 order, so that a slow moment of the shared machine is spread over all of them):
@@ -11,6 +11,7 @@ order, so that a slow moment of the shared machine is spread over all of them):
 - ``migrated``: ``python -m bot.cli run`` (long polling) on a temporary SQLite database
   already at the newest schema (a copy of one migrated before the runs, untimed).
 - ``fresh``: the same on a database that does not exist yet (migrated at start).
+- ``before`` (with ``--before REV``): ``migrated`` with the code as it was at git REV.
 
 Each process is spawned in an empty directory (no developer's ``.env``), the clock
 starts just before the spawn, and stops when the emulator receives the process's first
@@ -29,13 +30,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import io
 import json
 import os
 import resource
 import shutil
 import signal
 import statistics
+import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -272,6 +276,20 @@ def _cpu_so_far(pid: int) -> float | None:
 # --- the benchmark ------------------------------------------------------------------------
 
 
+def _checkout(revision: str, target: Path) -> Path:
+    """The project's files as they were at git ``revision``, unpacked into ``target``
+    (``git archive``: the repository and the working tree are left alone). Its database
+    must be at the same schema as today's: the runs copy one migrated by today's code."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", revision],
+        capture_output=True,
+        check=True,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(target, filter="data")
+    return target
+
+
 def _migrated_template(directory: Path) -> Path:
     """A SQLite database at the newest schema, to copy for each ``migrated`` run."""
     from storage.migrate import upgrade
@@ -430,10 +448,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--before",
-        type=Path,
-        metavar="DIR",
-        help="also time `yishi run` (database at head) from the checkout in DIR, e.g. "
-        "`git archive REV | tar -x -C DIR`, as series 'before'",
+        metavar="REV",
+        help="also time `yishi run` (database at head) as the code was at git REV",
     )
     parser.add_argument("--phase", choices=["emulator"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -441,11 +457,11 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_serve_emulator())
         return 0
     specs = list(SPECS)
-    if args.before is not None:
-        specs.append(Spec("before", root=args.before.resolve()))
     runs = 2 if args.quick else args.runs
     with tempfile.TemporaryDirectory(prefix="yishi-bench-startup-") as tmp:
         scratch = Path(tmp)
+        if args.before is not None:
+            specs.append(Spec("before", root=_checkout(args.before, scratch / "before")))
         template = _migrated_template(scratch)
         log(f"{runs} runs of each of {', '.join(s.name for s in specs)}, interleaved")
         results = asyncio.run(bench(specs, runs, template, scratch))
