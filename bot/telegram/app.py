@@ -465,15 +465,16 @@ async def startup(application: Application) -> None:  # type: ignore[type-arg]
 
 
 async def publish_menu(bot: Bot) -> None:
-    """The command menu in each language, the three at once; without it the bot still
-    works, so a menu Telegram keeps refusing is logged, not fatal."""
+    """The command menu in each language; without it the bot still works, so a
+    menu Telegram keeps refusing is logged, not fatal. One after another: at once, each
+    would open a connection of its own (a TLS handshake each, with Telegram), where one
+    after another they reuse getMe's."""
     menus: list[tuple[str | None, list[BotCommand]]] = [
         (code, [BotCommand(name, t(language, key)) for name, key in COMMANDS])
         for language, code in ((ZH_CN, "zh"), (EN_US, "en"))
     ]
     menus.append((None, [BotCommand(n, t(ZH_CN, k)) for n, k in COMMANDS]))
-
-    async def publish(code: str | None, commands: list[BotCommand]) -> None:
+    for code, commands in menus:
         try:
             await retrying(
                 functools.partial(bot.set_my_commands, commands, language_code=code),
@@ -482,11 +483,6 @@ async def publish_menu(bot: Bot) -> None:
             )
         except TelegramError as error:
             log.warning("the command menu (%s) was not published: %s", code or "default", error)
-
-    failed = await asyncio.gather(*(publish(*menu) for menu in menus), return_exceptions=True)
-    for error in failed:
-        if isinstance(error, BaseException):  # not Telegram's refusal: a bug, not hidden
-            raise error
 
 
 async def shutdown(application: Application) -> None:  # type: ignore[type-arg]
