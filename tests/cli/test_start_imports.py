@@ -85,7 +85,18 @@ def test_a_new_revision_file_moves_the_head(versions: Path) -> None:
 
 @pytest.mark.parametrize(
     "shape",
-    ["branch", "merge", "computed", "branch label", "depends on", "duplicate", "unparsable"],
+    [
+        "branch",
+        "merge",
+        "computed",
+        "branch label",
+        "depends on",
+        "duplicate",
+        "unparsable",
+        "reassigned below",
+        "assigned in a block",
+        "unpacked",
+    ],
 )
 def test_any_other_history_is_left_to_alembic(versions: Path, shape: str) -> None:
     old = migrate.linear_head(versions)
@@ -108,6 +119,19 @@ def test_any_other_history_is_left_to_alembic(versions: Path, shape: str) -> Non
     elif shape == "duplicate":
         (versions / "x_next.py").write_text(
             f'revision = "a1"\nrevision = "a2"\ndown_revision = {old!r}\n', encoding="utf-8"
+        )
+    elif shape == "reassigned below":  # after the code begins: Alembic would see "a2"
+        revision_file(versions, "a_one", "a1", old)
+        with (versions / "a_one.py").open("a", encoding="utf-8") as file:
+            file.write('if True:\n    revision = "a2"\n')
+    elif shape == "assigned in a block":
+        (versions / "x_next.py").write_text(
+            f'down_revision = {old!r}\ntry:\n    revision = "a1"\nexcept Exception:\n    pass\n',
+            encoding="utf-8",
+        )
+    elif shape == "unpacked":
+        (versions / "x_next.py").write_text(
+            f'revision, down_revision = "a1", {old!r}\n', encoding="utf-8"
         )
     else:
         (versions / "x_next.py").write_text("revision = (\n", encoding="utf-8")
