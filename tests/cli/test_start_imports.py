@@ -14,6 +14,7 @@ import asyncio
 import os
 import shutil
 import signal
+import sqlite3
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -23,11 +24,12 @@ import pytest
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy.engine import Connection
 
 from emulator import BotApiEmulator
 from storage import migrate
-from storage.db import create_engine
+from storage.db import create_engine, sqlite_path
 
 PROJECT = Path(__file__).resolve().parents[2]
 TOKEN = "123456789:TEST-yishi-emulator-token"
@@ -170,6 +172,22 @@ async def test_current_answers_as_alembic_does(database_url: str) -> None:
         assert await both_answers(database_url) == (revision, revision)
     await migrate.downgrade(database_url, "base")  # the table stays, empty
     assert await both_answers(database_url) == (None, None)
+
+
+async def test_current_leaves_two_heads_to_alembic_which_refuses_them(sqlite_url: str) -> None:
+    await migrate.upgrade(sqlite_url)
+    path = sqlite_path(sqlite_url)
+    assert path is not None
+    with sqlite3.connect(path) as connection:
+        connection.execute("INSERT INTO alembic_version (version_num) VALUES ('other')")
+    with pytest.raises(CommandError, match="more than one head"):
+        await migrate.current(sqlite_url)
+
+
+async def test_asking_a_missing_sqlite_file_does_not_create_it(tmp_path: Path) -> None:
+    path = tmp_path / "none.sqlite3"
+    assert await migrate.current(f"sqlite:///{path}") is None
+    assert not path.exists()
 
 
 async def test_a_database_one_revision_behind_is_migrated(database_url: str) -> None:
