@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import logging
 import pickle
+import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -44,7 +45,6 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
-from psycopg.errors import UniqueViolation
 from sqlalchemy import event, select
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError
@@ -333,7 +333,11 @@ class Scheduler:
                         )
                     else:
                         connection.execute(table.insert(), chunk)
-        except (IntegrityError, UniqueViolation):
+        except IntegrityError:
+            self._apply((), missing)
+        except Exception as error:
+            if not _duplicate(error):
+                raise
             self._apply((), missing)
 
     def _aps_job(self, job: Job) -> ApsJob:
@@ -552,3 +556,11 @@ def _relax_durability(engine: Engine) -> None:
             cursor.close()
         if engine.dialect.name == "postgresql":
             dbapi_connection.commit()
+
+
+def _duplicate(error: Exception) -> bool:
+    """A COPY's duplicate id: psycopg's own error, as the COPY runs on the driver's cursor.
+    psycopg is not imported for SQLite (~80 modules at start-up); an error can only be
+    one of its own once something has imported it."""
+    errors = sys.modules.get("psycopg.errors")
+    return errors is not None and isinstance(error, errors.UniqueViolation)

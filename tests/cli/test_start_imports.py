@@ -216,6 +216,7 @@ NOT_IMPORTED = (
     "aiohttp",
     "bot.telegram.webhook",
     "sqlalchemy.dialects.postgresql",
+    "psycopg",
     "icalendar",
     "bot.telegram.ics",
     "emulator",
