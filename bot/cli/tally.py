@@ -186,6 +186,23 @@ def _blank(cells: list[str]) -> bool:
     return not any(cell.strip() for cell in cells)
 
 
+def _members(table: _Table, path: Path) -> Iterator[tuple[str, list[str]]]:
+    """(member id, cells) of each row that is not blank, cells padded to the columns used;
+    a row with cells but no member id is refused with its line number."""
+    reader, width, at_member = table.rows, table.width, table.columns["member_id"]
+    for cells in reader:
+        if len(cells) < width:
+            if _blank(cells):
+                continue
+            cells += [""] * (width - len(cells))
+        member_id = cells[at_member].strip()
+        if not member_id:
+            if _blank(cells):
+                continue
+            raise InputError(f"{path} line {reader.line_num}: empty member_id")
+        yield member_id, cells
+
+
 _ON_ROLL = 0  # code 0: no label; a member's mark once its roll row was read
 _ABSTAIN = 1  # code 1: "abstain", also what a split household counts as
 
@@ -206,18 +223,8 @@ def _read_votes(path: Path, options: list[str] | None) -> _Votes:
     # A ballot has a handful of spellings ("for", "FOR", "赞成"): each is read once.
     spelled: dict[str, int] = {}
     with _table(path, ("member_id", "choice"), ("member_id", "choice")) as table:
-        reader, width = table.rows, table.width
-        at_member, at_choice = table.columns["member_id"], table.columns["choice"]
-        for cells in reader:
-            if len(cells) < width:
-                if _blank(cells):
-                    continue
-                cells += [""] * (width - len(cells))
-            member_id = cells[at_member].strip()
-            if not member_id:
-                if _blank(cells):
-                    continue
-                raise InputError(f"{path} line {reader.line_num}: empty member_id")
+        reader, at_choice = table.rows, table.columns["choice"]
+        for member_id, cells in _members(table, path):
             text = cells[at_choice].strip()
             code = spelled.get(text)
             if code is None:
@@ -264,20 +271,10 @@ def _stream_roll(path: Path, votes: _Votes, quantities: tuple[Quantity, ...]) ->
     areas = [0] * len(votes.labels)  # by code
     homes: dict[str, int] = {}
     with _table(path, required, ("member_id", "household", "area")) as table:
-        reader, width = table.rows, table.width
-        at_member = table.columns["member_id"]
+        reader = table.rows
         at_home = table.columns.get("household")
         at_area = table.columns.get("area")
-        for cells in reader:
-            if len(cells) < width:
-                if _blank(cells):
-                    continue
-                cells += [""] * (width - len(cells))
-            member_id = cells[at_member].strip()
-            if not member_id:
-                if _blank(cells):
-                    continue
-                raise InputError(f"{path} line {reader.line_num}: empty member_id")
+        for member_id, cells in _members(table, path):
             code = marks.get(member_id)
             if code == _ON_ROLL:
                 first = _first_line(path, member_id)
