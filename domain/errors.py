@@ -38,6 +38,12 @@ class NotChair(DomainError):
     code = "not_chair"
 
 
+class NotStaff(DomainError):
+    """Only chairs and staff (社工 / 网格员) may do this."""
+
+    code = "not_staff"
+
+
 class NotMember(DomainError):
     code = "not_member"
 

@@ -84,6 +84,8 @@ class Council:
     created_at: datetime
     require_approval: bool = False
     chairs: set[int] = field(default_factory=set)  # messenger user ids
+    # 社工 / 网格员: keep the roll, record assisted votes, see reports (messenger user ids)
+    staff: set[int] = field(default_factory=set)
     meeting_reminders: tuple[int, ...] = DEFAULT_MEETING_REMINDERS  # minutes before
     ballot_nudge: int = DEFAULT_BALLOT_NUDGE  # minutes before a deadline; 0: off
     skills: tuple[str, ...] = ()  # skills this council added to the common list
@@ -101,6 +103,14 @@ class Council:
     def require_chair(self, user_id: int) -> None:
         if not self.is_chair(user_id):
             raise errors.NotChair()
+
+    def is_staff(self, user_id: int) -> bool:
+        """Chairs and staff: who may keep the roll and see residents' personal data."""
+        return user_id in self.chairs or user_id in self.staff
+
+    def require_staff(self, user_id: int) -> None:
+        if not self.is_staff(user_id):
+            raise errors.NotStaff()
 
 
 @dataclass(frozen=True, order=True)
