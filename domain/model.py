@@ -91,6 +91,7 @@ class Council:
     skills: tuple[str, ...] = ()  # skills this council added to the common list
     offer_minutes: int = DEFAULT_OFFER_MINUTES  # how long a volunteer has to answer an offer
     offer_round: int = DEFAULT_OFFER_ROUND  # volunteers asked at once for a request
+    self_join: bool = True  # residents may /join themselves; else staff add them
     id: int | None = None
 
     @property
@@ -143,6 +144,17 @@ class Account:
         return int(self.id) if self.messenger == TELEGRAM else None
 
 
+@dataclass(frozen=True, order=True)
+class Flat:
+    """专有部分: a flat a member owns or co-owns, with its registered area. Co-owners
+    each hold the same ``household`` with the same area; the owners' rules count the flat
+    once. A self-declared flat is unverified and not counted until staff verify it."""
+
+    household: str
+    area: Decimal
+    verified: bool = False
+
+
 @dataclass
 class Member:
     council_id: int
@@ -162,6 +174,9 @@ class Member:
     # with a ``user_id`` has its Telegram account here too. Accounts are linked with
     # ``MemberRepository.link_account``; ``update`` keeps them (and follows ``user_id``).
     accounts: tuple[Account, ...] = ()
+    voting: bool = True  # False: a participant (列席), never on a ballot's base
+    phone: str | None = None  # for staff only; never shown in a group
+    flats: tuple[Flat, ...] = ()  # the flats this member owns, for the owners' rules
 
     def __post_init__(self) -> None:
         if not self.household:
@@ -178,8 +193,14 @@ class Member:
         return self.household
 
     def voter(self) -> Voter:
+        """This member as the rule engine counts it: its household, and its verified
+        flats (an unverified one does not count for the owners' rules)."""
         assert self.id is not None
-        return Voter(str(self.id), self.household, Fraction(self.area))
+        return Voter(
+            str(self.id),
+            self.household,
+            flats=tuple((f.household, Fraction(f.area)) for f in self.flats if f.verified),
+        )
 
 
 @dataclass(frozen=True)

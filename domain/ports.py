@@ -8,6 +8,7 @@ atomic with a uniqueness constraint instead of a read-then-write.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -99,6 +100,10 @@ class MemberRepository(Protocol):
     async def list(
         self, council_id: int, statuses: Sequence[MemberStatus] = (MemberStatus.ACTIVE,)
     ) -> list[Member]: ...
+
+    async def of_flat(self, council_id: int, household: str) -> builtins.list[Member]:
+        """Every member of the council (whatever its status) holding that flat."""
+        ...
 
 
 class TopicRepository(Protocol):

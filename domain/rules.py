@@ -29,6 +29,21 @@ being guessed:
   options is split, as above.
 * Votes by member ids that are not on the roll are excluded from every count and
   reported, sorted, in ``Outcome.invalid_votes``.
+* Owners (``AREA`` and ``OWNERS``) are counted as the Supreme People's Court's
+  interpretation on building ownership counts them (法释〔2009〕7号, arts. 8-9). The
+  unit is the flat (专有部分): its registered area counts once however many co-owners
+  hold it; if the roll gives one flat two areas, the larger is taken (the roll import
+  refuses such a file, so only an old roll can disagree). Co-owners cast one vote for
+  their flat: when they disagree the flat is split, exactly as a household is (it takes
+  part and abstains), so the result never depends on which co-owner pressed first.
+  The owner count merges the flats of one buyer: flats that share a holder count as
+  one owner ("同一买受人拥有一个以上专有部分的，按一人计算"), and so, step by step, do
+  all flats linked by shared holders (if flats 1 and 2 are one owner and so are 2 and
+  3, then 1, 2 and 3 are). The developer's unsold flats, held by the developer's one
+  roll entry, are one owner by the same rule. Merging this way means that putting a
+  co-owner who does not vote on the roll never changes an owners' outcome. An owner's
+  vote is its holders' one vote (split: abstain), as a flat's is.
+  The residents' rules keep counting people (``HEADCOUNT``) or households.
 """
 
 from __future__ import annotations
@@ -60,6 +75,7 @@ __all__ = [
     "count",
     "decide",
     "decide_counts",
+    "owners_by_label",
     "preset",
 ]
 
@@ -82,9 +98,10 @@ class Choice(StrEnum):
 
 
 class Quantity(StrEnum):
-    HEADCOUNT = "headcount"
-    HOUSEHOLDS = "households"
-    AREA = "area"
+    HEADCOUNT = "headcount"  # people on the roll
+    HOUSEHOLDS = "households"  # the households they live in
+    AREA = "area"  # flats' registered area, each flat once
+    OWNERS = "owners"  # owners as the law counts them: flats grouped by who holds them
 
 
 class Counted(StrEnum):
@@ -358,12 +375,12 @@ def _c(
     return Condition(quantity, counted, base, fraction, inclusive)
 
 
-_H, _A = Quantity.HEADCOUNT, Quantity.AREA
+_H, _A, _O = Quantity.HEADCOUNT, Quantity.AREA, Quantity.OWNERS
 _HALF, _TWO_THIRDS, _THREE_QUARTERS = Fraction(1, 2), Fraction(2, 3), Fraction(3, 4)
 # Article 278: "以上" includes the number itself; "过半数" is strictly more than half.
 _OWNERS_QUORUM = (
     _c(_A, Counted.PARTICIPANTS, Base.ROLL, _TWO_THIRDS, True),
-    _c(_H, Counted.PARTICIPANTS, Base.ROLL, _TWO_THIRDS, True),
+    _c(_O, Counted.PARTICIPANTS, Base.ROLL, _TWO_THIRDS, True),
 )
 _MAJORITY_OF_ROLL = (_c(_H, Counted.PARTICIPANTS, Base.ROLL, _HALF, False),)
 
@@ -381,7 +398,7 @@ PRESETS: Mapping[str, Rule] = MappingProxyType(
             _OWNERS_QUORUM,
             (
                 _c(_A, Counted.FOR, Base.PARTICIPANTS, _HALF, False),
-                _c(_H, Counted.FOR, Base.PARTICIPANTS, _HALF, False),
+                _c(_O, Counted.FOR, Base.PARTICIPANTS, _HALF, False),
             ),
         ),
         "owners-major": Rule(
@@ -389,7 +406,7 @@ PRESETS: Mapping[str, Rule] = MappingProxyType(
             _OWNERS_QUORUM,
             (
                 _c(_A, Counted.FOR, Base.PARTICIPANTS, _THREE_QUARTERS, True),
-                _c(_H, Counted.FOR, Base.PARTICIPANTS, _THREE_QUARTERS, True),
+                _c(_O, Counted.FOR, Base.PARTICIPANTS, _THREE_QUARTERS, True),
             ),
         ),
         "consensus": Rule(
@@ -411,15 +428,37 @@ def preset(name: str) -> Rule:
 
 @dataclass(frozen=True)
 class Voter:
+    """A member on the roll: the household it lives in (the residents' rules) and the
+    flats it owns, each ``(household, registered area)`` (the owners' rules). Without
+    ``flats`` the member owns its own household, of ``area``; ``flats=()`` owns none (a
+    tenant, or a flat not yet verified) and is not counted by ``AREA`` or ``OWNERS``."""
+
     member_id: str
     household: str
     area: Fraction = Fraction(0)
+    flats: tuple[tuple[str, Fraction], ...] | None = None
 
     def __post_init__(self) -> None:
         area = _exact(self.area, f"area of member {self.member_id!r}")
         if area < 0:
             raise RuleError(f"area of member {self.member_id!r} is negative: {area}")
         object.__setattr__(self, "area", area)
+        if self.flats is None:
+            return
+        checked: dict[str, Fraction] = {}
+        for household, flat_area in self.flats:
+            exact = _exact(flat_area, f"area of flat {household!r}")
+            if exact < 0:
+                raise RuleError(f"area of flat {household!r} is negative: {exact}")
+            if household in checked:
+                raise RuleError(f"member {self.member_id!r} holds flat {household!r} twice")
+            checked[household] = exact
+        object.__setattr__(self, "flats", tuple(checked.items()))
+
+    @property
+    def owned(self) -> tuple[tuple[str, Fraction], ...]:
+        """The flats this member holds, with their registered areas."""
+        return ((self.household, self.area),) if self.flats is None else self.flats
 
 
 @dataclass(frozen=True)
@@ -501,25 +540,84 @@ class Counts:
         return self.labels.get(label, {}).get(quantity, _ZERO)
 
 
+def _joint(chosen: set[str]) -> str | None:
+    """The one vote of people who vote together (a household, a flat's co-owners)."""
+    if not chosen:
+        return None
+    if len(chosen) == 1:
+        return next(iter(chosen))
+    return Choice.ABSTAIN.value  # split: they take part and abstain
+
+
+def _flats(roll: Sequence[Voter]) -> dict[str, tuple[Fraction, frozenset[str]]]:
+    """Each flat on the roll: its registered area and who holds it."""
+    flats: dict[str, tuple[Fraction, frozenset[str]]] = {}
+    for voter in roll:
+        for household, area in voter.owned:
+            known, holders = flats.get(household, (area, frozenset()))
+            flats[household] = (max(known, area), holders | {voter.member_id})
+    return flats
+
+
 def _units(quantity: Quantity, roll: Sequence[Voter], labels: Mapping[str, str]) -> list[_Unit]:
     if quantity is Quantity.HEADCOUNT:
         return [(_ONE, labels.get(v.member_id)) for v in roll]
+    if quantity is Quantity.HOUSEHOLDS:
+        households: dict[str, set[str]] = {}
+        for voter in roll:
+            chosen = households.setdefault(voter.household, set())
+            if voter.member_id in labels:
+                chosen.add(labels[voter.member_id])
+        return [(_ONE, _joint(chosen)) for chosen in households.values()]
+    flats = _flats(roll)
     if quantity is Quantity.AREA:
-        return [(v.area, labels.get(v.member_id)) for v in roll]
-    households: dict[str, set[str]] = {}
-    for voter in roll:
-        chosen = households.setdefault(voter.household, set())
-        if voter.member_id in labels:
-            chosen.add(labels[voter.member_id])
-    units: list[_Unit] = []
-    for chosen in households.values():
-        if not chosen:
-            units.append((_ONE, None))
-        elif len(chosen) == 1:
-            units.append((_ONE, next(iter(chosen))))
-        else:
-            units.append((_ONE, Choice.ABSTAIN.value))  # split household
-    return units
+        return [
+            (area, _joint({labels[m] for m in holders if m in labels}))
+            for area, holders in flats.values()
+        ]
+    return [(_ONE, _joint({labels[m] for m in owner if m in labels})) for owner in _owners(flats)]
+
+
+def _owners(flats: Mapping[str, tuple[Fraction, frozenset[str]]]) -> list[set[str]]:
+    """The holders of each owner: flats linked by a shared holder merged (union-find)."""
+    parent: dict[str, str] = {}
+
+    def root(member: str) -> str:
+        while parent.setdefault(member, member) != member:
+            parent[member] = parent[parent[member]]
+            member = parent[member]
+        return member
+
+    for _, holders in flats.values():
+        first, *rest = sorted(holders)
+        for other in rest:
+            parent[root(other)] = root(first)
+        root(first)
+    owners: dict[str, set[str]] = {}
+    for member in list(parent):
+        owners.setdefault(root(member), set()).add(member)
+    return list(owners.values())
+
+
+def owners_by_label(rows: Iterable[tuple[str, object, str | None]]) -> dict[str | None, int]:
+    """How many owners voted each way, from ``(flat, holder, the flat's label)`` rows:
+    flats linked by a shared holder are one owner, whose label is its flats' one vote
+    (split: abstain; None: did not vote). For a database that labelled the flats."""
+    holders: dict[str, set[str]] = {}
+    flat_label: dict[str, str | None] = {}
+    for flat, holder, label in rows:
+        holders.setdefault(flat, set()).add(str(holder))
+        flat_label[flat] = label
+    flats_of: dict[str, list[str]] = {}
+    for flat, people in holders.items():
+        for person in people:
+            flats_of.setdefault(person, []).append(flat)
+    found: dict[str | None, int] = {}
+    for owner in _owners({f: (_ZERO, frozenset(h)) for f, h in holders.items()}):
+        flats = {f for person in owner for f in flats_of[person]}
+        label = _joint({label for f in flats if (label := flat_label[f]) is not None})
+        found[label] = found.get(label, 0) + 1
+    return found
 
 
 def count(

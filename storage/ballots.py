@@ -36,9 +36,9 @@ from domain.model import (
     Voters,
 )
 from domain.ports import Lock
-from domain.rules import Choice, Counts, Quantity, Result
+from domain.rules import Choice, Counts, Quantity, Result, owners_by_label
 from storage.base import Repository, required
-from storage.orm import BallotRow, MemberRow, ResolutionRow, VoteEventRow, VoteRow
+from storage.orm import BallotRow, MemberFlatRow, MemberRow, ResolutionRow, VoteEventRow, VoteRow
 from storage.rule_json import outcome_from_json, outcome_to_json, rule_from_json, rule_to_json
 
 
@@ -396,41 +396,30 @@ class SqlVoteRepository(Repository):
         self, ballot_id: int, council_id: int, quantities: Iterable[Quantity]
     ) -> Counts:
         wanted = set(quantities)
-        # Area is summed in hundredths of a m² (the column's scale) as integers: SQLite
-        # keeps NUMERIC as a double, and a sum of doubles is not exact. PostgreSQL's
-        # NUMERIC sums exactly, and faster without the conversion per row.
-        centi: ColumnElement[Any] = (
-            MemberRow.area * 100
-            if self.dialect == "postgresql"
-            else cast(func.round(MemberRow.area * 100), BigInteger)
-        )
         on_roll = and_(
-            MemberRow.council_id == council_id, MemberRow.status == MemberStatus.ACTIVE.value
+            MemberRow.council_id == council_id,
+            MemberRow.status == MemberStatus.ACTIVE.value,
+            MemberRow.voting.is_(True),
         )
-        people, households, area = (
+        people, households = (
             await self.session.execute(
                 select(
                     func.count(),
                     func.count(MemberRow.household.distinct())
                     if Quantity.HOUSEHOLDS in wanted
                     else literal(0),
-                    func.sum(centi) if Quantity.AREA in wanted else literal(0),
                 ).where(on_roll)
             )
         ).one()
-        roll = {
-            Quantity.HEADCOUNT: Fraction(people),
-            Quantity.HOUSEHOLDS: Fraction(households),
-            Quantity.AREA: Fraction(int(area or 0), 100),
-        }
+        roll = {Quantity.HEADCOUNT: Fraction(people), Quantity.HOUSEHOLDS: Fraction(households)}
         labels: dict[str, dict[Quantity, Fraction]] = {}
         invalid = False
         async with self._hash_joins():
             # One pass over the ballot's votes: per choice, those by members on the roll
-            # (with their area) and whether any vote is by someone no longer on it.
+            # and whether any vote is by someone no longer on it.
             valid = MemberRow.id.is_not(None).label("valid")
-            for choice, on, heads, area_sum in await self.session.execute(
-                select(VoteRow.choice, valid, func.count(), func.sum(centi))
+            for choice, on, heads in await self.session.execute(
+                select(VoteRow.choice, valid, func.count())
                 .outerjoin(MemberRow, and_(MemberRow.id == VoteRow.member_id, on_roll))
                 .where(VoteRow.ballot_id == ballot_id)
                 .group_by(VoteRow.choice, valid)
@@ -438,13 +427,18 @@ class SqlVoteRepository(Repository):
                 if not on:
                     invalid = True
                     continue
-                labels[choice] = {
-                    Quantity.HEADCOUNT: Fraction(heads),
-                    Quantity.AREA: Fraction(int(area_sum or 0), 100),
-                }
+                labels[choice] = {Quantity.HEADCOUNT: Fraction(heads)}
             if Quantity.HOUSEHOLDS in wanted:
                 for choice, count in await self._household_labels(ballot_id, on_roll):
                     labels.setdefault(choice, {})[Quantity.HOUSEHOLDS] = Fraction(count)
+            if wanted & {Quantity.AREA, Quantity.OWNERS}:
+                area, owners = await self._flat_labels(ballot_id, council_id, on_roll)
+                roll[Quantity.AREA] = sum(area.values(), Fraction(0))
+                roll[Quantity.OWNERS] = Fraction(sum(owners.values()))
+                for label in area.keys() - {None}:
+                    assert label is not None
+                    labels.setdefault(label, {})[Quantity.AREA] = area[label]
+                    labels[label][Quantity.OWNERS] = Fraction(owners.get(label, 0))
         invalid_ids = (
             await self.session.scalars(
                 select(VoteRow.member_id)
@@ -464,6 +458,77 @@ class SqlVoteRepository(Repository):
             ),
             invalid_votes=tuple(sorted(str(member_id) for member_id in invalid_ids)),
         )
+
+    async def _flat_labels(
+        self, ballot_id: int, council_id: int, on_roll: ColumnElement[bool]
+    ) -> tuple[dict[str | None, Fraction], dict[str | None, int]]:
+        """Per label (None: did not vote): the verified flats' area, each flat once, and
+        the owners, flats linked by a shared holder counted once (``domain.rules``).
+
+        A flat's label is its co-owners' one vote (split: abstain). Most flats have one
+        holder who holds nothing else: each is an owner of its own, counted in SQL. The
+        others (co-owned flats, a buyer's several flats) are merged into owners here,
+        by union-find over their (flat, holder) rows."""
+        centi: ColumnElement[Any] = (
+            MemberFlatRow.area * 100
+            if self.dialect == "postgresql"
+            else cast(func.round(MemberFlatRow.area * 100), BigInteger)
+        )
+        counted = and_(MemberFlatRow.council_id == council_id, MemberFlatRow.verified.is_(True))
+        per_member = (
+            select(MemberFlatRow.member_id, func.count().label("n"))
+            .join(MemberRow, and_(MemberRow.id == MemberFlatRow.member_id, on_roll))
+            .where(counted)
+            .group_by(MemberFlatRow.member_id)
+            .subquery()
+        )
+        low, high = func.min(VoteRow.choice), func.max(VoteRow.choice)
+        per_flat = (
+            select(
+                MemberFlatRow.household.label("household"),
+                func.max(centi).label("centi"),
+                and_(func.count() == 1, func.max(per_member.c.n) == 1).label("alone"),
+                case(
+                    (low.is_(None), None),
+                    (low == high, low),
+                    else_=literal(Choice.ABSTAIN.value),
+                ).label("label"),
+            )
+            .join(per_member, per_member.c.member_id == MemberFlatRow.member_id)
+            .outerjoin(
+                VoteRow,
+                and_(VoteRow.member_id == MemberFlatRow.member_id, VoteRow.ballot_id == ballot_id),
+            )
+            .where(counted)
+            .group_by(MemberFlatRow.household)
+            .subquery()
+        )
+        alone = per_flat.c.alone.is_(True)
+        area: dict[str | None, Fraction] = {}
+        owners: dict[str | None, int] = {}
+        linked = 0
+        for label, centi_sum, single, shared in await self.session.execute(
+            select(
+                per_flat.c.label,
+                func.sum(per_flat.c.centi),
+                func.sum(case((alone, 1), else_=0)),
+                func.sum(case((alone, 0), else_=1)),
+            ).group_by(per_flat.c.label)
+        ):
+            area[label] = Fraction(int(centi_sum or 0), 100)
+            owners[label] = int(single or 0)
+            linked += int(shared or 0)
+        if linked:
+            rows = await self.session.execute(
+                select(MemberFlatRow.household, MemberFlatRow.member_id, per_flat.c.label)
+                .join(per_flat, per_flat.c.household == MemberFlatRow.household)
+                .join(MemberRow, and_(MemberRow.id == MemberFlatRow.member_id, on_roll))
+                .where(counted, ~alone)
+            )
+            links = ((flat, holder, label) for flat, holder, label in rows)
+            for label, number in owners_by_label(links).items():
+                owners[label] = owners.get(label, 0) + number
+        return area, owners
 
     async def _household_labels(
         self, ballot_id: int, on_roll: ColumnElement[bool]
@@ -514,13 +579,17 @@ class SqlVoteRepository(Repository):
                 after = member_ids[-1]
                 rows = await self.session.execute(
                     select(
-                        MemberRow.id, MemberRow.name, MemberRow.council_id, MemberRow.status
+                        MemberRow.id,
+                        MemberRow.name,
+                        MemberRow.council_id,
+                        MemberRow.status,
+                        MemberRow.voting,
                     ).where(MemberRow.id.in_(member_ids))
                 )
                 by_id = {
                     member_id: name
-                    for member_id, name, council, status in rows
-                    if council == council_id and status == MemberStatus.ACTIVE.value
+                    for member_id, name, council, status, voting in rows
+                    if council == council_id and status == MemberStatus.ACTIVE.value and voting
                 }
                 names.extend(by_id[m] for m in member_ids if m in by_id)
             found[choice] = Voters(tuple(names[:limit]), total)

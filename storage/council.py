@@ -9,13 +9,15 @@ from typing import Any
 from sqlalchemy import delete, select, update
 
 from domain import errors
-from domain.model import TELEGRAM, Account, Council, Member, MemberStatus
+from domain.model import TELEGRAM, Account, Council, Flat, Member, MemberStatus
 from storage.base import CHUNK, Repository, required
 from storage.orm import (
     BallotRow,
     CouncilChairRow,
     CouncilRow,
+    CouncilStaffRow,
     MemberAccountRow,
+    MemberFlatRow,
     MemberRow,
     ProposalRow,
     TopicRow,
@@ -48,9 +50,8 @@ class SqlCouncilRepository(Repository):
         await self.session.execute(
             update(CouncilRow).where(CouncilRow.id == council_id).values(**self._values(council))
         )
-        await self.session.execute(
-            delete(CouncilChairRow).where(CouncilChairRow.council_id == council_id)
-        )
+        for table in (CouncilChairRow, CouncilStaffRow):
+            await self.session.execute(delete(table).where(table.council_id == council_id))
         await self._put_chairs(council)
 
     async def many(self, council_ids: Sequence[int]) -> dict[int, Council]:
@@ -59,15 +60,20 @@ class SqlCouncilRepository(Repository):
         rows = list(
             await self.session.scalars(select(CouncilRow).where(CouncilRow.id.in_(council_ids)))
         )
-        chairs: dict[int, set[int]] = {row.id: set() for row in rows}
+        chairs = await self._people(CouncilChairRow, [row.id for row in rows])
+        staff = await self._people(CouncilStaffRow, [row.id for row in rows])
+        return {row.id: self._council(row, chairs[row.id], staff[row.id]) for row in rows}
+
+    async def _people(
+        self, table: type[CouncilChairRow] | type[CouncilStaffRow], council_ids: Sequence[int]
+    ) -> dict[int, set[int]]:
+        people: dict[int, set[int]] = {council_id: set() for council_id in council_ids}
         pairs = await self.session.execute(
-            select(CouncilChairRow.council_id, CouncilChairRow.user_id).where(
-                CouncilChairRow.council_id.in_(list(chairs))
-            )
+            select(table.council_id, table.user_id).where(table.council_id.in_(council_ids))
         )
         for council_id, user_id in pairs:
-            chairs[council_id].add(user_id)
-        return {row.id: self._council(row, chairs[row.id]) for row in rows}
+            people[council_id].add(user_id)
+        return people
 
     async def in_chat(self, chat_id: int) -> list[Council]:
         ids = await self.session.scalars(
@@ -98,11 +104,12 @@ class SqlCouncilRepository(Repository):
         )
 
     async def _put_chairs(self, council: Council) -> None:
-        if council.chairs:
-            await self.session.execute(
-                self.insert(CouncilChairRow),
-                [{"council_id": council.id, "user_id": u} for u in sorted(council.chairs)],
-            )
+        for table, people in ((CouncilChairRow, council.chairs), (CouncilStaffRow, council.staff)):
+            if people:
+                await self.session.execute(
+                    self.insert(table),
+                    [{"council_id": council.id, "user_id": u} for u in sorted(people)],
+                )
 
     @staticmethod
     def _values(council: Council) -> dict[str, Any]:
@@ -120,16 +127,16 @@ class SqlCouncilRepository(Repository):
             "skills": list(council.skills),
             "offer_minutes": council.offer_minutes,
             "offer_round": council.offer_round,
+            "self_join": council.self_join,
         }
 
     async def _load(self, row: CouncilRow) -> Council:
-        chairs = await self.session.scalars(
-            select(CouncilChairRow.user_id).where(CouncilChairRow.council_id == row.id)
-        )
-        return self._council(row, set(chairs))
+        chairs = await self._people(CouncilChairRow, [row.id])
+        staff = await self._people(CouncilStaffRow, [row.id])
+        return self._council(row, chairs[row.id], staff[row.id])
 
     @staticmethod
-    def _council(row: CouncilRow, chairs: set[int]) -> Council:
+    def _council(row: CouncilRow, chairs: set[int], staff: set[int]) -> Council:
         return Council(
             id=row.id,
             chat_id=row.chat_id,
@@ -141,15 +148,17 @@ class SqlCouncilRepository(Repository):
             created_at=row.created_at,
             require_approval=row.require_approval,
             chairs=chairs,
+            staff=staff,
             meeting_reminders=tuple(row.meeting_reminders),
             ballot_nudge=row.ballot_nudge,
             skills=tuple(row.skills),
             offer_minutes=row.offer_minutes,
             offer_round=row.offer_round,
+            self_join=row.self_join,
         )
 
 
-def _member(row: MemberRow, accounts: Sequence[Account] = ()) -> Member:
+def _member(row: MemberRow, accounts: Sequence[Account] = (), flats: Sequence[Flat] = ()) -> Member:
     return Member(
         id=row.id,
         council_id=row.council_id,
@@ -164,6 +173,9 @@ def _member(row: MemberRow, accounts: Sequence[Account] = ()) -> Member:
         language=row.language,
         joined_at=row.joined_at,
         accounts=tuple(sorted(accounts)),
+        voting=row.voting,
+        phone=row.phone,
+        flats=tuple(sorted(flats)),
     )
 
 
@@ -180,6 +192,8 @@ def _member_values(member: Member) -> dict[str, Any]:
         "status": member.status.value,
         "language": member.language,
         "joined_at": member.joined_at,
+        "voting": member.voting,
+        "phone": member.phone,
     }
 
 
@@ -242,6 +256,7 @@ class SqlMemberRepository(Repository):
         member.id = member_id
         for account in member.accounts:
             await self._put_account(member_id, member.council_id, account)
+        await self._put_flats(member)
         return member
 
     async def update(self, member: Member) -> None:
@@ -254,6 +269,10 @@ class SqlMemberRepository(Repository):
         )
         if found is None:  # an unknown member: nothing to write
             return
+        await self.session.execute(
+            delete(MemberFlatRow).where(MemberFlatRow.member_id == member_id)
+        )
+        await self._put_flats(member)
         # The Telegram account follows user_id; the other accounts stay as linked.
         await self._drop_account(member_id, TELEGRAM)
         if member.user_id is not None:
@@ -304,22 +323,60 @@ class SqlMemberRepository(Repository):
         )
         return await self._members(rows)
 
+    async def of_flat(self, council_id: int, household: str) -> builtins.list[Member]:
+        holders = select(MemberFlatRow.member_id).where(
+            MemberFlatRow.council_id == council_id, MemberFlatRow.household == household
+        )
+        rows = await self.session.scalars(
+            select(MemberRow).where(MemberRow.id.in_(holders)).order_by(MemberRow.id)
+        )
+        return await self._members(rows)
+
     async def _members(self, rows: Iterable[MemberRow]) -> builtins.list[Member]:
-        """The members of ``rows``, each with its accounts (one query per chunk)."""
+        """The members of ``rows``, each with its accounts and flats (two queries per
+        chunk)."""
         rows = list(rows)
         accounts: dict[int, list[Account]] = {row.id: [] for row in rows}
+        flats: dict[int, list[Flat]] = {row.id: [] for row in rows}
         ids = list(accounts)
         for start in range(0, len(ids), CHUNK):
+            chunk = ids[start : start + CHUNK]
             found = await self.session.execute(
                 select(
                     MemberAccountRow.member_id,
                     MemberAccountRow.messenger,
                     MemberAccountRow.account_id,
-                ).where(MemberAccountRow.member_id.in_(ids[start : start + CHUNK]))
+                ).where(MemberAccountRow.member_id.in_(chunk))
             )
             for member_id, messenger, account_id in found:
                 accounts[member_id].append(Account(messenger, account_id))
-        return [_member(row, accounts[row.id]) for row in rows]
+            owned = await self.session.execute(
+                select(
+                    MemberFlatRow.member_id,
+                    MemberFlatRow.household,
+                    MemberFlatRow.area,
+                    MemberFlatRow.verified,
+                ).where(MemberFlatRow.member_id.in_(chunk))
+            )
+            for member_id, household, area, verified in owned:
+                flats[member_id].append(Flat(household, area, verified))
+        return [_member(row, accounts[row.id], flats[row.id]) for row in rows]
+
+    async def _put_flats(self, member: Member) -> None:
+        if member.flats:
+            await self.session.execute(
+                self.insert(MemberFlatRow),
+                [
+                    {
+                        "council_id": member.council_id,
+                        "member_id": member.id,
+                        "household": flat.household,
+                        "area": flat.area,
+                        "verified": flat.verified,
+                    }
+                    for flat in member.flats
+                ],
+            )
 
     async def _put_account(self, member_id: int, council_id: int, account: Account) -> None:
         """Refused with ``AccountTaken`` when a member of the council has it already:

@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -101,6 +102,8 @@ class CouncilRow(Base):
     skills: Mapped[list[str]] = mapped_column(JSON)  # added to the common list
     offer_minutes: Mapped[int] = mapped_column(Integer)
     offer_round: Mapped[int] = mapped_column(Integer)
+    # Residents may put themselves on the roll with /join (else only staff add them).
+    self_join: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class CouncilChairRow(Base):
@@ -110,6 +113,34 @@ class CouncilChairRow(Base):
         IdType, ForeignKey("councils.id", ondelete="CASCADE"), primary_key=True
     )
     user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+
+
+class CouncilStaffRow(Base):
+    """社工 / 网格员 of a council, by messenger user id (as ``council_chairs``)."""
+
+    __tablename__ = "council_staff"
+
+    council_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("councils.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+
+
+class RoleEventRow(Base):
+    """The audit trail of roles: every grant and revocation of chair, staff, voter or
+    participant, by whom (None: the bot, following the group's admins) and when."""
+
+    __tablename__ = "role_events"
+    __table_args__ = (Index("ix_role_events_council_id_at", "council_id", "at"),)
+
+    id: Mapped[int] = _id()
+    council_id: Mapped[int] = mapped_column(IdType, ForeignKey("councils.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(BigInteger)  # whose role, when an account
+    member_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("members.id"))
+    role: Mapped[str] = mapped_column(String(16))
+    granted: Mapped[bool] = mapped_column(Boolean)
+    by_user: Mapped[int | None] = mapped_column(BigInteger)
+    at: Mapped[datetime]
 
 
 class MemberRow(Base):
@@ -131,6 +162,76 @@ class MemberRow(Base):
     status: Mapped[str] = mapped_column(String(16))
     language: Mapped[str | None] = mapped_column(String(16))
     joined_at: Mapped[datetime]
+    # False: a participant (列席, a member unit's contact), never on a ballot's base.
+    voting: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    phone: Mapped[str | None] = mapped_column(String(32))  # staff only; never in a group
+
+
+class MemberFlatRow(Base):
+    """A flat (专有部分) a member owns or co-owns, with its registered area. Co-owners
+    each have a row for the same ``household``; the owners' rules count the flat once.
+    A self-declared flat is unverified and not counted until staff verify it."""
+
+    __tablename__ = "member_flats"
+    __table_args__ = (
+        UniqueConstraint("member_id", "household"),
+        Index("ix_member_flats_council_id_household", "council_id", "household"),
+    )
+
+    id: Mapped[int] = _id()
+    council_id: Mapped[int] = mapped_column(IdType, ForeignKey("councils.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(IdType, ForeignKey("members.id", ondelete="CASCADE"))
+    household: Mapped[str] = mapped_column(String(255))
+    area: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    verified: Mapped[bool] = mapped_column(Boolean)
+
+
+class RosterImportRow(Base):
+    """An uploaded roll file checked but not yet written: its plan (the dry-run diff)
+    waits here for the confirm button, so a restart between check and confirm loses
+    nothing and a second press applies it once."""
+
+    __tablename__ = "roster_imports"
+
+    id: Mapped[int] = _id()
+    council_id: Mapped[int] = mapped_column(IdType, ForeignKey("councils.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(BigInteger)  # who uploaded it
+    file_name: Mapped[str] = mapped_column(String(255))
+    digest: Mapped[str] = mapped_column(String(64))  # sha256 of the file
+    plan: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))  # pending, applied, cancelled
+    created_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+
+
+class BindingCodeRow(Base):
+    """绑定码: a one-time code that ties an account to a roll entry. Only its sha256 is
+    kept, so a copy of the database does not hand out the codes."""
+
+    __tablename__ = "binding_codes"
+
+    id: Mapped[int] = _id()
+    council_id: Mapped[int] = mapped_column(IdType, ForeignKey("councils.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("members.id", ondelete="CASCADE"), index=True
+    )
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    used_by: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class BindingAttemptRow(Base):
+    """Every code typed or scanned, so guessing is rate-limited per account."""
+
+    __tablename__ = "binding_attempts"
+    __table_args__ = (Index("ix_binding_attempts_user_id_at", "user_id", "at"),)
+
+    id: Mapped[int] = _id()
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[datetime]
+    ok: Mapped[bool] = mapped_column(Boolean)
 
 
 class MemberAccountRow(Base):

@@ -17,6 +17,7 @@ nothing, as ``UPDATE … WHERE id = …`` does.
 
 from __future__ import annotations
 
+import builtins
 import copy
 import dataclasses
 import json
@@ -336,6 +337,13 @@ class FakeMemberRepository(_Repository):
             if m.council_id == council_id and m.status in statuses
         ]
 
+    async def of_flat(self, council_id: int, household: str) -> builtins.list[Member]:
+        return [
+            _clone(m)
+            for _, m in sorted(self._t.members.items())
+            if m.council_id == council_id and any(f.household == household for f in m.flats)
+        ]
+
 
 class FakeTopicRepository(_Repository):
     async def latest_decided(self, council_id: int) -> Topic | None:
@@ -530,7 +538,7 @@ class FakeVoteRepository(_Repository):
         return [
             m
             for _, m in sorted(self._t.members.items())
-            if m.council_id == council_id and m.status is MemberStatus.ACTIVE
+            if m.council_id == council_id and m.status is MemberStatus.ACTIVE and m.voting
         ]
 
     async def counts(

@@ -14,6 +14,7 @@ from domain.model import (
     MAX_TITLE,
     Account,
     Council,
+    Flat,
     Member,
     MemberStatus,
 )
@@ -119,6 +120,7 @@ async def join(
         if existing is not None and existing.status is not MemberStatus.REMOVED:
             raise errors.AlreadyMember(status=existing.status.value)
         status = MemberStatus.PENDING if council.require_approval else MemberStatus.ACTIVE
+        household = "-".join(p for p in (address.building, address.unit, address.room) if p)
         member = Member(
             council_id=council_id,
             user_id=user_id,
@@ -131,12 +133,64 @@ async def join(
             area=area if area is not None else Decimal(0),
             status=status,
             language=language,
+            flats=_declared_flats(existing, household, area),
         )
         if existing is not None:
             member.id = existing.id
             await uow.members.update(member)
         else:
             member = await uow.members.add(member)
+        await uow.commit()
+        return member
+
+
+def _declared_flats(
+    existing: Member | None, household: str, area: Decimal | None
+) -> tuple[Flat, ...]:
+    """A flat a resident declares at /join counts for the owners' rules only once staff
+    verify it; one already verified with the same area (a member back on the roll) stays
+    verified."""
+    if area is None:
+        return ()
+    kept = existing is not None and Flat(household, area, True) in existing.flats
+    return (Flat(household, area, verified=kept),)
+
+
+async def verify_flat(
+    uow: UnitOfWork,
+    *,
+    council_id: int,
+    user_id: int,
+    member_id: int,
+    household: str,
+    area: Decimal | None = None,
+) -> Member:
+    """Staff confirm a member's flat (and may correct its registered area): from now on
+    it counts for the owners' rules. Co-owners' rows of the flat take the same area, so
+    the roll never gives one flat two areas."""
+    async with uow:
+        council = await require_council(uow, council_id)
+        council.require_staff(user_id)
+        member = await uow.members.get(member_id)
+        if member is None or member.council_id != council_id:
+            raise errors.NotMember()
+        flat = next((f for f in member.flats if f.household == household), None)
+        if flat is None:
+            raise errors.NotFound(field="flat", id=household)
+        registered = flat.area if area is None else area
+        for other in await uow.members.of_flat(council_id, household):
+            if other.id == member_id:
+                continue
+            other.flats = tuple(
+                Flat(f.household, registered, f.verified) if f.household == household else f
+                for f in other.flats
+            )
+            await uow.members.update(other)
+        member.flats = tuple(
+            Flat(household, registered, True) if f.household == household else f
+            for f in member.flats
+        )
+        await uow.members.update(member)
         await uow.commit()
         return member
 
@@ -179,8 +233,19 @@ class RollView:
 
 
 async def roll(uow: UnitOfWork, *, council_id: int) -> RollView:
+    """The roll as anyone may read it: the front end shows the group names and counts."""
     async with uow:
         council = await require_council(uow, council_id)
+        members = await uow.members.list(council_id, (MemberStatus.ACTIVE,))
+        pending = await uow.members.list(council_id, (MemberStatus.PENDING,))
+        return RollView(council, members, pending)
+
+
+async def full_roll(uow: UnitOfWork, *, council_id: int, user_id: int) -> RollView:
+    """The roll with addresses and areas: for chairs and staff only (``NotStaff``)."""
+    async with uow:
+        council = await require_council(uow, council_id)
+        council.require_staff(user_id)
         members = await uow.members.list(council_id, (MemberStatus.ACTIVE,))
         pending = await uow.members.list(council_id, (MemberStatus.PENDING,))
         return RollView(council, members, pending)

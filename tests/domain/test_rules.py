@@ -145,13 +145,14 @@ def test_owners_table(
     outcome = decide(preset(name), owners(areas), votes)
     assert outcome.result is expected
     assert outcome.quorum_met is quorum_met
-    assert set(outcome.tallies) == {Quantity.HEADCOUNT, Quantity.AREA}
+    assert set(outcome.tallies) == {Quantity.HEADCOUNT, Quantity.AREA, Quantity.OWNERS}
 
 
 def test_owners_one_quantity_passes_other_fails_is_reported_per_check() -> None:
     outcome = decide(preset("owners-ordinary"), owners([10, 10, 10, 200]), ballots(3, 1))
     area_check, head_check = outcome.pass_checks
     assert area_check.condition.quantity is Quantity.AREA
+    assert head_check.condition.quantity is Quantity.OWNERS
     assert (area_check.value, area_check.base, area_check.met) == (30, 230, False)
     assert (head_check.value, head_check.base, head_check.met) == (3, 4, True)
 
@@ -404,7 +405,7 @@ def test_preset_definitions() -> None:
             "inclusive": True,
         },
         {
-            "quantity": "headcount",
+            "quantity": "owners",
             "counted": "for",
             "base": "participants",
             "fraction": "3/4",

@@ -1481,7 +1481,15 @@ async def test_owners_rules_weigh_floor_area(factory: FakeUnitOfWorkFactory) -> 
     council = await set_up(factory, rule="owners-ordinary")
     areas = {101: "120", 102: "60", 103: "60"}
     for user, area in areas.items():
-        await join(factory, cid(council), user, area=area)
+        member = await join(factory, cid(council), user, area=area)
+        assert member.id is not None and [f.verified for f in member.flats] == [False]
+        await services.verify_flat(
+            factory(),
+            council_id=cid(council),
+            user_id=CHAIR,
+            member_id=member.id,
+            household=member.household,
+        )
     ballot = await motion(factory, cid(council))
     # Everyone takes part; 2 of 3 members vote for but they hold only 120 of 240 m².
     await votes(factory, bid(ballot), {101: AGAINST, 102: FOR, 103: FOR})
@@ -1490,6 +1498,39 @@ async def test_owners_rules_weigh_floor_area(factory: FakeUnitOfWorkFactory) -> 
 
     assert closed.outcome.tallies[Quantity.AREA].for_ == 120
     assert closed.outcome.result is Result.TIED
+
+
+async def test_a_self_declared_area_counts_only_once_staff_verify_it(
+    factory: FakeUnitOfWorkFactory,
+) -> None:
+    council = await set_up(factory, rule="owners-ordinary")
+    honest = await join(factory, cid(council), 101, address="3-2-301", area="90")
+    await join(factory, cid(council), 102, address="3-2-302", area="20000")  # not verified
+    assert honest.id is not None
+    with pytest.raises(errors.NotStaff):
+        await services.verify_flat(
+            factory(),
+            council_id=cid(council),
+            user_id=102,
+            member_id=honest.id,
+            household="3-2-301",
+        )
+    await services.verify_flat(
+        factory(),
+        council_id=cid(council),
+        user_id=CHAIR,
+        member_id=honest.id,
+        household="3-2-301",
+        area=services.parse_area("90.5"),
+    )
+    ballot = await motion(factory, cid(council))
+    await votes(factory, bid(ballot), {101: FOR})
+
+    outcome = (await close(factory, bid(ballot))).outcome
+
+    assert outcome.tallies[Quantity.AREA].roll == Fraction(905, 10)
+    assert outcome.tallies[Quantity.OWNERS].roll == 1
+    assert outcome.result is Result.PASSED
 
 
 async def test_the_options_ballot_adopts_the_leading_proposal(

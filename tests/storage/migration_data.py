@@ -471,6 +471,149 @@ def _0006() -> Rows:
     }
 
 
+def _0007() -> Rows:
+    """The roll the community keeps: a council that takes no self-joins, a participant
+    with a phone, staff and their roles' history, co-owned and unverified flats beside
+    the ones 0007 made from ``members``, an import waiting for its confirm button, and
+    binding codes (one used) with the attempts that tried them."""
+    return {
+        "councils": [
+            {
+                "id": 3,
+                "chat_id": -100_200_302,
+                "thread_id": 0,
+                "title": "畅园社区议事会",
+                "rule": RULE,
+                "timezone": "Asia/Shanghai",
+                "language": "zh-CN",
+                "require_approval": True,
+                "created_at": at(600),
+                "meeting_reminders": [1440, 60],
+                "ballot_nudge": 120,
+                "skills": [],
+                "offer_minutes": 30,
+                "offer_round": 3,
+                "self_join": False,
+            }
+        ],
+        "members": [
+            {
+                "id": 7,
+                "council_id": 1,
+                "user_id": 8_007,
+                "name": "物业公司联系人",
+                "building": "",
+                "unit": "",
+                "room": "",
+                "household": "",
+                "area": Decimal(0),
+                "status": "active",
+                "language": "zh-hans",
+                "joined_at": at(601),
+                "voting": False,
+                "phone": "13800000007",
+            },
+            {
+                "id": 8,
+                "council_id": 1,
+                "user_id": None,
+                "name": "张叔叔",
+                "building": "3",
+                "unit": "2",
+                "room": "301",
+                "household": "3-2-301",
+                "area": Decimal("85.50"),
+                "status": "active",
+                "language": None,
+                "joined_at": at(602),
+                "voting": True,
+                "phone": None,
+            },
+        ],
+        "council_staff": [{"council_id": 1, "user_id": 8_009}, {"council_id": 3, "user_id": CHAIR}],
+        "role_events": [
+            {
+                "id": 1,
+                "council_id": 1,
+                "user_id": 8_009,
+                "member_id": None,
+                "role": "staff",
+                "granted": True,
+                "by_user": CHAIR,
+                "at": at(603),
+            },
+            {
+                "id": 2,
+                "council_id": 1,
+                "user_id": 8_007,
+                "member_id": 7,
+                "role": "participant",
+                "granted": True,
+                "by_user": CHAIR,
+                "at": at(604),
+            },
+        ],
+        "member_flats": [
+            # 张叔叔 co-owns 张阿姨's flat (its area repeated), and owns another one.
+            {
+                "id": 100,
+                "council_id": 1,
+                "member_id": 8,
+                "household": "3-2-301",
+                "area": Decimal("85.50"),
+                "verified": True,
+            },
+            {
+                "id": 101,
+                "council_id": 1,
+                "member_id": 8,
+                "household": "3-2-302",
+                "area": Decimal("60.00"),
+                "verified": False,
+            },
+        ],
+        "roster_imports": [
+            {
+                "id": 1,
+                "council_id": 1,
+                "user_id": CHAIR,
+                "file_name": "名册.xlsx",
+                "digest": "ab" * 32,
+                "plan": {"added": [{"row": 2, "name": "孙阿姨"}], "changed": [], "removed": []},
+                "status": "pending",
+                "created_at": at(605),
+                "decided_at": None,
+            }
+        ],
+        "binding_codes": [
+            {
+                "id": 1,
+                "council_id": 1,
+                "member_id": 8,
+                "digest": "cd" * 32,
+                "created_at": at(606),
+                "expires_at": at(606 + 30 * 24 * 60),
+                "used_at": None,
+                "used_by": None,
+            },
+            {
+                "id": 2,
+                "council_id": 1,
+                "member_id": 6,
+                "digest": "ef" * 32,
+                "created_at": at(606),
+                "expires_at": at(606 + 30 * 24 * 60),
+                "used_at": at(607),
+                "used_by": 8_006,
+            },
+        ],
+        "binding_attempts": [
+            {"id": 1, "user_id": 8_006, "at": at(607), "ok": True},
+            {"id": 2, "user_id": 8_066, "at": at(608), "ok": False},
+        ],
+    }
+
+
 SEEDS: dict[str, Callable[[], Rows]] = {
     "0001": _0001,
     "0002": _0002,
@@ -478,6 +621,7 @@ SEEDS: dict[str, Callable[[], Rows]] = {
     "0004": _0004,
     "0005": _0005,
     "0006": _0006,
+    "0007": _0007,
 }
 
 

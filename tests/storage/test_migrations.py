@@ -15,9 +15,10 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
+from domain.rules import preset
 from storage import migrate
 from storage.db import create_engine
 from storage.orm import metadata
@@ -29,6 +30,12 @@ TABLES = {
     "council_chairs",
     "members",
     "member_accounts",
+    "council_staff",
+    "role_events",
+    "member_flats",
+    "roster_imports",
+    "binding_codes",
+    "binding_attempts",
     "topics",
     "proposals",
     "seconds",
@@ -75,7 +82,7 @@ async def test_upgrade_from_empty(
     monkeypatch.chdir(tmp_path)  # no alembic.ini to be found here, and none needed
     assert await migrate.current(database_url) is None
     await migrate.upgrade(database_url)
-    assert await migrate.current(database_url) == migrate.head() == "0006"
+    assert await migrate.current(database_url) == migrate.head() == "0007"
     assert await _inspect(database_url, _tables) == TABLES | {"alembic_version"}
     await migrate.upgrade(database_url)  # again: nothing to do
     assert await migrate.current(database_url) == migrate.head()
@@ -228,3 +235,61 @@ async def test_a_migration_that_would_break_references_is_not_committed(sqlite_u
     with pytest.raises(migrate.BrokenReferences, match="broken references"):
         await migrate.upgrade(sqlite_url)
     assert await migrate.current(sqlite_url) == REVISIONS[-2]
+
+
+async def test_0007_makes_every_member_a_verified_flat_of_its_household(
+    database_url: str,
+) -> None:
+    """Before 0007 each member stood for its household with the area it declared, and the
+    owners' rules counted it so: the upgrade keeps that count as verified flats."""
+    await build(database_url, "0006")
+    members = await _sync(
+        database_url,
+        lambda c: sorted(
+            (row.id, row.household, row.area)
+            for row in c.exec_driver_sql("SELECT id, household, area FROM members")
+        ),
+    )
+    await migrate.upgrade(database_url, "0007")
+    flats = await _sync(
+        database_url,
+        lambda c: sorted(
+            (row.member_id, row.household, row.area, bool(row.verified))
+            for row in c.exec_driver_sql(
+                "SELECT member_id, household, area, verified FROM member_flats"
+            )
+        ),
+    )
+    assert len(members) == 6
+    assert flats == [(m, household, area, True) for m, household, area in members]
+
+
+async def test_0007_makes_the_owners_presets_count_owners_and_back(database_url: str) -> None:
+    """A council on an owners' preset counted people before 0007; after it, owners as the
+    law counts them. A custom rule is left as its council wrote it."""
+    import json
+
+    await build(database_url, "0006")
+    old_preset = json.loads(
+        json.dumps(preset("owners-major").to_dict()).replace('"owners"', '"headcount"')
+    )
+    custom = {**old_preset, "name": "custom"}
+
+    def put(connection: Connection) -> None:
+        for council_id, rule in ((1, old_preset), (2, custom)):
+            connection.execute(
+                text("UPDATE councils SET rule = :rule WHERE id = :id"),
+                {"rule": json.dumps(rule), "id": council_id},
+            )
+
+    def rules(connection: Connection) -> dict[int, Any]:
+        found = connection.execute(text("SELECT id, rule FROM councils ORDER BY id"))
+        return {i: r if isinstance(r, dict) else json.loads(r) for i, r in found}
+
+    await _sync(database_url, put)
+    await migrate.upgrade(database_url, "0007")
+    upgraded = await _sync(database_url, rules)
+    assert upgraded[1] == preset("owners-major").to_dict()
+    assert upgraded[2] == custom
+    await migrate.downgrade(database_url, "0006")
+    assert await _sync(database_url, rules) == {1: old_preset, 2: custom}
