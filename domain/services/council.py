@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +21,7 @@ from domain.model import (
 )
 from domain.numbers import fold, parse_decimal
 from domain.ports import UnitOfWork
+from domain.rules import Counts, Quantity, count
 from domain.services.reading import require_council, rule_named
 
 
@@ -225,11 +227,33 @@ class RollView:
 
     @property
     def households(self) -> int:
-        return len({m.household for m in self.members})
+        return len({m.household for m in self.voting})
+
+    @property
+    def voting(self) -> list[Member]:
+        """Those on a ballot's base: the roll without its participants (列席)."""
+        return [m for m in self.members if m.voting]
+
+    @functools.cached_property
+    def _owners_roll(self) -> Counts:
+        return count([m.voter() for m in self.voting], {}, (Quantity.AREA, Quantity.OWNERS))
 
     @property
     def area(self) -> Decimal:
-        return sum((m.area for m in self.members), Decimal(0))
+        """The verified flats' registered area, each flat once: the owners' rules' base."""
+        total = self._owners_roll.roll[Quantity.AREA]
+        return (Decimal(total.numerator) / Decimal(total.denominator)).quantize(Decimal("0.01"))
+
+    @property
+    def owners(self) -> int:
+        """Owners as the law counts them (one flat one owner, one buyer of several one)."""
+        return int(self._owners_roll.roll[Quantity.OWNERS])
+
+    @property
+    def unverified(self) -> int:
+        """Flats declared by residents that staff have not verified: not counted yet."""
+        verified = {f.household for m in self.voting for f in m.flats if f.verified}
+        return len({f.household for m in self.voting for f in m.flats} - verified)
 
 
 async def roll(uow: UnitOfWork, *, council_id: int) -> RollView:

@@ -45,15 +45,31 @@ async def member_by_id(uow: UnitOfWork, *, member_id: int) -> Member | None:
         return await uow.members.get(member_id)
 
 
+async def member_of(uow: UnitOfWork, *, council_id: int, user_id: int) -> Member | None:
+    """The user's entry on the council's roll (any status), or None."""
+    async with uow:
+        return await uow.members.by_user(council_id, user_id)
+
+
 async def voting_member(uow: UnitOfWork, council_id: int, user_id: int) -> Member:
     """The user's entry on the council's roll; refused unless they are an active member."""
     member = await uow.members.by_user(council_id, user_id)
     if member is None or member.status is MemberStatus.REMOVED:
-        raise errors.NotMember()
+        raise not_member(await uow.councils.get(council_id), user_id)
     if member.status is MemberStatus.PENDING:
         raise errors.MembershipPending()
     assert member.id is not None
     return member
+
+
+def not_member(council: Council | None, user_id: int) -> errors.NotMember:
+    """The refusal of someone not on the roll. Being a chair or staff puts nobody on it,
+    which surprises a chair who set the council up: they are told so, and how to join."""
+    if council is not None and council.is_chair(user_id):
+        return errors.NotMember(field="chair")
+    if council is not None and council.is_staff(user_id):
+        return errors.NotMember(field="staff")
+    return errors.NotMember()
 
 
 async def require_topic(uow: UnitOfWork, topic_id: int) -> Topic:
