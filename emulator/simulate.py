@@ -132,6 +132,7 @@ class UserSimulation:
         creator: User | None = None,
         bot_is_admin: bool = True,
         bot_can_pin_messages: bool = True,
+        bot_can_delete_messages: bool = True,
         chat_id: int | None = None,
     ) -> Chat:
         """A group with the bot in it; ``forum`` implies a supergroup."""
@@ -144,6 +145,7 @@ class UserSimulation:
             is_forum=forum,
             bot_is_admin=bot_is_admin,
             bot_can_pin_messages=bot_can_pin_messages,
+            bot_can_delete_messages=bot_can_delete_messages,
         )
         for user in members:
             chat.members[user.id] = "member"
@@ -170,6 +172,7 @@ class UserSimulation:
             members=dict(chat.members),
             bot_is_admin=chat.bot_is_admin,
             bot_can_pin_messages=chat.bot_can_pin_messages,
+            bot_can_delete_messages=chat.bot_can_delete_messages,
         )
         world.add_chat(new)
         old_notice = world.new_message(chat, by, service={"migrate_to_chat_id": new.id})

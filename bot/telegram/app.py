@@ -158,6 +158,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CallbackQueryHandler(tasks.done_button, pattern=r"^d:"))
     application.add_handler(CallbackQueryHandler(tasks.confirm_button, pattern=r"^c:"))
     application.add_handler(CallbackQueryHandler(volunteers.toggle_skill, pattern=r"^k:"))
+    application.add_handler(CallbackQueryHandler(council.roll_button, pattern=r"^r:"))
     # A photo captioned "/request …" or "/finish …": the command with a picture.
     for command, callback in (("request", tasks.request), ("finish", tasks.finish)):
         caption = filters.CaptionRegex(rf"^/{command}(@\w+)?(\s|$)")

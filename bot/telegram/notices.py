@@ -162,7 +162,7 @@ class NoticeRenderer:
             lang,
             "offer.unreachable",
             names=Markup("、".join(names)),
-            title=view.task.title,
+            title=render_dispatch.public_title(lang, view.task),
             bot=self.bot.username,
         )
         return Outgoing(text)
@@ -174,7 +174,8 @@ class NoticeRenderer:
             return None  # withdrawn meanwhile
         lang = view.council.language
         name = view.names.get(task.accepted_by, "?")
-        text = t(lang, "task.accepted_requester", id=task.id, title=task.title, name=name)
+        title = task.title if notice.private else render_dispatch.public_title(lang, task)
+        text = t(lang, "task.accepted_requester", id=task.id, title=title, name=name)
         if not notice.private and task.requester_member_id is not None:
             requester = view.names.get(task.requester_member_id, "")
             text = t(lang, "task.for_requester", name=requester) + text
@@ -183,11 +184,15 @@ class NoticeRenderer:
     async def task_exhausted(self, notice: Notice) -> Outgoing:
         view = await volunteering.task_view(self.uow(), task_id=notice.subject)
         lang = view.council.language
+        if notice.private:  # to a chair or staff member: what and where, to arrange it
+            lines: list[str] = [t(lang, "task.exhausted_staff", council=view.council.title)]
+            lines += render_dispatch.task_details(lang, view)
+            return Outgoing(render.fit("\n".join(lines)))
         text = t(
             lang,
             "task.exhausted",
             id=view.task.id,
-            title=view.task.title,
+            title=render_dispatch.public_title(lang, view.task),
             chairs=Markup(render_dispatch.chairs_mentions(lang, view.council)),
         )
         return Outgoing(text)
@@ -195,7 +200,9 @@ class NoticeRenderer:
     async def task_done(self, notice: Notice) -> Outgoing:
         view = await volunteering.task_view(self.uow(), task_id=notice.subject)
         lang = view.council.language
-        text, markup = render_dispatch.done_message(lang, view, self.signer)
+        text, markup = render_dispatch.done_message(
+            lang, view, self.signer, public=not notice.private
+        )
         return Outgoing(text, markup)
 
     async def _task(self, task_id: int) -> volunteering.TaskView:

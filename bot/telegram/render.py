@@ -116,11 +116,13 @@ def rules_message(lang: str, default: Rule) -> str:
 # --- roll ------------------------------------------------------------------
 
 
-def roll_messages(lang: str, view: RollView) -> list[str]:
-    """The roll, split into messages that each fit Telegram's limit."""
+def roll_messages(lang: str, view: RollView, *, detailed: bool = False) -> list[str]:
+    """The roll, split into messages that each fit Telegram's limit. Addresses and areas
+    are ``detailed``: for chairs and staff, in a private chat; the group sees names."""
     head = t(
         lang,
-        "roll.title",
+        # With one member on the roll, the total area would be theirs.
+        "roll.title" if detailed else "roll.title_public",
         council=view.council.title,
         members=t(lang, "roll.members", count=len(view.members)),
         households=t(lang, "roll.households", count=view.households),
@@ -128,13 +130,25 @@ def roll_messages(lang: str, view: RollView) -> list[str]:
     )
     lines = [
         t(lang, "roll.line", n=i, name=m.name, household=m.household, area=m.area)
+        if detailed
+        else t(lang, "roll.name", n=i, name=m.name)
         for i, m in enumerate(view.members, 1)
     ]
     if not lines:
         lines = [t(lang, "roll.empty")]
     if view.pending:
         lines.append(t(lang, "roll.pending", count=len(view.pending)))
+    if not detailed:
+        lines.append(t(lang, "roll.details_note"))
     return _paginate(head, lines)
+
+
+def roll_keyboard(lang: str, council_id: int, signer: Signer) -> InlineKeyboardMarkup | None:
+    """🔒 under the group's roll: chairs and staff get the detailed roll privately."""
+    button = InlineKeyboardButton(
+        t(lang, "button.full_roll"), callback_data=signer.data("r", council_id)
+    )
+    return keyboard([[button]])
 
 
 def _paginate(head: str, lines: Sequence[str]) -> list[str]:

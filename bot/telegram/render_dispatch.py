@@ -11,7 +11,7 @@ from bot.telegram.buttons import Signer
 from bot.telegram.i18n import Markup, catalogue, escape, languages, t
 from bot.telegram.render import fit, keyboard, mention, moment, plain, short
 from domain.model import Council
-from domain.task_rules import Offer, OfferState, Task, TaskState
+from domain.task_rules import Offer, OfferState, Task, TaskSource, TaskState
 from domain.volunteering import HoursView, Registry, TaskView
 
 STATE_MARK = {
@@ -40,6 +40,43 @@ def skill_from_word(council: Council, word: str) -> str | None:
     return None
 
 
+def public_title(lang: str, task: Task) -> str:
+    """What the group may read of a task: a resident's request is named by its kind only,
+    since its words often carry an address ("老人独居 … 6-3-501"); a resolution's task
+    is the council's own business."""
+    if task.source is not TaskSource.REQUEST:
+        return task.title
+    if task.skill:
+        return plain(t(lang, "task.request_kind", skill=Markup(skill_label(lang, task.skill))))
+    return plain(t(lang, "task.request_any"))
+
+
+def request_notice(
+    lang: str,
+    task: Task,
+    *,
+    offered: int,
+    exhausted: bool,
+    deleted: bool,
+    requester: tuple[int, str] | None,
+    bot: str,
+) -> str:
+    """The group's word on a request made there: that one was made, never what or where.
+    ``requester`` (id, name) is named only when the bot could not tell them privately."""
+    kind = (
+        t(lang, "request.kind", skill=Markup(skill_label(lang, task.skill))) if task.skill else ""
+    )
+    if exhausted:
+        lines = [t(lang, "request.public_exhausted", kind=Markup(kind))]
+    else:
+        lines = [t(lang, "request.public", kind=Markup(kind), count=offered)]
+    lines.append(t(lang, "request.deleted" if deleted else "request.not_deleted"))
+    if requester is not None:
+        name = mention(*requester)
+        lines.append(t(lang, "request.start_bot", name=name, bot=bot))
+    return "\n".join(lines)
+
+
 def assignee(lang: str, view: TaskView) -> str:
     task = view.task
     if view.unit is not None:
@@ -64,7 +101,7 @@ def task_line(lang: str, view: TaskView) -> str:
         "task.line",
         mark=STATE_MARK[task.state],
         id=task.id,
-        title=short(task.title, 40),
+        title=short(public_title(lang, task), 40),
         state=Markup(t(lang, f"task_state.{task.state.value}")),
         who=Markup(assignee(lang, view)),
         doer=Markup(doer),
@@ -131,19 +168,21 @@ def answered_offer(
 
 
 def done_message(
-    lang: str, view: TaskView, signer: Signer
+    lang: str, view: TaskView, signer: Signer, *, public: bool = False
 ) -> tuple[str, InlineKeyboardMarkup | None]:
+    """Done, for the requester to confirm: in the group (``public``) without the request's
+    words or the volunteer's note, which may say where and what."""
     task = view.task
     assert task.id is not None
     text = t(
         lang,
         "task.done_requester",
         id=task.id,
-        title=task.title,
+        title=public_title(lang, task) if public else task.title,
         name=view.names.get(task.accepted_by or 0, "?"),
         **hours_params(task.hours),
     )
-    if task.note:
+    if task.note and not public:
         text += "\n" + t(lang, "task.note", note=task.note)
     if task.confirmed:
         return text, None

@@ -29,6 +29,7 @@ from domain.schedule import Subject
 from domain.services.planning import replan
 from domain.services.reading import (
     council_of_chat,
+    not_member,
     require_council,
     require_topic,
     rule_named,
@@ -291,6 +292,7 @@ async def cast_votes(
             council_id: await uow.members.by_users(council_id, sorted(ids))
             for council_id, ids in users.items()
         }
+        councils: dict[int, Council | None] = {}
         results: list[VoteReceipt | errors.DomainError | None] = []
         accepted: list[_Accepted] = []
         for index, request in enumerate(requests):
@@ -301,6 +303,13 @@ async def cast_votes(
                 fresh.discard(request.key)  # a key counts once, even within a batch
             try:
                 ballot, member = _check_vote(request, ballots, members, now)
+            except errors.NotMember:
+                refused = ballots[request.ballot_id]
+                assert refused is not None
+                if refused.council_id not in councils:  # read only when someone is refused
+                    councils[refused.council_id] = await uow.councils.get(refused.council_id)
+                results.append(not_member(councils[refused.council_id], request.user_id))
+                continue
             except errors.DomainError as refusal:
                 results.append(refusal)
                 continue

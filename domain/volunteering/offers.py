@@ -102,7 +102,11 @@ async def offer_next_round(
     if not chosen:
         task.expire(now)
         await uow.tasks.update(task)
-        await queue(uow, _group_notice(council, task, NoticeKind.TASK_EXHAUSTED, now))
+        await queue(
+            uow,
+            _group_notice(council, task, NoticeKind.TASK_EXHAUSTED, now),
+            *await _to_staff(uow, council, task, NoticeKind.TASK_EXHAUSTED, now),
+        )
         return Dispatched(task, [], exhausted=True)
     round_ = task.offer()
     await uow.tasks.update(task)
@@ -167,6 +171,31 @@ def _group_notice(council: Council, task: Task, kind: NoticeKind, now: datetime)
         subject=task.id,
         created_at=now,
     )
+
+
+async def _to_staff(
+    uow: UnitOfWork, council: Council, task: Task, kind: NoticeKind, now: datetime
+) -> list[Notice]:
+    """A resident's request shows its address and details only privately: to the chairs
+    and staff who can be written to (the group's notice names the chairs for the rest)."""
+    if task.source is not TaskSource.REQUEST:
+        return []
+    assert task.id is not None
+    staff = sorted(council.chairs | council.staff)
+    reachable = await uow.contacts.reachable(staff)
+    return [
+        Notice(
+            key=f"task:{task.id}:{kind.value}:{task.round}:{user_id}",
+            kind=kind,
+            council_id=task.council_id,
+            chat_id=user_id,
+            subject=task.id,
+            created_at=now,
+            private=True,
+        )
+        for user_id in staff
+        if user_id in reachable
+    ]
 
 
 async def _round_over(uow: UnitOfWork, task: Task) -> bool:

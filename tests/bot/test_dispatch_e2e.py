@@ -143,11 +143,17 @@ async def send_photo(council: Council, user: User, caption: str) -> tuple[Messag
     emu._engine.enqueue({"message": message.to_api()})
 
     def answers(m: Message) -> bool:
-        return m.reply_to_message_id == message.message_id
+        return m.reply_to_message_id == message.message_id or is_request_notice(m, message)
 
     await emu.wait_for_bot_message(council.group, answers, timeout=TIMEOUT, after=after)
     await emu.wait_idle(quiet=QUIET)
     return [m for m in bot_messages(emu, council.group) if answers(m)][-1], file_id
+
+
+def is_request_notice(m: Message, request: Message) -> bool:
+    """The group's notice of ``request`` (📨 …): the request itself is deleted, so the
+    notice answers nothing."""
+    return m.message_id > request.message_id and shown(m).startswith("📨")
 
 
 async def start_privately(council: Council, *users: User) -> None:
@@ -208,8 +214,26 @@ async def credited(council: Council) -> dict[int, Decimal]:
 
 
 async def request(council: Council, user: User, text: str) -> Message:
-    """``user`` orders help in the group; the bot's answer to it (📨 …)."""
-    return await ask(council, user, text)
+    """``user`` orders help in the group; the bot's notice of it there (📨 …)."""
+    emu = council.emu
+    await emu.wait_idle(quiet=QUIET)
+    after = emu.event_seq
+    sent = await emu.send_text(user, council.group, text)
+
+    def notice(m: Message) -> bool:
+        return is_request_notice(m, sent)
+
+    await emu.wait_for_bot_message(council.group, notice, timeout=TIMEOUT, after=after)
+    await emu.wait_idle(quiet=QUIET)
+    return [m for m in bot_messages(emu, council.group) if notice(m)][-1]
+
+
+def request_gone(council: Council) -> bool:
+    """No request's words are left in the group: neither the member's message nor the bot's."""
+    return not any(
+        "3-2-302 厨房" in shown(m) or REQUEST_TITLE in shown(m)
+        for m in council.emu.messages(council.group)
+    )
 
 
 async def register(council: Council, user: User, args: str) -> str:
@@ -233,6 +257,9 @@ async def press_all(
 
 REQUEST = "/request 维修 厨房水管爆了，水漫到客厅\n地点：3-2-302 厨房"
 REQUEST_TITLE = "厨房水管爆了，水漫到客厅"
+PUBLIC_TITLE = "居民点单（维修）"  # what the group reads of it
+DELETED = "为保护隐私，原消息已删除；地址和详情只私信发给志愿者、召集人和社工。"
+ACCEPTED_TOLD = "接单，正在安排"
 
 
 # --- 1. the whole way: request, offers, decline, escalation, accept, done, hours ---------
@@ -268,9 +295,12 @@ async def test_request_escalates_until_someone_accepts_then_done_and_hours(
     await start_privately(council, aunt, *people.values())
 
     received = await request(council, aunt, REQUEST)
-    assert received.text == (
-        f"📨 已收到点单 #1「{REQUEST_TITLE}」，已私信联系 3 位志愿者，有人接单会告诉您。"
+    assert (
+        received.text == f"📨 有居民提交了一项服务需求（维修），已私信转交 3 位志愿者。\n{DELETED}"
     )
+    assert private_texts(emu, aunt, "已收到点单") == [
+        f"📨 已收到点单 #1「{REQUEST_TITLE}」，已私信联系 3 位志愿者，有人接单会告诉您。"
+    ]
     await settled(local)
 
     # The three best (the repairers of the requester's grid) get a private offer.
@@ -318,7 +348,7 @@ async def test_request_escalates_until_someone_accepts_then_done_and_hours(
         "✅ 您已接单。完成后请点「已完成」，或发送 /finish 任务号 说明。"
     )
     assert [label for label, _ in buttons(mine)] == ["✅ 已完成"]
-    told = private_texts(emu, aunt, "接单")
+    told = private_texts(emu, aunt, ACCEPTED_TOLD)
     assert told == [f"🚶 您的点单 #1「{REQUEST_TITLE}」已由 赵奶奶 接单，正在安排。"]
 
     # A second Accept, by someone else, is refused: the task is taken.
@@ -329,7 +359,7 @@ async def test_request_escalates_until_someone_accepts_then_done_and_hours(
     too_late = await press(emu, uncle, expired, button(expired, "接单"))
     assert too_late.show_alert and too_late.text == TAKEN
     await settled(local)
-    assert len(private_texts(emu, aunt, "接单")) == 1
+    assert len(private_texts(emu, aunt, ACCEPTED_TOLD)) == 1
 
     # Done: the volunteer presses ✅ 已完成; the requester confirms.
     done = await press(emu, granny, mine, button(mine, "已完成"))
@@ -363,7 +393,8 @@ async def test_request_escalates_until_someone_accepts_then_done_and_hours(
     nothing = await ask(council, teacher, "/hours")
     assert nothing.text == "⏱ 孙老师 的志愿服务时长：0 小时"
     listed = await ask(council, aunt, "/tasks")
-    assert listed.text == f"📋 任务\n✅ #1 {REQUEST_TITLE} · 已完成，赵奶奶 · 志愿者"
+    assert listed.text == f"📋 任务\n✅ #1 {PUBLIC_TITLE} · 已完成，赵奶奶 · 志愿者"
+    assert request_gone(council)
 
     # The database: one credit, one accepted offer, nobody asked twice.
     assert await credited(council) == {await member_id_of(council, granny): Decimal("0.5")}
@@ -390,7 +421,7 @@ async def test_when_every_round_runs_out_the_chairs_are_asked_in_the_group(
     aunt, *volunteers = council.members
     for user in volunteers:
         await register(council, user, "维修")
-    await start_privately(council, aunt, *volunteers)
+    await start_privately(council, council.chair, aunt, *volunteers)
     await request(council, aunt, REQUEST)
     await settled(local)
     assert [len(offers_to(emu, u)) for u in volunteers] == [1, 1, 1, 0]
@@ -403,9 +434,15 @@ async def test_when_every_round_runs_out_the_chairs_are_asked_in_the_group(
     await advance(local, traveller, timedelta(minutes=30, seconds=5))
     await settle_jobs(local, runs=2, timeout=3)
     exhausted = group_texts(council, "暂时没有志愿者能接")
-    assert exhausted == [f"⚠️ 任务 #1「{REQUEST_TITLE}」暂时没有志愿者能接。请 召集人 协调安排。"]
+    assert exhausted == [f"⚠️ 任务 #1「{PUBLIC_TITLE}」暂时没有志愿者能接。请 召集人 协调安排。"]
+    # The chair, who must arrange it, is told privately what and where.
+    assert private_texts(emu, council.chair, "暂时没有志愿者能接") == [
+        f"⚠️ 这项点单暂时没有志愿者能接，请协调安排（{GROUP}）：\n"
+        f"📋 任务 #1：{REQUEST_TITLE}\n类别：维修\n地点：3-2-302 厨房\n点单人：张阿姨"
+    ]
     listed = await ask(council, aunt, "/tasks")
-    assert listed.text == f"📋 任务\n⚠️ #1 {REQUEST_TITLE} · 无人接单 · 志愿者"
+    assert listed.text == f"📋 任务\n⚠️ #1 {PUBLIC_TITLE} · 无人接单 · 志愿者"
+    assert request_gone(council)
     assert_clean(emu, caplog)
 
 
@@ -427,7 +464,7 @@ async def test_two_accepts_at_the_same_moment_give_the_task_to_exactly_one(
     assert tapped.text == "已添加：维修。 现在：维修"
     await start_privately(council, aunt, uncle, sister)
     received = await request(council, aunt, REQUEST)
-    assert "已私信联系 2 位志愿者" in (received.text or "")
+    assert "已私信转交 2 位志愿者" in (received.text or "")
     await settled(local)
     first, second = the_offer(emu, uncle), the_offer(emu, sister)
 
@@ -440,7 +477,7 @@ async def test_two_accepts_at_the_same_moment_give_the_task_to_exactly_one(
     winner, loser = (uncle, sister) if answers[0].text == ACCEPTED else (sister, uncle)
     assert [a.show_alert for a in answers] == [a.text == TAKEN for a in answers]
 
-    told = private_texts(emu, aunt, "接单")
+    told = private_texts(emu, aunt, ACCEPTED_TOLD)
     assert told == [f"🚶 您的点单 #1「{REQUEST_TITLE}」已由 {winner.first_name} 接单，正在安排。"]
     assert group_texts(council, "接单，正在安排") == []
     assert [label for label, _ in buttons(the_offer(emu, winner))] == ["✅ 已完成"]
@@ -455,7 +492,7 @@ async def test_two_accepts_at_the_same_moment_give_the_task_to_exactly_one(
     assert task.state is TaskState.ACCEPTED
     assert task.accepted_by == await member_id_of(council, winner)
     listed = await ask(council, aunt, "/tasks")
-    assert listed.text == (f"📋 任务\n🚶 #1 {REQUEST_TITLE} · 已接单，{winner.first_name} · 志愿者")
+    assert listed.text == (f"📋 任务\n🚶 #1 {PUBLIC_TITLE} · 已接单，{winner.first_name} · 志愿者")
     assert_clean(emu, caplog)
 
 
@@ -488,12 +525,19 @@ async def test_a_volunteer_the_bot_cannot_write_to_is_named_in_the_group_and_the
     await start_privately(council, sister, master, granny)
 
     received = await request(council, aunt, REQUEST)
-    assert "已私信联系 3 位志愿者" in (received.text or "")
+    # The requester never opened the bot either: named in the group, and asked to.
+    assert received.text == (
+        f"📨 有居民提交了一项服务需求（维修），已私信转交 3 位志愿者。\n{DELETED}\n"
+        f"张阿姨：我还不能私信您。请点开 @{emu.bot_username} 发送 /start，点单进展会私信告诉您。"
+    )
+    assert [e["url"] for e in received.entities if e.get("type") == "text_link"] == [
+        f"tg://user?id={aunt.id}"
+    ]
     await settled(local)
 
     asked = group_texts(council, "📢")
     assert asked == [
-        f"📢 李叔叔：有一项任务「{REQUEST_TITLE}」想派给您，但我还不能私信您。"
+        f"📢 李叔叔：有一项任务「{PUBLIC_TITLE}」想派给您，但我还不能私信您。"
         f"请点开 @{emu.bot_username} 发送 /start，以后就能收到派单。"
     ]
     assert mentions(council, "📢") == [f"tg://user?id={uncle.id}"]
@@ -512,8 +556,9 @@ async def test_a_volunteer_the_bot_cannot_write_to_is_named_in_the_group_and_the
     await settled(local)
 
     # The requester never opened the bot either: told in the group, by name.
-    told = group_texts(council, "接单，正在安排")
-    assert told == [f"张阿姨：🚶 您的点单 #1「{REQUEST_TITLE}」已由 赵奶奶 接单，正在安排。"]
+    told = group_texts(council, ACCEPTED_TOLD)
+    assert told == [f"张阿姨：🚶 您的点单 #1「{PUBLIC_TITLE}」已由 赵奶奶 接单，正在安排。"]
+    assert request_gone(council)
 
     # 李叔叔 starts the bot now: no stale offer reaches him, nothing is said twice.
     await start_privately(council, uncle)
@@ -545,7 +590,7 @@ async def test_when_none_of_the_best_can_be_reached_the_next_volunteer_is_asked_
     await settled(local)
     asked = group_texts(council, "📢")
     assert sorted(asked) == sorted(
-        f"📢 {user.first_name}：有一项任务「{REQUEST_TITLE}」想派给您，但我还不能私信您。"
+        f"📢 {user.first_name}：有一项任务「{PUBLIC_TITLE}」想派给您，但我还不能私信您。"
         f"请点开 @{emu.bot_username} 发送 /start，以后就能收到派单。"
         for user in (uncle, sister, master)
     )
@@ -556,7 +601,7 @@ async def test_when_none_of_the_best_can_be_reached_the_next_volunteer_is_asked_
     offer = the_offer(emu, granny)
     assert (await press(emu, granny, offer, button(offer, "接单"))).text == ACCEPTED
     await settled(local)
-    assert private_texts(emu, aunt, "接单") == [
+    assert private_texts(emu, aunt, ACCEPTED_TOLD) == [
         f"🚶 您的点单 #1「{REQUEST_TITLE}」已由 赵奶奶 接单，正在安排。"
     ]
     task = await task_of(council, 1)
@@ -821,7 +866,7 @@ async def test_bad_dispatch_commands_and_forged_buttons_are_refused_and_change_n
     missing = await press(emu, uncle, offer, unknown_offer, forge=True)
     assert missing.show_alert and missing.text == STALE
     await settled(local)
-    assert private_texts(emu, aunt, "接单") == []
+    assert private_texts(emu, aunt, ACCEPTED_TOLD) == []
     assert [s for states in (await offers_of(council, 1)).values() for s in states] == [
         OfferState.PENDING,
         OfferState.PENDING,
@@ -908,7 +953,7 @@ async def test_the_requester_cancels_a_request_and_its_offers_are_withdrawn(
     refused = await ask(council, sister, "/task cancel 1")
     assert refused.text == "⛔ 只有召集人可以这样做。"
     cancelled = await ask(council, aunt, "/task cancel 1")
-    assert cancelled.text == f"🚫 任务 #1「{REQUEST_TITLE}」已取消，未答复的派单已撤回。"
+    assert cancelled.text == f"🚫 任务 #1「{PUBLIC_TITLE}」已取消，未答复的派单已撤回。"
     offer = the_offer(emu, uncle)
     late = await press(emu, uncle, offer, button(offer, "接单"))
     assert late.show_alert and late.text == "⛔ 这项任务当前不能这样做（已取消）。"
@@ -960,9 +1005,14 @@ async def test_an_english_council_sends_english_offers(
             council, alice, "/request repair The kitchen pipe burst\nplace: 1-1-101"
         )
         assert received.text == (
+            "📨 A resident asked for help (repair); 3 volunteers were asked privately.\n"
+            "For privacy the message was deleted; the address and details go only privately "
+            "to the volunteers, the chairs and staff."
+        )
+        assert private_texts(emu, alice, "received") == [
             "📨 Request #1 “The kitchen pipe burst” received; 3 volunteers were asked privately. "
             "You will be told who comes."
-        )
+        ]
         await settled(local)
         offer = the_offer(emu, bob)
         lines = shown(offer).splitlines()
@@ -1034,9 +1084,13 @@ async def test_a_photo_request_reaches_the_volunteer_as_a_photo_with_the_caption
     received, uploaded = await send_photo(
         council, aunt, "/request 维修 卫生间吊顶漏水，见照片\n地点：3-2-302"
     )
-    assert received.text == (
-        "📨 已收到点单 #1「卫生间吊顶漏水，见照片」，已私信联系 1 位志愿者，有人接单会告诉您。"
+    assert (
+        received.text == f"📨 有居民提交了一项服务需求（维修），已私信转交 1 位志愿者。\n{DELETED}"
     )
+    assert private_texts(emu, aunt, "已收到点单") == [
+        "📨 已收到点单 #1「卫生间吊顶漏水，见照片」，已私信联系 1 位志愿者，有人接单会告诉您。"
+    ]
+    assert not [m for m in emu.messages(council.group) if m.photo is not None]  # deleted
     await settled(local)
     (offer,) = [m for m in emu.sent_to(uncle) if m.photo is not None]
     assert offer.text is None and offer.caption is not None
@@ -1077,7 +1131,7 @@ async def test_accepting_a_photo_offer_turns_it_into_yours_with_a_done_button(
         "✅ 您已接单。完成后请点「已完成」，或发送 /finish 任务号 说明。"
     )
     # The requester is told straight away, as with a text request.
-    assert private_texts(emu, aunt, "接单") == [
+    assert private_texts(emu, aunt, ACCEPTED_TOLD) == [
         "🚶 您的点单 #1「卫生间吊顶漏水，见照片」已由 李叔叔 接单，正在安排。"
     ]
     done = await press(emu, uncle, mine, button(mine, "已完成"))

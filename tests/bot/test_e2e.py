@@ -32,6 +32,7 @@ from tests.bot.conftest import (
     say,
     seed_members,
     start_command,
+    start_payload,
     text_of,
     url_buttons,
     vote_events,
@@ -134,15 +135,32 @@ async def test_join_and_roll(local: LocalBot, caplog: pytest.LogCaptureFixture) 
     again = await say(emu, aunt, group, "/join 5-1-101")
     assert again.text == "⛔ 您已经在名册上了。"
 
+    # The group reads names and counts; the address and area go to the chair privately.
     roll = await say(emu, admin, group, "/roll")
-    assert roll.text is not None
-    assert roll.text.startswith("📋 杨家园社区小院议事会 名册：1 人，1 户")
-    assert "1. 张阿姨 · 3-2-301 · 85.50 ㎡" in roll.text
-    assert "5-1-101" not in roll.text  # the refused second join changed nothing
+    assert roll.text == (
+        "📋 杨家园社区小院议事会 名册：1 人，1 户\n"
+        "1. 张阿姨\n"
+        "🔒 地址和面积仅召集人和社工可见：请点下方按钮，我私信发给您。"
+    )
+    # The chair never opened a private chat: the press answers with a link that does.
+    first = await press(emu, admin, roll, button(roll, "完整名册"))
+    assert first.text == "请先打开与我的私聊，我会把完整名册发给您。"
+    assert first.url is not None and first.url.startswith(
+        f"https://t.me/{emu.bot_username}?start=r"
+    )
+    full = await say(emu, admin, admin, "/start " + start_payload(first.url))
+    assert full.text == (
+        "📋 杨家园社区小院议事会 名册：1 人，1 户，面积合计 85.50 ㎡\n"
+        "1. 张阿姨 · 3-2-301 · 85.50 ㎡"
+    )
+    assert "5-1-101" not in full.text  # the refused second join changed nothing
+    pressed = await press(emu, admin, roll, button(roll, "完整名册"))
+    assert pressed.text == "已把完整名册私信发给您 📋" and not pressed.show_alert
+    assert emu.sent_to(admin)[-1].text == full.text
 
     private = await say(emu, aunt, aunt, "/join 3-2-301")
     assert private.text == "⛔ 请在议事会群里使用这个命令。"
-    assert_clean(emu, caplog)
+    assert_clean(emu, caplog, allowed_errors=["initiate conversation"])  # the first 🔒
 
 
 # --- 3. topics and proposals ------------------------------------------------------------
@@ -484,7 +502,8 @@ async def test_user_text_is_shown_literally(
 
     joined = await council.say(odd, "/join 3-2-399")
     assert joined.text == f"✅ {name}（3-2-399）已加入「杨家园社区小院议事会」名册，可以参与表决。"
-    assert f"{name} · 3-2-399" in ((await council.say(chair, "/roll")).text or "")
+    listed = (await council.say(chair, "/roll")).text or ""
+    assert f"\n4. {name}\n" in listed and "3-2-399" not in listed
 
     card, _ = await council.topic("<i>花园</i> & 停车 &lt;")
     assert card.text is not None

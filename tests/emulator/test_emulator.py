@@ -349,6 +349,28 @@ async def test_documents_threads_pins_and_raw_http(bot: Bot, emu: BotApiEmulator
     assert as_json.json()["result"]["message_thread_id"] == 7
 
 
+async def test_delete_message_needs_an_admin_with_the_right_for_others_messages(
+    bot: Bot, emu: BotApiEmulator
+) -> None:
+    aunt = emu.add_user("张阿姨")
+    plain = emu.add_group("不是管理员", members=[aunt], bot_is_admin=False)
+    no_right = emu.add_group("没有删除权限", members=[aunt], bot_can_delete_messages=False)
+    admin = emu.add_group("管理员", members=[aunt])
+    for group in (plain, no_right):
+        said = await emu.send_text(aunt, group, "/request 维修 6-3-501")
+        with pytest.raises(BadRequest, match="can't be deleted"):
+            await bot.delete_message(group.id, said.message_id)
+        assert [m.text for m in emu.messages(group)] == ["/request 维修 6-3-501"]
+        own = await bot.send_message(group.id, "已收到")
+        assert await bot.delete_message(group.id, own.message_id)  # its own: always
+    said = await emu.send_text(aunt, admin, "/request 维修 6-3-501")
+    assert await bot.delete_message(admin.id, said.message_id)
+    assert emu.messages(admin) == []
+    assert f"[管理员] 🗑 deleted #{said.message_id}" in emu.transcript.render()
+    with pytest.raises(BadRequest, match="Message to delete not found"):
+        await bot.delete_message(admin.id, said.message_id)
+
+
 async def test_a_user_edits_their_message(bot: Bot, emu: BotApiEmulator) -> None:
     """An edit reaches the bot as ``edited_message``: the same message id, the new text
     with its command entity, and an ``edit_date``; nobody edits another's message."""

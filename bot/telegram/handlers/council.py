@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from telegram import ChatMember, Update
+from telegram.error import Forbidden
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.telegram import render
@@ -37,16 +38,19 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     assert message is not None and user is not None
     lang = user_language(update, context)
     if is_private(update) and context.args:
-        # A deep link: from a topic card's "write a proposal" (p), or from a meeting
-        # card's 📅 for someone the bot could not write to yet (m). Signed, like buttons.
-        link = deps(context).signer.parse_link(context.args[0], "pm")
+        # A deep link: from a topic card's "write a proposal" (p), or for someone the bot
+        # could not write to yet, from a meeting card's 📅 (m) or the roll's 🔒 (r).
+        # Signed, like buttons.
+        link = deps(context).signer.parse_link(context.args[0], "pmr")
         if link is None:
             raise errors.StaleLink()
         kind, target = link
         if kind == "p":
             await begin_draft(update, context, target)
-        else:
+        elif kind == "m":
             await send_calendar(context, user.id, target, lang)
+        else:
+            await send_full_roll(context, user.id, target, lang)
         return
     await message.reply_text(t(lang, "start") + "\n\n" + t(lang, "help"))
 
@@ -136,14 +140,15 @@ async def setup(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         language=language_of(settings.language),
         now=now(context),
     )
-    await message.reply_text(
-        t(
-            lang,
-            "setup.done",
-            council=council.title,
-            rule=Markup(render.rule_text(lang, council.rule)),
-        )
+    text = t(
+        lang, "setup.done", council=council.title, rule=Markup(render.rule_text(lang, council.rule))
     )
+    assert council.id is not None
+    entry = await services.member_of(uow(context), council_id=council.id, user_id=user.id)
+    if entry is None or entry.status is MemberStatus.REMOVED:
+        # Chairing gives no vote: a chair who is also a resident joins like anyone.
+        text += "\n\n" + t(lang, "setup.chair_joins")
+    await message.reply_text(text)
 
 
 @refusals
@@ -174,14 +179,48 @@ async def join(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 @refusals
-@group_only
 async def roll(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """In the group: names and counts, and 🔒 for chairs and staff to get the rest privately."""
     message = update.effective_message
     assert message is not None
+    if is_private(update):
+        # Which council's roll? The group's 🔒 button says; a private chat does not.
+        raise errors.InvalidInput(field="roll_private")
     _council, council_id = await council_here(update, context)
     view = await services.roll(uow(context), council_id=council_id)
-    for page in render.roll_messages(user_language(update, context), view):
-        await message.reply_text(page)
+    lang = user_language(update, context)
+    pages = render.roll_messages(lang, view)
+    markup = render.roll_keyboard(lang, council_id, deps(context).signer)
+    for n, page in enumerate(pages, 1):
+        await message.reply_text(page, reply_markup=markup if n == len(pages) else None)
+
+
+@refusals
+async def roll_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """🔒 under the group's roll: the roll with addresses and areas, sent privately."""
+    query = update.callback_query
+    assert query is not None
+    press = deps(context).signer.parse(query.data)
+    if press is None or press.action != "r":
+        raise errors.StaleButton()
+    lang = user_language(update, context)
+    try:
+        await send_full_roll(context, query.from_user.id, press.target, lang)
+    except Forbidden:
+        # Telegram opens this link in the private chat, where /start sends the roll.
+        link = deps(context).signer.link("r", press.target)
+        await query.answer(t(lang, "roll.start"), url=render.deep_link(context.bot.username, link))
+        return
+    await query.answer(t(lang, "roll.sent"))
+
+
+async def send_full_roll(
+    context: ContextTypes.DEFAULT_TYPE, user_id: int, council_id: int, lang: str
+) -> None:
+    """The detailed roll, to a chair or staff member's private chat (``NotStaff`` else)."""
+    view = await services.full_roll(uow(context), council_id=council_id, user_id=user_id)
+    for page in render.roll_messages(lang, view, detailed=True):
+        await context.bot.send_message(user_id, page)
 
 
 @refusals

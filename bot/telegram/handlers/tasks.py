@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from telegram import MessageEntity, Update
+from telegram import Message, MessageEntity, Update
+from telegram.constants import ChatType
+from telegram.error import BadRequest, Forbidden
 from telegram.ext import ContextTypes
 
 from bot.telegram import render_dispatch
 from bot.telegram.cards import edit_quietly
-from bot.telegram.context import command_text, deps, keyed_uow, now, uow, user_language
+from bot.telegram.context import (
+    command_text,
+    deps,
+    keyed_uow,
+    now,
+    thread_of,
+    uow,
+    user_language,
+)
 from bot.telegram.handlers.common import council_here, group_only, refusals
 from bot.telegram.i18n import Markup, t
 from domain import errors, services, volunteering
 from domain.numbers import leading_id, looks_like_id, parse_id
 from domain.when import parse_duration, parse_when
+
+log = logging.getLogger(__name__)
 
 PLACE_PREFIXES = ("地点:", "地点：", "place:", "@")
 UNIT_PREFIXES = ("单位:", "单位：", "unit:")
@@ -73,11 +86,52 @@ async def request(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         per_hour=deps(context).limits.requests_per_hour,
     )
     task = dispatched.task
-    lang = council.language
     key = "request.exhausted" if dispatched.exhausted else "request.received"
-    await message.reply_text(
-        t(lang, key, id=task.id, title=task.title, count=len(dispatched.offered))
+    receipt = t(
+        user_language(update, context),
+        key,
+        id=task.id,
+        title=task.title,
+        count=len(dispatched.offered),
     )
+    # The request's words often say where someone lives: they leave the group, and go
+    # only to the volunteers, the requester and (when nobody takes it) chairs and staff.
+    deleted = await _delete_quietly(message)
+    told = await _tell_privately(context, user.id, receipt)
+    notice = render_dispatch.request_notice(
+        council.language,
+        task,
+        offered=len(dispatched.offered),
+        exhausted=dispatched.exhausted,
+        deleted=deleted,
+        requester=None if told else (user.id, user.full_name),
+        bot=context.bot.username,
+    )
+    if deleted:
+        await context.bot.send_message(
+            message.chat_id, notice, message_thread_id=thread_of(message) or None
+        )
+    else:
+        await message.reply_text(notice)
+
+
+async def _delete_quietly(message: Message) -> bool:
+    """Delete a member's message from the group; False when the bot may not (it is no
+    admin there, or lacks the right to delete messages)."""
+    try:
+        return await message.delete()
+    except (BadRequest, Forbidden) as error:
+        log.info("could not delete message %s: %s", message.message_id, error)
+        return False
+
+
+async def _tell_privately(context: ContextTypes.DEFAULT_TYPE, user_id: int, text: str) -> bool:
+    """False when the member never started the bot (or blocked it)."""
+    try:
+        await context.bot.send_message(user_id, text)
+    except Forbidden:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -187,7 +241,8 @@ async def _cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, task_id: i
         keyed_uow(update, context), task_id=task_id, user_id=user.id, now=now(context)
     )
     lang = user_language(update, context)
-    await message.reply_text(t(lang, "task.cancelled", id=cancelled.id, title=cancelled.title))
+    title = render_dispatch.public_title(lang, cancelled)  # said in the group
+    await message.reply_text(t(lang, "task.cancelled", id=cancelled.id, title=title))
 
 
 def _mentioned(update: Update) -> list[int]:
@@ -326,7 +381,9 @@ async def confirm_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     await query.answer(t(lang, "task.confirmed"))
     if query.message is not None:
         view = await volunteering.task_view(uow(context), task_id=press.target)
-        text, markup = render_dispatch.done_message(lang, view, deps(context).signer)
+        text, markup = render_dispatch.done_message(
+            lang, view, deps(context).signer, public=query.message.chat.type != ChatType.PRIVATE
+        )
         await edit_quietly(
             context.bot,
             text,
