@@ -241,8 +241,8 @@ def proposal_message(
         lang,
         "proposal.card",
         id=proposal.id,
+        # The author's name only: an address in the group is for nobody to read.
         author=author.name,
-        household=author.household,
         text=proposal.text,
     )
     buttons = []

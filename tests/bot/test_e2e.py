@@ -195,7 +195,7 @@ async def test_topic_proposals_and_seconds(
     pid = proposal_id(proposal)
     assert (
         proposal.text
-        == f"💡 提案 #{pid}（张阿姨，3-2-302）\n建口袋花园：种花草树木，设座椅和凉亭。"
+        == f"💡 提案 #{pid}（张阿姨）\n建口袋花园：种花草树木，设座椅和凉亭。"
     )
     assert [label for label, _ in buttons(proposal)] == ["👍 附议（0）"]
     assert f"#{pid} 建口袋花园" in text_of(emu, card)
@@ -244,7 +244,7 @@ async def test_long_proposal_drafted_in_a_private_chat(
     posted = proposal_messages(council)
     assert len(posted) == 1 and len(bot_messages(emu, council.group)) == before + 1
     assert posted[0].text == (
-        f"💡 提案 #{proposal_id(posted[0])}（{writer.full_name}，3-2-302）\n"
+        f"💡 提案 #{proposal_id(posted[0])}（{writer.full_name}）\n"
         "建儿童游乐区：铺塑胶地面，\n装滑梯和秋千，家长可在旁看护。"
     )
     assert "提案 1 条" in text_of(emu, card)
@@ -511,7 +511,7 @@ async def test_user_text_is_shown_literally(
 
     text = "a < b && c > d <script>alert(1)</script> &amp;"
     proposal = await council.say(odd, f"/propose {text}")
-    assert proposal.text == f"💡 提案 #1（{name}，3-2-399）\n{text}"
+    assert proposal.text == f"💡 提案 #1（{name}）\n{text}"
     other = await council.say(council.members[0], "/propose <a href='x'>点我</a>")
     assert (other.text or "").endswith("<a href='x'>点我</a>")
     assert f"#1 {text} —— {name}（附议 0）" in text_of(emu, card)
@@ -772,7 +772,7 @@ async def test_english_council_posts_english_cards(
         rows = (card.reply_markup or {}).get("inline_keyboard") or []
         assert [b.get("text") for row in rows for b in row] == ["✍️ Write a proposal"]
         proposal = await council.say(alice, "/propose Open on weekends")
-        assert (proposal.text or "").startswith("💡 Proposal #1 (Alice, 3-2-302)")
+        assert (proposal.text or "").startswith("💡 Proposal #1 (Alice)")
         assert [label for label, _ in buttons(proposal)] == ["👍 Second (0)"]
         assert "\n1 proposal\n#1 Open on weekends — Alice (0 seconds)\n" in text_of(emu, card)
         await press(emu, bob, proposal, button(proposal, "Second"))

@@ -144,7 +144,7 @@ async def test_an_edited_proposal_edits_the_proposal_its_message_and_the_card(
         f"edit #{announced.message_id}",
         f"edit #{card.message_id}",
     ]
-    assert text_of(emu, announced) == f"💡 提案 #{pid}（张阿姨，3-2-302）\n修长椅和路灯"
+    assert text_of(emu, announced) == f"💡 提案 #{pid}（张阿姨）\n修长椅和路灯"
     assert f"#{pid} 修长椅和路灯 —— 张阿姨（附议 0）" in text_of(emu, card)
     assert "提案 1 条" in text_of(emu, card)
     assert await proposals_of(local, topic_id) == ["修长椅和路灯"]
