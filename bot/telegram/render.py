@@ -124,14 +124,15 @@ def roll_messages(lang: str, view: RollView, *, detailed: bool = False) -> list[
         # With one member on the roll, the total area would be theirs.
         "roll.title" if detailed else "roll.title_public",
         council=view.council.title,
-        members=t(lang, "roll.members", count=len(view.members)),
+        members=t(lang, "roll.members", count=len(view.voting)),
         households=t(lang, "roll.households", count=view.households),
+        owners=t(lang, "roll.owners", count=view.owners),
         area=view.area,
     )
+    if detailed and view.unverified:
+        head += "\n" + t(lang, "roll.unverified", count=view.unverified)
     lines = [
-        t(lang, "roll.line", n=i, name=m.name, household=m.household, area=m.area)
-        if detailed
-        else t(lang, "roll.name", n=i, name=m.name)
+        _roll_line(lang, i, m) if detailed else t(lang, "roll.name", n=i, name=m.name)
         for i, m in enumerate(view.members, 1)
     ]
     if not lines:
@@ -141,6 +142,21 @@ def roll_messages(lang: str, view: RollView, *, detailed: bool = False) -> list[
     if not detailed:
         lines.append(t(lang, "roll.details_note"))
     return _paginate(head, lines)
+
+
+def _roll_line(lang: str, n: int, member: Member) -> str:
+    """A member as staff see it: home, the flats it owns (verified or waiting), whether
+    it is a participant (never on a ballot's base), and its phone."""
+    line = t(lang, "roll.line", n=n, name=member.name, household=member.household)
+    for flat in member.flats:
+        key = "roll.flat" if flat.verified else "roll.flat_unverified"
+        where = "" if flat.household == member.household else f"{flat.household} "
+        line += t(lang, key, flat=where, area=flat.area)
+    if not member.voting:
+        line += t(lang, "roll.participant")
+    if member.phone:
+        line += t(lang, "roll.phone", phone=member.phone)
+    return line
 
 
 def roll_keyboard(lang: str, council_id: int, signer: Signer) -> InlineKeyboardMarkup | None:

@@ -151,9 +151,13 @@ async def test_join_and_roll(local: LocalBot, caplog: pytest.LogCaptureFixture) 
     full = await say(emu, admin, admin, "/start " + start_payload(first.url))
     assert full.text is not None
     head, *lines = full.text.splitlines()
-    assert head.startswith("📋 杨家园社区小院议事会 名册：1 人，1 户，面积合计 ")
+    # A declared area waits for staff: no owner, no area counted yet.
+    assert head == "📋 杨家园社区小院议事会 名册：1 人，1 户；业主 0 人，已核实专有部分面积 0.00 ㎡"
     # The refused second join (5-1-101) changed nothing.
-    assert lines == ["1. 张阿姨 · 3-2-301 · 85.50 ㎡"]
+    assert lines == [
+        "⏳ 另有 1 套住户自报的面积待社工核实，核实前不计入业主表决。",
+        "1. 张阿姨 · 3-2-301 · 85.50 ㎡（待核实）",
+    ]
     pressed = await press(emu, admin, roll, button(roll, "完整名册"))
     assert pressed.text == "已把完整名册私信发给您 📋" and not pressed.show_alert
     assert emu.sent_to(admin)[-1].text == full.text
@@ -193,10 +197,7 @@ async def test_topic_proposals_and_seconds(
     proposal = await council.say(aunt, "/propose 建口袋花园：种花草树木，设座椅和凉亭。")
     assert proposal.text is not None
     pid = proposal_id(proposal)
-    assert (
-        proposal.text
-        == f"💡 提案 #{pid}（张阿姨）\n建口袋花园：种花草树木，设座椅和凉亭。"
-    )
+    assert proposal.text == f"💡 提案 #{pid}（张阿姨）\n建口袋花园：种花草树木，设座椅和凉亭。"
     assert [label for label, _ in buttons(proposal)] == ["👍 附议（0）"]
     assert f"#{pid} 建口袋花园" in text_of(emu, card)
     assert "（附议 0）" in text_of(emu, card)
