@@ -182,3 +182,40 @@ class StaleLink(DomainError):
     """A deep link that is forged, outdated, or not meant for this person."""
 
     code = "stale_link"
+
+
+class NotVoter(DomainError):
+    """A participant (列席) may propose and take tasks, but has no vote."""
+
+    code = "not_voter"
+
+
+class LastChair(DomainError):
+    """The council's only chair cannot lose the role: it would have nobody to run it."""
+
+    code = "last_chair"
+
+
+class RoleUnchanged(DomainError):
+    """The person already has the role (``field``: the role) or has not
+    (``field``: ``not_<role>``); ``params['name']`` names them."""
+
+    code = "role_unchanged"
+
+
+class NotPending(DomainError):
+    """A join already decided (``params['field']``: active or removed)."""
+
+    code = "not_pending"
+
+
+class SelfJoinClosed(DomainError):
+    """The council's roll is kept by its staff: residents do not /join themselves."""
+
+    code = "self_join_closed"
+
+
+class Ambiguous(DomainError):
+    """What a command names fits several; ``params['choices']`` lists them."""
+
+    code = "ambiguous"

@@ -101,6 +101,10 @@ class IdempotentUnitOfWork:
     def schedule(self) -> ports.ScheduleReader:
         return self._inner.schedule
 
+    @property
+    def roles(self) -> ports.RoleEventRepository:
+        return self._inner.roles
+
     async def __aenter__(self) -> Self:
         await self._inner.__aenter__()
         return self

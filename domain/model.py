@@ -463,6 +463,9 @@ class NoticeKind(StrEnum):
     TASK_ACCEPTED = "task_accepted"  # to the requester: who is coming
     TASK_EXHAUSTED = "task_exhausted"  # in the group: nobody could take it
     TASK_DONE = "task_done"  # to the requester: done, please confirm
+    JOIN_PENDING = "join_pending"  # privately, to chairs and staff: approve or reject
+    JOIN_DECIDED = "join_decided"  # to the applicant (in the group if unreachable)
+    CHAIR_LEFT = "chair_left"  # in the group: a chair is no longer a group admin
 
 
 class NoticeState(StrEnum):
@@ -497,4 +500,31 @@ class Notice:
     not_before: datetime | None = None
     sent_at: datetime | None = None
     message_ref: int | None = None
+    id: int | None = None
+
+
+class Role(StrEnum):
+    """What a role event grants or revokes. ``member``: a place on the roll (a join
+    approved, rejected, or a member removed); ``voter`` and ``participant`` (列席) are
+    the two kinds of member, one replacing the other."""
+
+    CHAIR = "chair"
+    STAFF = "staff"
+    VOTER = "voter"
+    PARTICIPANT = "participant"
+    MEMBER = "member"
+
+
+@dataclass(frozen=True)
+class RoleEvent:
+    """One line of the audit trail of roles: who got or lost which role, from whom
+    (``by_user`` None: the bot, following the group's admins), when."""
+
+    council_id: int
+    role: Role
+    granted: bool
+    at: datetime
+    user_id: int | None = None  # whose role, when they have an account
+    member_id: int | None = None  # whose role, when they are on the roll
+    by_user: int | None = None
     id: int | None = None

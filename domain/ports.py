@@ -28,6 +28,7 @@ from domain.model import (
     Notice,
     Proposal,
     Resolution,
+    RoleEvent,
     Topic,
     Vote,
     VoteEvent,
@@ -55,6 +56,10 @@ class CouncilRepository(Protocol):
     async def many(self, council_ids: Sequence[int]) -> dict[int, Council]: ...
     async def in_chat(self, chat_id: int) -> list[Council]:
         """The councils of a chat, whatever its forum topic."""
+        ...
+
+    async def of_person(self, user_id: int) -> list[Council]:
+        """The councils where the user is a chair or staff, by id."""
         ...
 
     async def forget_messages(self, council_id: int) -> None:
@@ -103,6 +108,13 @@ class MemberRepository(Protocol):
 
     async def of_flat(self, council_id: int, household: str) -> builtins.list[Member]:
         """Every member of the council (whatever its status) holding that flat."""
+        ...
+
+
+class RoleEventRepository(Protocol):
+    async def add(self, event: RoleEvent) -> RoleEvent: ...
+    async def of_council(self, council_id: int, limit: int = 50) -> list[RoleEvent]:
+        """The council's latest role events, newest first."""
         ...
 
 
@@ -428,6 +440,8 @@ class UnitOfWork(Protocol):
     def updates(self) -> UpdateLog: ...
     @property
     def schedule(self) -> ScheduleReader: ...
+    @property
+    def roles(self) -> RoleEventRepository: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

@@ -236,7 +236,8 @@ async def get_chat(engine: Engine, p: Params) -> Any:
     return _known_chat(engine, p).full_info()
 
 
-def _member(chat: Chat, user: User, status: MemberStatus) -> dict[str, Any]:
+def chat_member(chat: Chat, user: User, status: MemberStatus) -> dict[str, Any]:
+    """A ChatMember object, as getChatMember and a chat_member update carry it."""
     data: dict[str, Any] = {"status": status, "user": user.to_api()}
     if status == "creator":
         data["is_anonymous"] = False
@@ -265,7 +266,7 @@ async def get_chat_member(engine: Engine, p: Params) -> Any:
     user = engine.bot if user_id == engine.bot.id else engine.world.users.get(user_id)
     if user is None:
         raise bad_request("user not found")
-    return _member(chat, user, _status(engine, chat, user))
+    return chat_member(chat, user, _status(engine, chat, user))
 
 
 async def get_chat_administrators(engine: Engine, p: Params) -> Any:
@@ -273,12 +274,12 @@ async def get_chat_administrators(engine: Engine, p: Params) -> Any:
     if not chat.is_group:
         raise bad_request("there are no administrators in the private chat")
     admins = [
-        _member(chat, engine.world.users[uid], status)
+        chat_member(chat, engine.world.users[uid], status)
         for uid, status in chat.members.items()
         if status in ("creator", "administrator")
     ]
     if chat.bot_is_admin:
-        admins.append(_member(chat, engine.bot, "administrator"))
+        admins.append(chat_member(chat, engine.bot, "administrator"))
     return admins
 
 

@@ -113,6 +113,20 @@ async def _start_bot(emu: BotApiEmulator, body: dict[str, Any]) -> None:
         emu.start_bot(users[user_id])
 
 
+@op("set_member_status")
+async def _set_member_status(emu: BotApiEmulator, body: dict[str, Any]) -> None:
+    """``user_id`` becomes ``status`` (creator, administrator, member, left, kicked) in
+    ``chat_id``, by ``by`` (an id; the user themselves if absent)."""
+    world = emu._engine.world
+    by = body.get("by")
+    emu.set_member_status(
+        world.chats[body["chat_id"]],
+        world.users[body["user_id"]],
+        body["status"],
+        by=world.users[by] if by is not None else None,
+    )
+
+
 @op("send_text")
 async def _send_text(emu: BotApiEmulator, body: dict[str, Any]) -> dict[str, Any]:
     """``user_id`` writes ``text`` in ``chat_id``."""

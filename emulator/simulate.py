@@ -10,6 +10,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from emulator.api_misc import chat_member
 from emulator.engine import EmulatorStats, Engine, PendingQuery
 from emulator.html import utf16_len
 from emulator.limits import RateLimits
@@ -157,6 +158,31 @@ class UserSimulation:
 
     def add_member(self, chat: Chat, user: User, status: MemberStatus = "member") -> None:
         chat.members[user.id] = status
+
+    def set_member_status(
+        self, chat: Chat, user: User, status: MemberStatus, *, by: User | None = None
+    ) -> None:
+        """``by`` (an admin; the user themselves when leaving) promotes, demotes, removes
+        ``user``. As Telegram, the bot gets a ``chat_member`` update only where it is an
+        administrator, and only if it asked for them in ``allowed_updates``."""
+        old = chat.members.get(user.id, "left")
+        chat.members[user.id] = status
+        actor = by or user
+        text = f"{user.full_name}: {old} → {status}"
+        self.transcript.add(Entry("user", chat.label, actor=actor.full_name, text=text))
+        if not chat.bot_is_admin or old == status:
+            return
+        self._engine.enqueue(
+            {
+                "chat_member": {
+                    "chat": chat.to_api(),
+                    "from": actor.to_api(),
+                    "date": int(time.time()),
+                    "old_chat_member": chat_member(chat, user, old),
+                    "new_chat_member": chat_member(chat, user, status),
+                }
+            }
+        )
 
     def upgrade_to_supergroup(self, chat: Chat, by: User) -> Chat:
         """Telegram turns a basic group into a supergroup with a new chat id (it does when

@@ -82,6 +82,15 @@ class SqlCouncilRepository(Repository):
         found = await self.many(list(ids))
         return [found[i] for i in sorted(found)]
 
+    async def of_person(self, user_id: int) -> list[Council]:
+        ids = (
+            select(CouncilChairRow.council_id)
+            .where(CouncilChairRow.user_id == user_id)
+            .union(select(CouncilStaffRow.council_id).where(CouncilStaffRow.user_id == user_id))
+        )
+        found = await self.many(list(await self.session.scalars(ids)))
+        return [found[i] for i in sorted(found)]
+
     async def forget_messages(self, council_id: int) -> None:
         from storage.orm import MeetingRow, TaskRow
 

@@ -17,6 +17,7 @@ from storage.council import SqlCouncilRepository, SqlMemberRepository
 from storage.db import create_engine
 from storage.drafts import SqlDraftRepository
 from storage.outbox import SqlContactRepository, SqlNoticeRepository
+from storage.roles import SqlRoleEventRepository
 from storage.schedule import SqlScheduleReader
 from storage.topics import SqlProposalRepository, SqlTopicRepository
 from storage.update_log import SqlUpdateLog
@@ -72,6 +73,7 @@ class SqlUnitOfWork:
     hours: ports.HoursLedger
     updates: ports.UpdateLog
     schedule: ports.ScheduleReader
+    roles: ports.RoleEventRepository
 
     def __init__(
         self,
@@ -116,6 +118,7 @@ class SqlUnitOfWork:
         self.hours = SqlHoursLedger(session)
         self.updates = SqlUpdateLog(session, self._clock)
         self.schedule = SqlScheduleReader(session)
+        self.roles = SqlRoleEventRepository(session)
         return self
 
     async def __aexit__(

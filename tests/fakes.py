@@ -44,6 +44,7 @@ from domain.model import (
     Phase,
     Proposal,
     Resolution,
+    RoleEvent,
     Topic,
     Vote,
     VoteEvent,
@@ -145,6 +146,7 @@ class Tables:
     tasks: dict[int, Task] = field(default_factory=dict)
     offers: dict[int, Offer] = field(default_factory=dict)
     hours: dict[int, HoursEntry] = field(default_factory=dict)  # task id -> entry
+    role_events: list[RoleEvent] = field(default_factory=list)
     last_id: dict[str, int] = field(default_factory=dict)
 
     def copy(self) -> Tables:
@@ -170,6 +172,7 @@ class Tables:
             tasks={k: _clone(v) for k, v in self.tasks.items()},
             offers={k: _clone(v) for k, v in self.offers.items()},
             hours=dict(self.hours),  # HoursEntry is frozen
+            role_events=list(self.role_events),  # RoleEvent is frozen
             last_id=dict(self.last_id),
         )
 
@@ -239,6 +242,13 @@ class FakeCouncilRepository(_Repository):
 
     async def in_chat(self, chat_id: int) -> list[Council]:
         return [_clone(c) for _, c in sorted(self._t.councils.items()) if c.chat_id == chat_id]
+
+    async def of_person(self, user_id: int) -> list[Council]:
+        return [
+            _clone(c)
+            for _, c in sorted(self._t.councils.items())
+            if user_id in c.chairs or user_id in c.staff
+        ]
 
     async def forget_messages(self, council_id: int) -> None:
         for topic in self._t.topics.values():
@@ -885,6 +895,17 @@ class FakeHoursLedger(_Repository):
         return totals
 
 
+class FakeRoleEventRepository(_Repository):
+    async def add(self, event: RoleEvent) -> RoleEvent:
+        stored = dataclasses.replace(_stored(event), id=self._t.next_id("role_events"))
+        self._t.role_events.append(stored)
+        return stored
+
+    async def of_council(self, council_id: int, limit: int = 50) -> list[RoleEvent]:
+        mine = [e for e in self._t.role_events if e.council_id == council_id]
+        return sorted(mine, key=lambda e: (e.at, e.id or 0), reverse=True)[:limit]
+
+
 class FakeUnitOfWork:
     """A transaction on a :class:`FakeStore`; may be entered again after it exits."""
 
@@ -907,6 +928,7 @@ class FakeUnitOfWork:
     hours: ports.HoursLedger
     updates: ports.UpdateLog
     schedule: ports.ScheduleReader
+    roles: ports.RoleEventRepository
 
     def __init__(self, store: FakeStore | None = None) -> None:
         self.store = store if store is not None else FakeStore()
@@ -935,6 +957,7 @@ class FakeUnitOfWork:
         self.offers = FakeOfferRepository(self)
         self.hours = FakeHoursLedger(self)
         self.schedule = FakeScheduleReader(self)
+        self.roles = FakeRoleEventRepository(self)
 
     @property
     def tables(self) -> Tables:

@@ -20,6 +20,7 @@ from telegram.ext import (
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     ContextTypes,
     Defaults,
@@ -39,7 +40,17 @@ from bot.runtime.scheduler import Scheduler
 from bot.telegram.buttons import Signer
 from bot.telegram.cards import refresh_meeting_card, refresh_topic_card
 from bot.telegram.context import Clock, Deps, utcnow
-from bot.telegram.handlers import ballots, council, edits, meetings, tasks, topics, volunteers
+from bot.telegram.handlers import (
+    admission,
+    ballots,
+    council,
+    edits,
+    meetings,
+    roles,
+    tasks,
+    topics,
+    volunteers,
+)
 from bot.telegram.i18n import EN_US, ZH_CN, language_of, t
 from bot.telegram.limits import MemberLimits
 from bot.telegram.messenger import TelegramMessenger
@@ -80,6 +91,13 @@ COMMANDS = (
     ("join", "cmd.join"),
     ("roll", "cmd.roll"),
     ("rules", "cmd.rules"),
+    ("roles", "cmd.roles"),
+    ("grant", "cmd.grant"),
+    ("revoke", "cmd.revoke"),
+    ("pending", "cmd.pending"),
+    ("verify", "cmd.verify"),
+    ("remove", "cmd.remove"),
+    ("settings", "cmd.settings"),
     ("topic", "cmd.topic"),
     ("propose", "cmd.propose"),
     ("done", "cmd.done"),
@@ -112,6 +130,13 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
         "join": council.join,
         "roll": council.roll,
         "rules": council.rules,
+        "roles": roles.roles,
+        "grant": roles.grant,
+        "revoke": roles.revoke,
+        "pending": admission.pending,
+        "verify": admission.verify,
+        "remove": admission.remove,
+        "settings": admission.settings,
         "topic": topics.topic,
         "propose": topics.propose,
         "done": topics.done,
@@ -159,6 +184,9 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CallbackQueryHandler(tasks.confirm_button, pattern=r"^c:"))
     application.add_handler(CallbackQueryHandler(volunteers.toggle_skill, pattern=r"^k:"))
     application.add_handler(CallbackQueryHandler(council.roll_button, pattern=r"^r:"))
+    application.add_handler(CallbackQueryHandler(admission.entry_button, pattern=r"^j:"))
+    # A chair who is no longer a group admin stops chairing (Telegram tells admin bots).
+    application.add_handler(ChatMemberHandler(roles.admins_changed, ChatMemberHandler.CHAT_MEMBER))
     # A photo captioned "/request …" or "/finish …": the command with a picture.
     for command, callback in (("request", tasks.request), ("finish", tasks.finish)):
         caption = filters.CaptionRegex(rf"^/{command}(@\w+)?(\s|$)")

@@ -12,6 +12,16 @@ proposals), ``drafts`` (proposals written in a private chat) and ``ballots``
 
 from __future__ import annotations
 
+from domain.services.admission import (
+    Admitted,
+    Entry,
+    Waiting,
+    decide_join,
+    entry,
+    remove_member,
+    set_joining,
+    waiting,
+)
 from domain.services.ballots import (
     MAX_OPTIONS,
     BallotView,
@@ -49,6 +59,7 @@ from domain.services.council import (
     roll,
     set_up_council,
     verify_flat,
+    verify_named,
 )
 from domain.services.drafts import add_to_draft, discard_draft, start_draft, submit_draft
 from domain.services.reading import (
@@ -63,6 +74,15 @@ from domain.services.reading import (
     rule_named,
     voting_member,
 )
+from domain.services.roles import (
+    ChairLeft,
+    RoleChange,
+    RolesView,
+    change_role,
+    follow_admins,
+    roles_view,
+)
+from domain.services.targets import Target
 from domain.services.topics import (
     LIMIT_WINDOW,
     Revised,
@@ -87,27 +107,38 @@ __all__ = [
     "MAX_AREA",
     "MAX_OPTIONS",
     "Address",
+    "Admitted",
     "BallotView",
+    "ChairLeft",
     "Closed",
+    "Entry",
     "Revised",
+    "RoleChange",
+    "RolesView",
     "RollView",
     "Seconded",
     "Submitted",
+    "Target",
     "TopicView",
     "VoteReceipt",
     "VoteRequest",
+    "Waiting",
     "add_to_draft",
     "ballot_ids",
     "ballot_view",
     "cancel_topic",
     "cast_vote",
     "cast_votes",
+    "change_role",
     "close_ballot",
     "close_locked",
     "council_by_id",
     "council_of_chat",
+    "decide_join",
     "discard_draft",
+    "entry",
     "find_council",
+    "follow_admins",
     "full_roll",
     "join",
     "latest_result",
@@ -126,14 +157,17 @@ __all__ = [
     "put_ballot",
     "put_ballot_in_chat",
     "read_topic_view",
+    "remove_member",
     "require_council",
     "require_topic",
     "revise_proposal",
+    "roles_view",
     "roll",
     "rule_named",
     "second_proposal",
     "set_ballot_message",
     "set_card",
+    "set_joining",
     "set_proposal_message",
     "set_up_council",
     "start_draft",
@@ -141,6 +175,8 @@ __all__ = [
     "submit_proposal",
     "topic_view",
     "verify_flat",
+    "verify_named",
     "voting_member",
+    "waiting",
     "within_limit",
 ]

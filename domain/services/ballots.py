@@ -361,6 +361,8 @@ def _check_vote(
         raise errors.NotMember()
     if member.status is MemberStatus.PENDING:
         raise errors.MembershipPending()
+    if not member.voting:  # a participant (列席) is never on a ballot's base
+        raise errors.NotVoter()
     return ballot, member
 
 

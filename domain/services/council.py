@@ -18,11 +18,16 @@ from domain.model import (
     Flat,
     Member,
     MemberStatus,
+    Role,
+    RoleEvent,
 )
+from domain.notices import queue
 from domain.numbers import fold, parse_decimal
 from domain.ports import UnitOfWork
 from domain.rules import Counts, Quantity, count
+from domain.services.admission import approval_notices
 from domain.services.reading import require_council, rule_named
+from domain.services.targets import Target, resolve
 
 
 async def set_up_council(
@@ -46,6 +51,7 @@ async def set_up_council(
             if not (council.is_chair(user_id) or is_group_admin):
                 raise errors.NotChair()
             council.rule = rule
+            made_chair = not council.is_chair(user_id)
             council.chairs.add(user_id)
             await uow.councils.update(council)
         else:
@@ -63,6 +69,12 @@ async def set_up_council(
                     created_at=now,
                     chairs={user_id},
                 )
+            )
+            made_chair = True
+        if made_chair:  # a group admin chairs by /setup: in the audit trail, by themselves
+            assert council.id is not None
+            await uow.roles.add(
+                RoleEvent(council.id, Role.CHAIR, True, now, user_id=user_id, by_user=user_id)
             )
         await uow.commit()
         return council
@@ -121,6 +133,8 @@ async def join(
         existing = await uow.members.by_user(council_id, user_id)
         if existing is not None and existing.status is not MemberStatus.REMOVED:
             raise errors.AlreadyMember(status=existing.status.value)
+        if not council.self_join:
+            raise errors.SelfJoinClosed()
         status = MemberStatus.PENDING if council.require_approval else MemberStatus.ACTIVE
         household = "-".join(p for p in (address.building, address.unit, address.room) if p)
         member = Member(
@@ -142,6 +156,8 @@ async def join(
             await uow.members.update(member)
         else:
             member = await uow.members.add(member)
+        if status is MemberStatus.PENDING:
+            await queue(uow, *await approval_notices(uow, council, member, now))
         await uow.commit()
         return member
 
@@ -161,40 +177,87 @@ def _declared_flats(
 async def verify_flat(
     uow: UnitOfWork,
     *,
-    council_id: int,
+    council_id: int | None,
     user_id: int,
     member_id: int,
-    household: str,
+    household: str | None = None,
     area: Decimal | None = None,
 ) -> Member:
     """Staff confirm a member's flat (and may correct its registered area): from now on
     it counts for the owners' rules. Co-owners' rows of the flat take the same area, so
-    the roll never gives one flat two areas."""
+    the roll never gives one flat two areas. Without ``household``, the member's flat
+    (its only one, or its only unverified one); without ``council_id``, the member's
+    council."""
+    return await verify_named(
+        uow,
+        council_id=council_id,
+        user_id=user_id,
+        target=Target(member_id=member_id),
+        household=household,
+        area=area,
+    )
+
+
+async def verify_named(
+    uow: UnitOfWork,
+    *,
+    council_id: int | None,
+    user_id: int,
+    target: Target,
+    household: str | None = None,
+    area: Decimal | None = None,
+) -> Member:
+    """``verify_flat`` for the member a command names (a number, an address, a reply).
+    A member who declared no area gets, from staff who give one, a verified flat at
+    their address."""
     async with uow:
-        council = await require_council(uow, council_id)
+        person = await resolve(uow, council_id, user_id, target)
+        council, member = person.council, person.member
         council.require_staff(user_id)
-        member = await uow.members.get(member_id)
-        if member is None or member.council_id != council_id:
-            raise errors.NotMember()
-        flat = next((f for f in member.flats if f.household == household), None)
-        if flat is None:
-            raise errors.NotFound(field="flat", id=household)
+        if member is None:
+            raise errors.NotMember(field="target", name=person.name)
+        assert member.id is not None and council.id is not None
+        household = household or target.household
+        flat = _flat_to_verify(member, household, area)
         registered = flat.area if area is None else area
-        for other in await uow.members.of_flat(council_id, household):
-            if other.id == member_id:
+        for other in await uow.members.of_flat(council.id, flat.household):
+            if other.id == member.id:
                 continue
             other.flats = tuple(
-                Flat(f.household, registered, f.verified) if f.household == household else f
+                Flat(f.household, registered, f.verified) if f.household == flat.household else f
                 for f in other.flats
             )
             await uow.members.update(other)
         member.flats = tuple(
-            Flat(household, registered, True) if f.household == household else f
-            for f in member.flats
+            sorted(
+                {
+                    *(f for f in member.flats if f.household != flat.household),
+                    Flat(flat.household, registered, True),
+                }
+            )
         )
         await uow.members.update(member)
         await uow.commit()
         return member
+
+
+def _flat_to_verify(member: Member, household: str | None, area: Decimal | None) -> Flat:
+    if household is not None:
+        flat = next((f for f in member.flats if f.household == household), None)
+    elif len(member.flats) == 1:
+        flat = member.flats[0]
+    else:
+        unverified = [f for f in member.flats if not f.verified]
+        if len(unverified) > 1:
+            choices = ", ".join(f.household for f in unverified)
+            raise errors.Ambiguous(field="flat", id=member.household, choices=choices)
+        flat = unverified[0] if unverified else None
+    if flat is not None:
+        return flat
+    wanted = household or member.household
+    if area is not None and wanted == member.household:  # declared nothing: staff add it
+        return Flat(wanted, area)
+    raise errors.NotFound(field="flat", id=wanted, name=member.name)
 
 
 async def link_account(

@@ -44,6 +44,7 @@ COMMANDS = {
     "deadline", "meeting", "agenda", "reminders",
     "request", "volunteer", "tasks", "hours", "finish", "task", "volunteers", "skills", "team",
     "unit",
+    "roles", "grant", "revoke", "pending", "verify", "remove", "settings",
 }  # fmt: skip
 CJK = re.compile(r"[\u4e00-\u9fff]")
 RESIDENT_NAMES = ["张阿姨", "李叔叔", "刘大姐", "陈师傅"]  # conftest.make_council's default
