@@ -15,7 +15,7 @@ from telegram.helpers import mention_html
 from bot.telegram.buttons import Signer, agenda_data, calendar_data, second_data, vote_data
 from bot.telegram.i18n import ZH_CN, Markup, escape, t
 from domain.meetings import AgendaView, MeetingView
-from domain.model import Ballot, BallotKind, Meeting, Member, Phase, Proposal
+from domain.model import Ballot, BallotKind, Meeting, Member, Phase, Proposal, VoteSource
 from domain.rules import (
     PRESETS,
     Choice,
@@ -147,7 +147,7 @@ def roll_messages(lang: str, view: RollView, *, detailed: bool = False) -> list[
 def _roll_line(lang: str, n: int, member: Member) -> str:
     """A member as staff see it: home, the flats it owns (verified or waiting), whether
     it is a participant (never on a ballot's base), and its phone."""
-    line = t(lang, "roll.line", n=n, name=member.name, household=member.household)
+    line = t(lang, "roll.line", n=n, id=member.id, name=member.name, household=member.household)
     for flat in member.flats:
         key = "roll.flat" if flat.verified else "roll.flat_unverified"
         where = "" if flat.household == member.household else f"{flat.household} "
@@ -433,6 +433,10 @@ def outcome_message(lang: str, view: BallotView, *, late: bool = False) -> str:
         )
     lines.append(t(lang, "ballot.rule", rule=Markup(rule_name(lang, ballot.rule))))
     lines.extend(_counts(lang, ballot, outcome))
+    if any(n for source, n in view.sources.items() if source is not VoteSource.CHAT):
+        # Votes from the meeting room, on paper and at home visits, beside the chat's.
+        counts = {source.value: view.sources.get(source, 0) for source in VoteSource}
+        lines.append(t(lang, "outcome.sources", **counts))
     if outcome.quorum_checks:
         lines.append(t(lang, "outcome.quorum_checks"))
         lines.extend(check_line(lang, c) for c in outcome.quorum_checks)

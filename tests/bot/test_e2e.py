@@ -45,6 +45,8 @@ COMMANDS = {
     "request", "volunteer", "tasks", "hours", "finish", "task", "volunteers", "skills", "team",
     "unit",
     "roles", "grant", "revoke", "pending", "verify", "remove", "settings",
+    "cards",
+    "signin", "rollcall", "assist", "paper",
 }  # fmt: skip
 CJK = re.compile(r"[\u4e00-\u9fff]")
 RESIDENT_NAMES = ["张阿姨", "李叔叔", "刘大姐", "陈师傅"]  # conftest.make_council's default
@@ -157,7 +159,7 @@ async def test_join_and_roll(local: LocalBot, caplog: pytest.LogCaptureFixture) 
     # The refused second join (5-1-101) changed nothing.
     assert lines == [
         "⏳ 另有 1 套住户自报的面积待社工核实，核实前不计入业主表决。",
-        "1. 张阿姨 · 3-2-301 · 85.50 ㎡（待核实）",
+        "1. 张阿姨 #1 · 3-2-301 · 85.50 ㎡（待核实）",
     ]
     pressed = await press(emu, admin, roll, button(roll, "完整名册"))
     assert pressed.text == "已把完整名册私信发给您 📋" and not pressed.show_alert

@@ -59,19 +59,22 @@ def test_english_counts_read_singular_for_one_and_chinese_is_unchanged() -> None
 
 
 def test_a_text_with_two_counts_takes_each_as_a_plural_of_its_own() -> None:
-    def roll(lang: str, members: int, households: int) -> str:
+    def roll(lang: str, members: int, households: int, owners: int) -> str:
         return t(
             lang,
             "roll.title",
             council="Elm Court",
             members=t(lang, "roll.members", count=members),
             households=t(lang, "roll.households", count=households),
+            owners=t(lang, "roll.owners", count=owners),
             area=85,
         )
 
-    assert "Elm Court</b>: 1 member, 1 household, 85 m²" in roll(EN_US, 1, 1)
-    assert "Elm Court</b>: 3 members, 2 households, 85 m²" in roll(EN_US, 3, 2)
-    assert roll(ZH_CN, 3, 2) == "📋 <b>Elm Court</b> 名册：3 人，2 户，面积合计 85 ㎡"
+    assert "Elm Court</b>: 1 member, 1 household; 1 owner, 85 m²" in roll(EN_US, 1, 1, 1)
+    assert "Elm Court</b>: 3 members, 2 households; 2 owners, 85 m²" in roll(EN_US, 3, 2, 2)
+    assert roll(ZH_CN, 3, 2, 2) == (
+        "📋 <b>Elm Court</b> 名册：3 人，2 户；业主 2 人，已核实专有部分面积 85 ㎡"
+    )
 
 
 def test_service_hours_pick_the_form_of_the_number_shown() -> None:

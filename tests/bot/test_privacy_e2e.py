@@ -73,9 +73,9 @@ async def test_the_group_reads_names_and_only_chairs_get_addresses_privately(
     assert head == f"📋 {GROUP} 名册：3 人，3 户；业主 0 人，已核实专有部分面积 0.00 ㎡"
     assert lines == [
         "⏳ 另有 3 套住户自报的面积待社工核实，核实前不计入业主表决。",
-        "1. 杨静 · 3-2-301 · 81.00 ㎡（待核实）",
-        "2. 张阿姨 · 3-2-302 · 82.00 ㎡（待核实）",
-        "3. 李叔叔 · 3-2-303 · 83.00 ㎡（待核实）",
+        "1. 杨静 #1 · 3-2-301 · 81.00 ㎡（待核实）",
+        "2. 张阿姨 #2 · 3-2-302 · 82.00 ㎡（待核实）",
+        "3. 李叔叔 #3 · 3-2-303 · 83.00 ㎡（待核实）",
     ]
 
     # /roll in a private chat names no council: each is told where to ask.

@@ -534,7 +534,20 @@ async def test_roll_view_totals(factory: FakeUnitOfWorkFactory) -> None:
     assert [m.user_id for m in view.members] == [101, 102, 103]
     assert [m.user_id for m in view.pending] == [105]
     assert view.households == 2
-    assert view.area == Decimal("149.75")
+    # Declared areas wait for staff: nothing counts until they verify.
+    assert (view.area, view.owners, view.unverified) == (Decimal("0.00"), 0, 2)
+    for member in view.members[::2]:
+        assert member.id is not None
+        await services.verify_flat(
+            factory(),
+            council_id=cid(council),
+            user_id=CHAIR,
+            member_id=member.id,
+            household=member.household,
+        )
+    view = await services.roll(factory(), council_id=cid(council))
+    # 101 declared 89.5 for 3-2-301, 102 (same flat) 0: verified, the flat is 89.5 once.
+    assert (view.area, view.owners, view.unverified) == (Decimal("149.75"), 2, 0)
     assert view.council.id == cid(council)
 
 
