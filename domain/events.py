@@ -68,6 +68,13 @@ class BallotChanged(Event):
 
 
 @dataclass(frozen=True)
+class SignInChanged(Event):
+    """A meeting's sign-in card shows something new: who checked in, closed."""
+
+    meeting_id: int
+
+
+@dataclass(frozen=True)
 class NoticesQueued(Event):
     """Notices wait in the outbox."""
 

@@ -102,6 +102,14 @@ class IdempotentUnitOfWork:
         return self._inner.schedule
 
     @property
+    def sign_ins(self) -> ports.SignInRepository:
+        return self._inner.sign_ins
+
+    @property
+    def paper_uploads(self) -> ports.PaperUploadRepository:
+        return self._inner.paper_uploads
+
+    @property
     def roles(self) -> ports.RoleEventRepository:
         return self._inner.roles
 

@@ -345,14 +345,41 @@ class Ballot:
         return choice
 
 
+class VoteSource(StrEnum):
+    """How a vote reached the ballot; the vote and its audit line keep it, with who
+    recorded it (None: the member themselves) and when."""
+
+    CHAT = "chat"  # the member pressed a button
+    ROOM = "room"  # 现场举手: a raised hand a chair or staff recorded in the meeting room
+    PAPER = "paper"  # 纸质票: a paper ballot in a file staff uploaded
+    ASSISTED = "assisted"  # 代为录入: staff entered it after a home visit, with a reason
+
+
+MAX_REASON = 200  # an assisted vote's reason, a paper file's name, in the audit trail
+
+
+def may_replace(new: VoteSource, old: VoteSource | None) -> bool:
+    """Whether a vote from ``new`` takes the place of a current vote from ``old``.
+
+    The latest recorded vote wins, except that a paper ballot never replaces a vote
+    given at a known moment (pressed in the chat, a hand raised in the room, entered
+    at a home visit): when the paper was filled in is unknown, so it may be older than
+    that vote. Paper fills in members without a vote and corrects an earlier upload."""
+    return old is None or new is not VoteSource.PAPER or old is VoteSource.PAPER
+
+
 @dataclass(frozen=True)
 class Vote:
-    """A member's current choice on a ballot."""
+    """A member's current choice on a ballot, how it came and who recorded it
+    (``recorded_by`` None: the member). ``reason`` goes to the audit trail only."""
 
     ballot_id: int
     member_id: int
     choice: str
     cast_at: datetime
+    source: VoteSource = VoteSource.CHAT
+    recorded_by: int | None = None  # messenger user id of the chair or staff member
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -365,6 +392,9 @@ class VoteEvent:
     previous: str | None
     at: datetime
     seq: int = 0  # assigned by storage, increasing
+    source: VoteSource = VoteSource.CHAT
+    recorded_by: int | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -450,6 +480,57 @@ class Meeting:
         self.changed_at = now
 
 
+@dataclass
+class SignIn:
+    """签到 of a meeting: opened by a chair, members check in (or a chair marks them)
+    until it is closed. ``message_ref``: the sign-in card in the council's chat."""
+
+    meeting_id: int
+    council_id: int
+    opened_by: int  # messenger user id
+    opened_at: datetime
+    closed_at: datetime | None = None
+    message_ref: int | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+
+@dataclass(frozen=True)
+class Attendance:
+    """A member present at a meeting: checked in themselves (``by_user`` None) or
+    marked by a chair or staff member."""
+
+    meeting_id: int
+    member_id: int
+    at: datetime
+    by_user: int | None = None
+
+
+class UploadStatus(StrEnum):
+    PENDING = "pending"  # checked, waiting for the confirm button
+    APPLIED = "applied"
+    CANCELLED = "cancelled"
+
+
+@dataclass
+class PaperUpload:
+    """纸质票: a file of paper ballots checked against a ballot and waiting for its
+    confirm button; ``plan`` is the dry run (JSON-safe), applied again on confirm."""
+
+    ballot_id: int
+    council_id: int
+    user_id: int  # who uploaded it
+    file_name: str
+    digest: str  # sha256 of the file
+    plan: dict[str, object]
+    created_at: datetime
+    status: UploadStatus = UploadStatus.PENDING
+    decided_at: datetime | None = None
+    id: int | None = None
+
+
 class NoticeKind(StrEnum):
     """What a queued message says; the front end words it when it sends it."""
 
@@ -463,6 +544,7 @@ class NoticeKind(StrEnum):
     TASK_ACCEPTED = "task_accepted"  # to the requester: who is coming
     TASK_EXHAUSTED = "task_exhausted"  # in the group: nobody could take it
     TASK_DONE = "task_done"  # to the requester: done, please confirm
+    VOTE_RECORDED = "vote_recorded"  # privately: a chair or staff recorded your vote
     JOIN_PENDING = "join_pending"  # privately, to chairs and staff: approve or reject
     JOIN_DECIDED = "join_decided"  # to the applicant (in the group if unreachable)
     CHAIR_LEFT = "chair_left"  # in the group: a chair is no longer a group admin

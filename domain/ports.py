@@ -19,6 +19,7 @@ from typing import Protocol, Self
 from domain.events import Event
 from domain.model import (
     Account,
+    Attendance,
     Ballot,
     Council,
     Draft,
@@ -26,13 +27,16 @@ from domain.model import (
     Member,
     MemberStatus,
     Notice,
+    PaperUpload,
     Proposal,
     Resolution,
     RoleEvent,
+    SignIn,
     Topic,
     Vote,
     VoteEvent,
     Voters,
+    VoteSource,
 )
 from domain.rules import Counts, Quantity
 from domain.schedule import Moments
@@ -230,6 +234,50 @@ class VoteRepository(Protocol):
         """For each choice in ``totals`` (choice -> how many on the roll chose it, as
         ``counts`` says): the names of the first ``limit`` of them, by member id."""
         ...
+
+    async def of_members(self, ballot_id: int, member_ids: Sequence[int]) -> dict[int, Vote]:
+        """member id -> current vote (with how it came and who recorded it), for those
+        of ``member_ids`` who voted."""
+        ...
+
+    async def by_source(self, ballot_id: int, council_id: int) -> dict[VoteSource, int]:
+        """How many current votes of members on the roll came each way."""
+        ...
+
+
+class SignInRepository(Protocol):
+    """签到: a meeting's sign-in and who attended."""
+
+    async def get(self, meeting_id: int) -> SignIn | None: ...
+    async def add(self, sign_in: SignIn) -> bool:
+        """False (and nothing written) when the meeting already has a sign-in."""
+        ...
+
+    async def update(self, sign_in: SignIn) -> None: ...
+    async def open_of(self, council_id: int) -> SignIn | None:
+        """The council's open sign-in, the newest if several."""
+        ...
+
+    async def attend(self, attendance: Attendance) -> bool:
+        """Atomic; False when the member was already marked present."""
+        ...
+
+    async def leave(self, meeting_id: int, member_id: int) -> bool:
+        """Unmark a member; False when they were not marked."""
+        ...
+
+    async def attendees(self, meeting_id: int) -> dict[int, Attendance]:
+        """member id -> attendance, in the order they came."""
+        ...
+
+
+class PaperUploadRepository(Protocol):
+    async def add(self, upload: PaperUpload) -> PaperUpload: ...
+    async def get(self, upload_id: int, lock: Lock = Lock.NONE) -> PaperUpload | None:
+        """``Lock.UPDATE``: two presses of its confirm button take turns."""
+        ...
+
+    async def update(self, upload: PaperUpload) -> None: ...
 
 
 class ResolutionRepository(Protocol):
@@ -440,6 +488,10 @@ class UnitOfWork(Protocol):
     def updates(self) -> UpdateLog: ...
     @property
     def schedule(self) -> ScheduleReader: ...
+    @property
+    def sign_ins(self) -> SignInRepository: ...
+    @property
+    def paper_uploads(self) -> PaperUploadRepository: ...
     @property
     def roles(self) -> RoleEventRepository: ...
 

@@ -34,10 +34,11 @@ from domain.model import (
     Vote,
     VoteEvent,
     Voters,
+    VoteSource,
 )
 from domain.ports import Lock
 from domain.rules import Choice, Counts, Quantity, Result, owners_by_label
-from storage.base import Repository, required
+from storage.base import CHUNK, Repository, required
 from storage.orm import BallotRow, MemberFlatRow, MemberRow, ResolutionRow, VoteEventRow, VoteRow
 from storage.rule_json import outcome_from_json, outcome_to_json, rule_from_json, rule_to_json
 
@@ -191,6 +192,21 @@ def _vote_row(vote: Vote) -> dict[str, Any]:
         "member_id": vote.member_id,
         "choice": vote.choice,
         "cast_at": vote.cast_at,
+        "source": vote.source.value,
+        "recorded_by": vote.recorded_by,
+    }
+
+
+def _event_row(vote: Vote, previous: str | None) -> dict[str, Any]:
+    return {
+        "ballot_id": vote.ballot_id,
+        "member_id": vote.member_id,
+        "choice": vote.choice,
+        "previous": previous,
+        "at": vote.cast_at,
+        "source": vote.source.value,
+        "recorded_by": vote.recorded_by,
+        "reason": vote.reason,
     }
 
 
@@ -224,12 +240,7 @@ class SqlVoteRepository(Repository):
             if previous is None:
                 inserted = await self.insert_ignore(
                     self.insert(VoteRow)
-                    .values(
-                        ballot_id=vote.ballot_id,
-                        member_id=vote.member_id,
-                        choice=vote.choice,
-                        cast_at=vote.cast_at,
-                    )
+                    .values(**_vote_row(vote))
                     .on_conflict_do_nothing(index_elements=["ballot_id", "member_id"])
                 )
                 if not inserted:
@@ -240,16 +251,17 @@ class SqlVoteRepository(Repository):
                 return previous
             else:
                 await self.session.execute(
-                    update(VoteRow).where(*key).values(choice=vote.choice, cast_at=vote.cast_at)
+                    update(VoteRow)
+                    .where(*key)
+                    .values(
+                        choice=vote.choice,
+                        cast_at=vote.cast_at,
+                        source=vote.source.value,
+                        recorded_by=vote.recorded_by,
+                    )
                 )
             await self.session.execute(
-                self.insert(VoteEventRow).values(
-                    ballot_id=vote.ballot_id,
-                    member_id=vote.member_id,
-                    choice=vote.choice,
-                    previous=previous,
-                    at=vote.cast_at,
-                )
+                self.insert(VoteEventRow).values(**_event_row(vote, previous))
             )
             return previous
 
@@ -320,16 +332,7 @@ class SqlVoteRepository(Repository):
         if changed:
             await self.session.execute(
                 insert(VoteEventRow),
-                [
-                    {
-                        "ballot_id": v.ballot_id,
-                        "member_id": v.member_id,
-                        "choice": v.choice,
-                        "previous": previous[(ballot_id, v.member_id)],
-                        "at": v.cast_at,
-                    }
-                    for v in changed
-                ],
+                [_event_row(v, previous[(ballot_id, v.member_id)]) for v in changed],
             )
         return previous
 
@@ -361,6 +364,9 @@ class SqlVoteRepository(Repository):
                 previous=row.previous,
                 at=row.at,
                 seq=seq,
+                source=VoteSource(row.source),
+                recorded_by=row.recorded_by,
+                reason=row.reason,
             )
             for seq, row in enumerate(rows, start=1)
         ]
@@ -594,6 +600,44 @@ class SqlVoteRepository(Repository):
                 names.extend(by_id[m] for m in member_ids if m in by_id)
             found[choice] = Voters(tuple(names[:limit]), total)
         return found
+
+    async def of_members(self, ballot_id: int, member_ids: Sequence[int]) -> dict[int, Vote]:
+        found: dict[int, Vote] = {}
+        wanted = sorted(set(member_ids))
+        for start in range(0, len(wanted), CHUNK):
+            rows = await self.session.scalars(
+                select(VoteRow).where(
+                    VoteRow.ballot_id == ballot_id,
+                    VoteRow.member_id.in_(wanted[start : start + CHUNK]),
+                )
+            )
+            for row in rows:
+                found[row.member_id] = Vote(
+                    ballot_id=row.ballot_id,
+                    member_id=row.member_id,
+                    choice=row.choice,
+                    cast_at=row.cast_at,
+                    source=VoteSource(row.source),
+                    recorded_by=row.recorded_by,
+                )
+        return found
+
+    async def by_source(self, ballot_id: int, council_id: int) -> dict[VoteSource, int]:
+        rows = await self.session.execute(
+            select(VoteRow.source, func.count())
+            .join(
+                MemberRow,
+                and_(
+                    MemberRow.id == VoteRow.member_id,
+                    MemberRow.council_id == council_id,
+                    MemberRow.status == MemberStatus.ACTIVE.value,
+                    MemberRow.voting.is_(True),
+                ),
+            )
+            .where(VoteRow.ballot_id == ballot_id)
+            .group_by(VoteRow.source)
+        )
+        return {VoteSource(source): int(count) for source, count in rows}
 
 
 class SqlResolutionRepository(Repository):

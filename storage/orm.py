@@ -338,6 +338,9 @@ class VoteRow(Base):
     member_id: Mapped[int] = mapped_column(IdType, ForeignKey("members.id"), primary_key=True)
     choice: Mapped[str] = mapped_column(String(64))
     cast_at: Mapped[datetime]
+    # How it came (chat, room, paper, assisted) and who recorded it (None: the member).
+    source: Mapped[str] = mapped_column(String(16), default="chat", server_default="chat")
+    recorded_by: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class VoteEventRow(Base):
@@ -353,6 +356,61 @@ class VoteEventRow(Base):
     choice: Mapped[str] = mapped_column(String(64))
     previous: Mapped[str | None] = mapped_column(String(64))
     at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(16), default="chat", server_default="chat")
+    recorded_by: Mapped[int | None] = mapped_column(BigInteger)
+    reason: Mapped[str | None] = mapped_column(String(200))  # an assisted vote's, a file's name
+
+
+class SignInRow(Base):
+    """签到 of a meeting: open until a chair closes it; its card in the council's chat."""
+
+    __tablename__ = "sign_ins"
+
+    meeting_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("meetings.id", ondelete="CASCADE"), primary_key=True
+    )
+    council_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("councils.id", ondelete="CASCADE"), index=True
+    )
+    opened_by: Mapped[int] = mapped_column(BigInteger)
+    opened_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    message_ref: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class AttendanceRow(Base):
+    """A member present at a meeting: checked in (``by_user`` None) or marked by a chair."""
+
+    __tablename__ = "attendance"
+
+    meeting_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("sign_ins.meeting_id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    at: Mapped[datetime]
+    by_user: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class PaperUploadRow(Base):
+    """A file of paper ballots checked against a ballot: its plan (the dry run) waits
+    here for the confirm button, as ``roster_imports`` does for a roll file."""
+
+    __tablename__ = "paper_uploads"
+
+    id: Mapped[int] = _id()
+    ballot_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("ballots.id", ondelete="CASCADE"), index=True
+    )
+    council_id: Mapped[int] = mapped_column(IdType, ForeignKey("councils.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(BigInteger)  # who uploaded it
+    file_name: Mapped[str] = mapped_column(String(255))
+    digest: Mapped[str] = mapped_column(String(64))  # sha256 of the file
+    plan: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))  # pending, applied, cancelled
+    created_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
 
 
 class ResolutionRow(Base):

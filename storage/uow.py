@@ -17,6 +17,7 @@ from storage.council import SqlCouncilRepository, SqlMemberRepository
 from storage.db import create_engine
 from storage.drafts import SqlDraftRepository
 from storage.outbox import SqlContactRepository, SqlNoticeRepository
+from storage.recorded import SqlPaperUploadRepository, SqlSignInRepository
 from storage.roles import SqlRoleEventRepository
 from storage.schedule import SqlScheduleReader
 from storage.topics import SqlProposalRepository, SqlTopicRepository
@@ -73,6 +74,8 @@ class SqlUnitOfWork:
     hours: ports.HoursLedger
     updates: ports.UpdateLog
     schedule: ports.ScheduleReader
+    sign_ins: ports.SignInRepository
+    paper_uploads: ports.PaperUploadRepository
     roles: ports.RoleEventRepository
 
     def __init__(
@@ -118,6 +121,8 @@ class SqlUnitOfWork:
         self.hours = SqlHoursLedger(session)
         self.updates = SqlUpdateLog(session, self._clock)
         self.schedule = SqlScheduleReader(session)
+        self.sign_ins = SqlSignInRepository(session)
+        self.paper_uploads = SqlPaperUploadRepository(session)
         self.roles = SqlRoleEventRepository(session)
         return self
 

@@ -33,6 +33,7 @@ from domain.events import Event, Recorded
 from domain.model import (
     TELEGRAM,
     Account,
+    Attendance,
     Ballot,
     Council,
     Draft,
@@ -41,14 +42,17 @@ from domain.model import (
     MemberStatus,
     Notice,
     NoticeState,
+    PaperUpload,
     Phase,
     Proposal,
     Resolution,
     RoleEvent,
+    SignIn,
     Topic,
     Vote,
     VoteEvent,
     Voters,
+    VoteSource,
 )
 from domain.ports import Lock
 from domain.rules import Counts, Quantity, count
@@ -147,6 +151,9 @@ class Tables:
     offers: dict[int, Offer] = field(default_factory=dict)
     hours: dict[int, HoursEntry] = field(default_factory=dict)  # task id -> entry
     role_events: list[RoleEvent] = field(default_factory=list)
+    sign_ins: dict[int, SignIn] = field(default_factory=dict)  # meeting id -> sign-in
+    attendance: dict[tuple[int, int], Attendance] = field(default_factory=dict)
+    paper_uploads: dict[int, PaperUpload] = field(default_factory=dict)
     last_id: dict[str, int] = field(default_factory=dict)
 
     def copy(self) -> Tables:
@@ -173,6 +180,9 @@ class Tables:
             offers={k: _clone(v) for k, v in self.offers.items()},
             hours=dict(self.hours),  # HoursEntry is frozen
             role_events=list(self.role_events),  # RoleEvent is frozen
+            sign_ins={k: _clone(v) for k, v in self.sign_ins.items()},
+            attendance=dict(self.attendance),  # Attendance is frozen
+            paper_uploads={k: _clone(v) for k, v in self.paper_uploads.items()},
             last_id=dict(self.last_id),
         )
 
@@ -512,7 +522,7 @@ class FakeVoteRepository(_Repository):
         previous = None if current is None else current.choice
         if previous == vote.choice:
             return previous
-        self._t.votes[key] = vote
+        self._t.votes[key] = dataclasses.replace(vote, reason=None)  # the trail keeps it
         self._t.events.append(
             VoteEvent(
                 ballot_id=vote.ballot_id,
@@ -522,6 +532,9 @@ class FakeVoteRepository(_Repository):
                 at=vote.cast_at,
                 # Numbered per ballot, 1, 2, …, as SqlVoteRepository numbers them.
                 seq=await self.last_seq(vote.ballot_id) + 1,
+                source=vote.source,
+                recorded_by=vote.recorded_by,
+                reason=vote.reason,
             )
         )
         return previous
@@ -556,6 +569,21 @@ class FakeVoteRepository(_Repository):
     ) -> Counts:
         votes = {str(m): choice for m, choice in (await self.current(ballot_id)).items()}
         return count([m.voter() for m in self._roll(council_id)], votes, quantities)
+
+    async def of_members(self, ballot_id: int, member_ids: Sequence[int]) -> dict[int, Vote]:
+        return {
+            m: self._t.votes[(ballot_id, m)]
+            for m in sorted(set(member_ids))
+            if (ballot_id, m) in self._t.votes
+        }
+
+    async def by_source(self, ballot_id: int, council_id: int) -> dict[VoteSource, int]:
+        on_roll = {m.id for m in self._roll(council_id)}
+        found: dict[VoteSource, int] = {}
+        for (b, m), vote in self._t.votes.items():
+            if b == ballot_id and m in on_roll:
+                found[vote.source] = found.get(vote.source, 0) + 1
+        return found
 
     async def voters(
         self, ballot_id: int, council_id: int, limit: int, totals: Mapping[str, int]
@@ -906,6 +934,57 @@ class FakeRoleEventRepository(_Repository):
         return sorted(mine, key=lambda e: (e.at, e.id or 0), reverse=True)[:limit]
 
 
+class FakeSignInRepository(_Repository):
+    async def get(self, meeting_id: int) -> SignIn | None:
+        found = self._t.sign_ins.get(meeting_id)
+        return None if found is None else _clone(found)
+
+    async def add(self, sign_in: SignIn) -> bool:
+        if sign_in.meeting_id in self._t.sign_ins:
+            return False
+        self._t.sign_ins[sign_in.meeting_id] = _stored(sign_in)
+        return True
+
+    async def update(self, sign_in: SignIn) -> None:
+        if sign_in.meeting_id in self._t.sign_ins:
+            self._t.sign_ins[sign_in.meeting_id] = _stored(sign_in)
+
+    async def open_of(self, council_id: int) -> SignIn | None:
+        found = [
+            s for s in self._t.sign_ins.values() if s.council_id == council_id and s.is_open
+        ]
+        found.sort(key=lambda s: (s.opened_at, s.meeting_id), reverse=True)
+        return _clone(found[0]) if found else None
+
+    async def attend(self, attendance: Attendance) -> bool:
+        key = (attendance.meeting_id, attendance.member_id)
+        if key in self._t.attendance:
+            return False
+        self._t.attendance[key] = _stored(attendance)
+        return True
+
+    async def leave(self, meeting_id: int, member_id: int) -> bool:
+        return self._t.attendance.pop((meeting_id, member_id), None) is not None
+
+    async def attendees(self, meeting_id: int) -> dict[int, Attendance]:
+        found = [a for (m, _), a in self._t.attendance.items() if m == meeting_id]
+        return {a.member_id: a for a in sorted(found, key=lambda a: (a.at, a.member_id))}
+
+
+class FakePaperUploadRepository(_Repository):
+    async def add(self, upload: PaperUpload) -> PaperUpload:
+        upload.plan = json.loads(json.dumps(upload.plan))  # as a JSON column gives it back
+        return self._insert("paper_uploads", self._t.paper_uploads, upload)
+
+    async def get(self, upload_id: int, lock: Lock = Lock.NONE) -> PaperUpload | None:
+        self._uow.locked.append(("paper_upload", upload_id, lock))
+        found = self._t.paper_uploads.get(upload_id)
+        return None if found is None else _clone(found)
+
+    async def update(self, upload: PaperUpload) -> None:
+        self._write_back(self._t.paper_uploads, upload, "paper upload")
+
+
 class FakeUnitOfWork:
     """A transaction on a :class:`FakeStore`; may be entered again after it exits."""
 
@@ -928,6 +1007,8 @@ class FakeUnitOfWork:
     hours: ports.HoursLedger
     updates: ports.UpdateLog
     schedule: ports.ScheduleReader
+    sign_ins: ports.SignInRepository
+    paper_uploads: ports.PaperUploadRepository
     roles: ports.RoleEventRepository
 
     def __init__(self, store: FakeStore | None = None) -> None:
@@ -957,6 +1038,8 @@ class FakeUnitOfWork:
         self.offers = FakeOfferRepository(self)
         self.hours = FakeHoursLedger(self)
         self.schedule = FakeScheduleReader(self)
+        self.sign_ins = FakeSignInRepository(self)
+        self.paper_uploads = FakePaperUploadRepository(self)
         self.roles = FakeRoleEventRepository(self)
 
     @property

@@ -46,7 +46,9 @@ from bot.telegram.handlers import (
     council,
     edits,
     meetings,
+    recorded,
     roles,
+    sign_in,
     tasks,
     topics,
     volunteers,
@@ -68,6 +70,7 @@ from domain.events import (
     NoticesQueued,
     RemindersChanged,
     ScheduleChanged,
+    SignInChanged,
     TopicChanged,
     VoteCast,
 )
@@ -105,6 +108,10 @@ COMMANDS = (
     ("ballot", "cmd.ballot"),
     ("close", "cmd.close"),
     ("result", "cmd.result"),
+    ("signin", "cmd.signin"),
+    ("rollcall", "cmd.rollcall"),
+    ("assist", "cmd.assist"),
+    ("paper", "cmd.paper"),
     ("deadline", "cmd.deadline"),
     ("meeting", "cmd.meeting"),
     ("agenda", "cmd.agenda"),
@@ -144,6 +151,10 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
         "ballot": ballots.ballot,
         "close": ballots.close,
         "result": ballots.result,
+        "signin": sign_in.signin,
+        "rollcall": recorded.rollcall,
+        "assist": recorded.assist,
+        "paper": recorded.paper,
         "deadline": meetings.deadline,
         "meeting": meetings.meeting,
         "agenda": meetings.agenda,
@@ -187,6 +198,25 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CallbackQueryHandler(admission.entry_button, pattern=r"^j:"))
     # A chair who is no longer a group admin stops chairing (Telegram tells admin bots).
     application.add_handler(ChatMemberHandler(roles.admins_changed, ChatMemberHandler.CHAT_MEMBER))
+    # Votes from the meeting room and the doorstep (render_recorded names the actions).
+    for action, callback in (
+        ("qi", sign_in.check_in),
+        ("qa", sign_in.attendance),
+        ("qt", sign_in.toggle),
+        ("qx", sign_in.close),
+        ("qp", recorded.rollcall_page),
+        ("qm", recorded.rollcall_member),
+        ("qr", recorded.record_raised_hand),
+        ("qw", recorded.own_vote),
+        ("qc", recorded.paper_confirm),
+        ("qn", recorded.paper_cancel),
+    ):
+        application.add_handler(CallbackQueryHandler(callback, pattern=rf"^{action}:"))
+    # A file of paper ballots, captioned "/paper [ballot]", in a private chat.
+    paper_file = filters.Document.ALL & filters.CaptionRegex(r"^/paper(@\w+)?(\s|$)")
+    application.add_handler(
+        MessageHandler(sent & filters.ChatType.PRIVATE & paper_file, recorded.paper)
+    )
     # A photo captioned "/request …" or "/finish …": the command with a picture.
     for command, callback in (("request", tasks.request), ("finish", tasks.finish)):
         caption = filters.CaptionRegex(rf"^/{command}(@\w+)?(\s|$)")
@@ -407,6 +437,11 @@ def _follow(
     bus.subscribe(BallotChanged, ballot_message)
     bus.subscribe(TopicChanged, topic_card)
     bus.subscribe(MeetingChanged, meeting_card)
+
+    async def sign_in_card(event: SignInChanged) -> None:
+        await sign_in.refresh_card(bot, database.uow, signer, event.meeting_id)
+
+    bus.subscribe(SignInChanged, sign_in_card)
 
 
 def bot_id_of(token: str) -> int:

@@ -17,7 +17,7 @@ from telegram import Bot
 from telegram.error import TelegramError
 
 from bot.runtime.messenger import Outgoing
-from bot.telegram import notices_roles, render, render_dispatch
+from bot.telegram import notices_recorded, notices_roles, render, render_dispatch
 from bot.telegram.buttons import Signer
 from bot.telegram.cards import refresh_topic_card
 from bot.telegram.i18n import Markup, language_of, t
@@ -233,6 +233,7 @@ _RENDERERS: dict[NoticeKind, Callable[[NoticeRenderer, Notice], Awaitable[Outgoi
     NoticeKind.TASK_ACCEPTED: NoticeRenderer.task_accepted,
     NoticeKind.TASK_EXHAUSTED: NoticeRenderer.task_exhausted,
     NoticeKind.TASK_DONE: NoticeRenderer.task_done,
+    NoticeKind.VOTE_RECORDED: notices_recorded.vote_recorded,
     NoticeKind.JOIN_PENDING: notices_roles.join_pending,
     NoticeKind.JOIN_DECIDED: notices_roles.join_decided,
     NoticeKind.CHAIR_LEFT: notices_roles.chair_left,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from domain import errors
@@ -21,6 +21,7 @@ from domain.model import (
     Topic,
     Vote,
     Voters,
+    VoteSource,
 )
 from domain.notices import queue
 from domain.ports import Lock, UnitOfWork
@@ -240,9 +241,14 @@ class VoteRequest:
 
     key: str | None
     ballot_id: int
-    user_id: int
+    user_id: int  # who pressed: the member, or the chair or staff member recording
     choice: str
     message_ref: int | None = None
+    # A recorded vote (``domain.services.recorded``): for whom, how, by whom, and why.
+    member_id: int | None = None
+    source: VoteSource = VoteSource.CHAT
+    recorded_by: int | None = None
+    reason: str | None = None
 
 
 async def cast_vote(
@@ -274,65 +280,86 @@ async def cast_votes(
     member in one batch are applied in order.
     """
     async with uow:
-        keys = list(dict.fromkeys(r.key for r in requests if r.key is not None))
-        fresh = await uow.updates.claim_many(keys)
-        claimed = bool(fresh)
-        ballots: dict[int, Ballot | None] = {}
-        for ballot_id in dict.fromkeys(r.ballot_id for r in requests):
-            ballots[ballot_id] = await uow.ballots.get(ballot_id, lock=Lock.SHARE)
-        users: dict[int, set[int]] = {}
-        for ballot in ballots.values():
-            if ballot is not None:
-                users.setdefault(ballot.council_id, set())
-        for request in requests:
-            ballot = ballots[request.ballot_id]
-            if ballot is not None:
-                users[ballot.council_id].add(request.user_id)
-        members = {
-            council_id: await uow.members.by_users(council_id, sorted(ids))
-            for council_id, ids in users.items()
-        }
-        councils: dict[int, Council | None] = {}
-        results: list[VoteReceipt | errors.DomainError | None] = []
-        accepted: list[_Accepted] = []
-        for index, request in enumerate(requests):
-            if request.key is not None:
-                if request.key not in fresh:
-                    results.append(errors.Redelivered())
-                    continue
-                fresh.discard(request.key)  # a key counts once, even within a batch
-            try:
-                ballot, member = _check_vote(request, ballots, members, now)
-            except errors.NotMember:
-                refused = ballots[request.ballot_id]
-                assert refused is not None
-                if refused.council_id not in councils:  # read only when someone is refused
-                    councils[refused.council_id] = await uow.councils.get(refused.council_id)
-                results.append(not_member(councils[refused.council_id], request.user_id))
-                continue
-            except errors.DomainError as refusal:
-                results.append(refusal)
-                continue
-            assert member.id is not None
-            vote = Vote(request.ballot_id, member.id, request.choice, now)
-            accepted.append(_Accepted(index, vote, ballot, member))
-            results.append(None)
-        for round_ in _rounds(accepted):
-            previous = await uow.votes.put_many([a.vote for a in round_])
-            for item, before in zip(round_, previous, strict=True):
-                results[item.index] = VoteReceipt(
-                    item.ballot, item.member, item.vote.choice, before
-                )
-        for receipt in results:
-            if isinstance(receipt, VoteReceipt) and not receipt.repeated:
-                assert receipt.ballot.id is not None
-                uow.record(VoteCast(receipt.ballot.id))  # one per ballot once published
-        if accepted or claimed:
-            # Without either, every request was refused and there is nothing to keep.
+        done, keep = await cast_within(uow, requests, now=now)
+        if keep:
+            # Without it, every request was refused and there is nothing to keep.
             await uow.commit()
-        done = [result for result in results if result is not None]
-        assert len(done) == len(requests)
         return done
+
+
+async def cast_within(
+    uow: UnitOfWork, requests: Sequence[VoteRequest], *, now: datetime, lock: Lock = Lock.SHARE
+) -> tuple[list[VoteReceipt | errors.DomainError], bool]:
+    """``cast_votes`` within a transaction the caller commits (a recorded vote, a paper
+    upload's confirmation): the results, and whether a vote was written or a key
+    claimed. ``Lock.UPDATE`` keeps every other vote on the ballot out meanwhile."""
+    keys = list(dict.fromkeys(r.key for r in requests if r.key is not None))
+    fresh = await uow.updates.claim_many(keys)
+    claimed = bool(fresh)
+    ballots: dict[int, Ballot | None] = {}
+    for ballot_id in dict.fromkeys(r.ballot_id for r in requests):
+        ballots[ballot_id] = await uow.ballots.get(ballot_id, lock=lock)
+    users: dict[int, set[int]] = {}
+    for ballot in ballots.values():
+        if ballot is not None:
+            users.setdefault(ballot.council_id, set())
+    for request in requests:
+        ballot = ballots[request.ballot_id]
+        if ballot is not None and request.member_id is None:
+            users[ballot.council_id].add(request.user_id)
+    members = {
+        council_id: await uow.members.by_users(council_id, sorted(ids))
+        for council_id, ids in users.items()
+    }
+    wanted = sorted({r.member_id for r in requests if r.member_id is not None})
+    recorded = await uow.members.by_ids(wanted) if wanted else {}
+    councils: dict[int, Council | None] = {}
+    results: list[VoteReceipt | errors.DomainError | None] = []
+    accepted: list[_Accepted] = []
+    for index, request in enumerate(requests):
+        if request.key is not None:
+            if request.key not in fresh:
+                results.append(errors.Redelivered())
+                continue
+            fresh.discard(request.key)  # a key counts once, even within a batch
+        try:
+            ballot, member = _check_vote(request, ballots, members, recorded, now)
+        except errors.NotMember:
+            if request.member_id is not None:  # recorded for someone not on the roll
+                results.append(errors.NotMember(field="recorded"))
+                continue
+            refused = ballots[request.ballot_id]
+            assert refused is not None
+            if refused.council_id not in councils:  # read only when someone is refused
+                councils[refused.council_id] = await uow.councils.get(refused.council_id)
+            results.append(not_member(councils[refused.council_id], request.user_id))
+            continue
+        except errors.DomainError as refusal:
+            results.append(refusal)
+            continue
+        assert member.id is not None
+        vote = Vote(
+            request.ballot_id,
+            member.id,
+            request.choice,
+            now,
+            source=request.source,
+            recorded_by=request.recorded_by,
+            reason=request.reason,
+        )
+        accepted.append(_Accepted(index, vote, ballot, member))
+        results.append(None)
+    for round_ in _rounds(accepted):
+        previous = await uow.votes.put_many([a.vote for a in round_])
+        for item, before in zip(round_, previous, strict=True):
+            results[item.index] = VoteReceipt(item.ballot, item.member, item.vote.choice, before)
+    for receipt in results:
+        if isinstance(receipt, VoteReceipt) and not receipt.repeated:
+            assert receipt.ballot.id is not None
+            uow.record(VoteCast(receipt.ballot.id))  # one per ballot once published
+    done = [result for result in results if result is not None]
+    assert len(done) == len(requests)
+    return done, bool(accepted or claimed)
 
 
 @dataclass(frozen=True)
@@ -347,6 +374,7 @@ def _check_vote(
     request: VoteRequest,
     ballots: dict[int, Ballot | None],
     members: dict[int, dict[int, Member]],
+    recorded: dict[int, Member],
     now: datetime,
 ) -> tuple[Ballot, Member]:
     ballot = ballots[request.ballot_id]
@@ -356,7 +384,12 @@ def _check_vote(
         raise errors.StaleButton()
     ballot.require_open(now)
     ballot.require_choice(request.choice)
-    member = members[ballot.council_id].get(request.user_id)
+    if request.member_id is None:
+        member = members[ballot.council_id].get(request.user_id)
+    else:
+        member = recorded.get(request.member_id)
+        if member is not None and member.council_id != ballot.council_id:
+            member = None
     if member is None or member.status is MemberStatus.REMOVED:
         raise errors.NotMember()
     if member.status is MemberStatus.PENDING:
@@ -394,6 +427,9 @@ class BallotView:
     roll_size: int
     voters: dict[str, Voters]  # choice -> who chose it; empty for secret ballots
     seq: int  # last vote event included
+    # Once closed: how many of the votes that counted came from the chat, the room,
+    # paper and home visits.
+    sources: Mapping[VoteSource, int] = field(default_factory=dict)
 
 
 async def ballot_view(uow: UnitOfWork, *, ballot_id: int) -> BallotView:
@@ -425,7 +461,8 @@ async def _view(uow: UnitOfWork, ballot: Ballot) -> BallotView:
     council = await require_council(uow, ballot.council_id)
     # Once closed, the roll that counted is the one recorded in the outcome.
     roll_size = int(outcome.tallies[Quantity.HEADCOUNT].roll)
-    return BallotView(ballot, topic, council, outcome, roll_size, voters, seq)
+    sources = {} if ballot.is_open else await uow.votes.by_source(ballot.id, ballot.council_id)
+    return BallotView(ballot, topic, council, outcome, roll_size, voters, seq, sources)
 
 
 async def _decide(uow: UnitOfWork, ballot: Ballot) -> Outcome:

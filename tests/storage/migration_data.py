@@ -614,6 +614,97 @@ def _0007() -> Rows:
     }
 
 
+def _0008() -> Rows:
+    """Votes from the meeting room and the doorstep beside the ones pressed in the chat
+    (0008 gives those ``source`` chat): 王老师's paper ballot, 张叔叔's vote entered
+    after a home visit then changed in the room, a meeting's sign-in with members who
+    checked in and one a chair marked, and a paper upload waiting for its confirm."""
+    return {
+        "votes": [
+            {
+                "ballot_id": 1,
+                "member_id": 6,
+                "choice": "p1",
+                "cast_at": at(60),
+                "source": "paper",
+                "recorded_by": 8_009,
+            },
+            {
+                "ballot_id": 1,
+                "member_id": 8,
+                "choice": "p2",
+                "cast_at": at(70),
+                "source": "room",
+                "recorded_by": CHAIR,
+            },
+        ],
+        "vote_events": [
+            {
+                "id": 7,
+                "ballot_id": 1,
+                "member_id": 6,
+                "choice": "p1",
+                "previous": None,
+                "at": at(60),
+                "source": "paper",
+                "recorded_by": 8_009,
+                "reason": "纸质票.xlsx",
+            },
+            {
+                "id": 8,
+                "ballot_id": 1,
+                "member_id": 8,
+                "choice": "p1",
+                "previous": None,
+                "at": at(65),
+                "source": "assisted",
+                "recorded_by": 8_009,
+                "reason": "入户走访，本人口述",
+            },
+            {
+                "id": 9,
+                "ballot_id": 1,
+                "member_id": 8,
+                "choice": "p2",
+                "previous": "p1",
+                "at": at(70),
+                "source": "room",
+                "recorded_by": CHAIR,
+                "reason": None,
+            },
+        ],
+        "sign_ins": [
+            {
+                "meeting_id": 1,
+                "council_id": 1,
+                "opened_by": CHAIR,
+                "opened_at": at(5_000),
+                "closed_at": at(5_090),
+                "message_ref": 51,
+            }
+        ],
+        "attendance": [
+            {"meeting_id": 1, "member_id": 1, "at": at(5_001), "by_user": None},
+            {"meeting_id": 1, "member_id": 2, "at": at(5_002), "by_user": None},
+            {"meeting_id": 1, "member_id": 6, "at": at(5_003), "by_user": CHAIR},
+        ],
+        "paper_uploads": [
+            {
+                "id": 1,
+                "ballot_id": 1,
+                "council_id": 1,
+                "user_id": 8_009,
+                "file_name": "纸质票.csv",
+                "digest": "12" * 32,
+                "plan": {"votes": [{"row": 2, "member_id": 6, "choice": "p1"}], "errors": []},
+                "status": "pending",
+                "created_at": at(80),
+                "decided_at": None,
+            }
+        ],
+    }
+
+
 SEEDS: dict[str, Callable[[], Rows]] = {
     "0001": _0001,
     "0002": _0002,
@@ -622,6 +713,7 @@ SEEDS: dict[str, Callable[[], Rows]] = {
     "0005": _0005,
     "0006": _0006,
     "0007": _0007,
+    "0008": _0008,
 }
 
 
