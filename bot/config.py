@@ -48,6 +48,14 @@ class Settings(BaseSettings):
     limit_group_commands: int = 20  # commands in a group ...
     limit_group_window_minutes: float = 10.0  # ... within this many minutes
 
+    # Binding codes (绑定码) on printed cards: how many days one is valid, and how many
+    # wrong codes one account may try within an hour before it is refused (0: no limit).
+    binding_code_days: int = 30
+    limit_binding_failures_per_hour: int = 5
+    # A CJK font file (OpenType/TrueType, or a collection) for the cards' PDF; unset,
+    # Debian's fonts-noto-cjk is looked for.
+    cards_font: str | None = None
+
     # A database that cannot be reached at start-up is waited for, trying again with
     # a growing pause up to this many seconds.
     database_retry_max: float = 30.0

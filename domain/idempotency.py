@@ -90,6 +90,10 @@ class IdempotentUnitOfWork:
         return self._inner.offers
 
     @property
+    def binding_codes(self) -> ports.BindingCodeRepository:
+        return self._inner.binding_codes
+
+    @property
     def hours(self) -> ports.HoursLedger:
         return self._inner.hours
 

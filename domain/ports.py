@@ -16,6 +16,7 @@ from enum import StrEnum
 from types import TracebackType
 from typing import Protocol, Self
 
+from domain.binding import BindingCode
 from domain.events import Event
 from domain.model import (
     Account,
@@ -448,6 +449,33 @@ class UpdateLog(Protocol):
         ...
 
 
+class BindingCodeRepository(Protocol):
+    """绑定码 (only their digests) and every attempt to use one."""
+
+    async def add(self, codes: Sequence[BindingCode]) -> None:
+        """Stores fresh codes (their ids are not read back: nothing needs them)."""
+        ...
+
+    async def expire_unused(self, member_ids: Sequence[int], now: datetime) -> int:
+        """Ends ``now`` the codes of these members that are neither used nor expired (a
+        new card replaces them); how many it ended."""
+        ...
+
+    async def by_digest(self, digest: str) -> BindingCode | None: ...
+    async def use(self, code_id: int, user_id: int, now: datetime) -> bool:
+        """Marks the code used by ``user_id``, in one statement that takes only an unused
+        code: False when another attempt used it first."""
+        ...
+
+    async def attempt(self, user_id: int, at: datetime, ok: bool) -> None:
+        """Records an attempt to bind, whatever became of it."""
+        ...
+
+    async def failures_since(self, user_id: int, since: datetime) -> list[datetime]:
+        """When the account's failed attempts at or after ``since`` were made."""
+        ...
+
+
 class UnitOfWork(Protocol):
     # Read-only: a unit of work hands out its repositories, nobody replaces them.
     @property
@@ -482,6 +510,8 @@ class UnitOfWork(Protocol):
     def tasks(self) -> TaskRepository: ...
     @property
     def offers(self) -> OfferRepository: ...
+    @property
+    def binding_codes(self) -> BindingCodeRepository: ...
     @property
     def hours(self) -> HoursLedger: ...
     @property

@@ -13,6 +13,7 @@ from domain import ports
 from domain.events import Event, Recorded
 from storage.agenda import SqlMeetingRepository
 from storage.ballots import SqlBallotRepository, SqlResolutionRepository, SqlVoteRepository
+from storage.binding import SqlBindingCodeRepository
 from storage.council import SqlCouncilRepository, SqlMemberRepository
 from storage.db import create_engine
 from storage.drafts import SqlDraftRepository
@@ -71,6 +72,7 @@ class SqlUnitOfWork:
     units: ports.UnitRepository
     tasks: ports.TaskRepository
     offers: ports.OfferRepository
+    binding_codes: ports.BindingCodeRepository
     hours: ports.HoursLedger
     updates: ports.UpdateLog
     schedule: ports.ScheduleReader
@@ -118,6 +120,7 @@ class SqlUnitOfWork:
         self.units = SqlUnitRepository(session)
         self.tasks = SqlTaskRepository(session)
         self.offers = SqlOfferRepository(session)
+        self.binding_codes = SqlBindingCodeRepository(session)
         self.hours = SqlHoursLedger(session)
         self.updates = SqlUpdateLog(session, self._clock)
         self.schedule = SqlScheduleReader(session)

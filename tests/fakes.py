@@ -29,6 +29,7 @@ from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar
 
 from domain import errors, ports
+from domain.binding import BindingCode
 from domain.events import Event, Recorded
 from domain.model import (
     TELEGRAM,
@@ -149,6 +150,8 @@ class Tables:
     units: dict[int, MemberUnit] = field(default_factory=dict)
     tasks: dict[int, Task] = field(default_factory=dict)
     offers: dict[int, Offer] = field(default_factory=dict)
+    binding_codes: dict[int, BindingCode] = field(default_factory=dict)
+    binding_attempts: list[tuple[int, datetime, bool]] = field(default_factory=list)
     hours: dict[int, HoursEntry] = field(default_factory=dict)  # task id -> entry
     role_events: list[RoleEvent] = field(default_factory=list)
     sign_ins: dict[int, SignIn] = field(default_factory=dict)  # meeting id -> sign-in
@@ -178,6 +181,8 @@ class Tables:
             units={k: _clone(v) for k, v in self.units.items()},
             tasks={k: _clone(v) for k, v in self.tasks.items()},
             offers={k: _clone(v) for k, v in self.offers.items()},
+            binding_codes={k: _clone(v) for k, v in self.binding_codes.items()},
+            binding_attempts=list(self.binding_attempts),
             hours=dict(self.hours),  # HoursEntry is frozen
             role_events=list(self.role_events),  # RoleEvent is frozen
             sign_ins={k: _clone(v) for k, v in self.sign_ins.items()},
@@ -896,6 +901,42 @@ class FakeOfferRepository(_Repository):
         return found
 
 
+class FakeBindingCodeRepository(_Repository):
+    async def add(self, codes: Sequence[BindingCode]) -> None:
+        for code in codes:
+            if any(c.digest == code.digest for c in self._t.binding_codes.values()):
+                raise AssertionError("unique constraint: binding_codes.digest")
+            self._insert("binding_codes", self._t.binding_codes, _clone(code))
+
+    async def expire_unused(self, member_ids: Sequence[int], now: datetime) -> int:
+        wanted, ended = set(member_ids), 0
+        for code in self._t.binding_codes.values():
+            if code.member_id in wanted and code.used_at is None and code.expires_at > now:
+                code.expires_at = _utc(now)
+                ended += 1
+        return ended
+
+    async def by_digest(self, digest: str) -> BindingCode | None:
+        for code in self._t.binding_codes.values():
+            if code.digest == digest:
+                return _clone(code)
+        return None
+
+    async def use(self, code_id: int, user_id: int, now: datetime) -> bool:
+        code = self._t.binding_codes.get(code_id)
+        if code is None or code.used_at is not None:
+            return False
+        code.used_at, code.used_by = _utc(now), user_id
+        return True
+
+    async def attempt(self, user_id: int, at: datetime, ok: bool) -> None:
+        self._t.binding_attempts.append((user_id, _utc(at), ok))
+
+    async def failures_since(self, user_id: int, since: datetime) -> list[datetime]:
+        attempts = self._t.binding_attempts
+        return [at for who, at, ok in attempts if who == user_id and not ok and at >= since]
+
+
 class FakeHoursLedger(_Repository):
     async def add(self, entry: HoursEntry) -> bool:
         entry = _stored(entry)
@@ -1004,6 +1045,7 @@ class FakeUnitOfWork:
     units: ports.UnitRepository
     tasks: ports.TaskRepository
     offers: ports.OfferRepository
+    binding_codes: ports.BindingCodeRepository
     hours: ports.HoursLedger
     updates: ports.UpdateLog
     schedule: ports.ScheduleReader
@@ -1036,6 +1078,7 @@ class FakeUnitOfWork:
         self.units = FakeUnitRepository(self)
         self.tasks = FakeTaskRepository(self)
         self.offers = FakeOfferRepository(self)
+        self.binding_codes = FakeBindingCodeRepository(self)
         self.hours = FakeHoursLedger(self)
         self.schedule = FakeScheduleReader(self)
         self.sign_ins = FakeSignInRepository(self)

@@ -16,6 +16,7 @@ MODULES = {
     "db": "bot.cli.run",
     "demo": "bot.cli.demo",
     "tally": "bot.cli.tally",
+    "cards": "bot.cli.cards",
     "backup": "bot.cli.backup",
     "restore": "bot.cli.backup",
 }

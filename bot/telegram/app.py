@@ -43,6 +43,7 @@ from bot.telegram.context import Clock, Deps, utcnow
 from bot.telegram.handlers import (
     admission,
     ballots,
+    binding,
     council,
     edits,
     meetings,
@@ -93,6 +94,7 @@ COMMANDS = (
     ("setup", "cmd.setup"),
     ("join", "cmd.join"),
     ("roll", "cmd.roll"),
+    ("cards", "cmd.cards"),
     ("rules", "cmd.rules"),
     ("roles", "cmd.roles"),
     ("grant", "cmd.grant"),
@@ -136,6 +138,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
         "setup": council.setup,
         "join": council.join,
         "roll": council.roll,
+        "cards": binding.cards,
         "rules": council.rules,
         "roles": roles.roles,
         "grant": roles.grant,

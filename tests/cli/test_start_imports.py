@@ -207,12 +207,16 @@ def _script() -> ScriptDirectory:
 
 # Not needed by `yishi run` polling on SQLite at head: the other sub-commands, the
 # migration machinery, the webhook server, the PostgreSQL driver and dialect, the
-# calendar files, the emulator.
+# calendar files, the printed cards, the emulator.
 NOT_IMPORTED = (
     "alembic",
     "bot.cli.backup",
     "bot.cli.demo",
     "bot.cli.tally",
+    "bot.cli.cards",
+    "fpdf",  # the binding cards' PDF, QR codes and font: only when cards are made
+    "segno",
+    "fontTools",
     "aiohttp",
     "bot.telegram.webhook",
     "sqlalchemy.dialects.postgresql",

@@ -18,11 +18,13 @@ from bot.telegram.context import (
     uow,
     user_language,
 )
+from bot.telegram.handlers.binding import bind_by_code
 from bot.telegram.handlers.common import council_here, group_only, refusals
 from bot.telegram.handlers.meetings import send_calendar
 from bot.telegram.handlers.topics import begin_draft
 from bot.telegram.i18n import Markup, language_of, t
 from domain import errors, outbox, services
+from domain.binding import looks_like_code
 from domain.model import MemberStatus
 from domain.services import DEFAULT_RULE
 from storage.errors import is_unavailable
@@ -38,6 +40,10 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     assert message is not None and user is not None
     lang = user_language(update, context)
     if is_private(update) and context.args:
+        code = " ".join(context.args)
+        if looks_like_code(code):  # a printed card's QR code, or its code typed
+            await bind_by_code(update, context, code)
+            return
         # A deep link: from a topic card's "write a proposal" (p), or for someone the bot
         # could not write to yet, from a meeting card's 📅 (m) or the roll's 🔒 (r).
         # Signed, like buttons.
