@@ -58,6 +58,10 @@ class IdempotentUnitOfWork:
         return self._inner.drafts
 
     @property
+    def roster_imports(self) -> ports.RosterImportRepository:
+        return self._inner.roster_imports
+
+    @property
     def meetings(self) -> ports.MeetingRepository:
         return self._inner.meetings
 

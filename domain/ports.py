@@ -39,6 +39,7 @@ from domain.model import (
     Voters,
     VoteSource,
 )
+from domain.roster import ImportStatus, RosterImport
 from domain.rules import Counts, Quantity
 from domain.schedule import Moments
 from domain.task_rules import HoursEntry, MemberUnit, Offer, Task, Team, Volunteer
@@ -98,6 +99,14 @@ class MemberRepository(Protocol):
     async def update(self, member: Member) -> None:
         """Writes the member's fields. Its linked accounts stay as they are, but for
         the Telegram one, which follows ``user_id`` (added, changed or removed)."""
+        ...
+
+    async def add_many(self, members: Sequence[Member]) -> None:
+        """``add`` for many at once (a roll file's new entries), ids filled in."""
+        ...
+
+    async def update_many(self, members: Sequence[Member]) -> None:
+        """``update`` for many at once."""
         ...
 
     async def link_account(self, member_id: int, account: Account) -> bool:
@@ -476,6 +485,33 @@ class BindingCodeRepository(Protocol):
         ...
 
 
+class RosterImportRepository(Protocol):
+    """Roll files checked and waiting for their confirm button (``roster_imports``)."""
+
+    async def add(self, roster_import: RosterImport) -> RosterImport: ...
+    async def get(self, import_id: int, lock: Lock = Lock.NONE) -> RosterImport | None:
+        """``Lock.UPDATE``: two presses of its confirm button take turns, chunk by chunk."""
+        ...
+
+    async def update(self, roster_import: RosterImport) -> None: ...
+    async def progress(self, import_id: int) -> tuple[ImportStatus, int] | None:
+        """The import's status and how many of its plan's changes are written, its row
+        locked until the transaction ends."""
+        ...
+
+    async def set_progress(
+        self, import_id: int, status: ImportStatus, done: int, decided_at: datetime | None
+    ) -> None:
+        """Writes the status, ``decided_at`` and ``plan["done"]``, leaving the rest of the
+        plan as it is."""
+        ...
+
+    async def cancel_pending(self, council_id: int, user_id: int, now: datetime) -> int:
+        """Cancels the user's pending imports of the council (a newer file replaces
+        them); how many."""
+        ...
+
+
 class UnitOfWork(Protocol):
     # Read-only: a unit of work hands out its repositories, nobody replaces them.
     @property
@@ -494,6 +530,8 @@ class UnitOfWork(Protocol):
     def resolutions(self) -> ResolutionRepository: ...
     @property
     def drafts(self) -> DraftRepository: ...
+    @property
+    def roster_imports(self) -> RosterImportRepository: ...
     @property
     def meetings(self) -> MeetingRepository: ...
     @property

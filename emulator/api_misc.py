@@ -291,11 +291,17 @@ async def get_chat_member_count(engine: Engine, p: Params) -> Any:
     return 1 + sum(1 for status in chat.members.values() if status in present)
 
 
+# getFile serves bots files of up to 20 MB; a larger one is refused, as Telegram refuses it.
+MAX_DOWNLOAD = 20 * 1024 * 1024
+
+
 async def get_file(engine: Engine, p: Params) -> Any:
     file_id = p.require_str("file_id")
     stored = engine.world.files.get(file_id)
     if stored is None:
         raise bad_request("invalid file_id")
+    if len(stored[2]) > MAX_DOWNLOAD:
+        raise bad_request("file is too big")
     return {
         "file_id": file_id,
         "file_unique_id": f"u{file_id}",

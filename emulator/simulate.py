@@ -265,6 +265,53 @@ class UserSimulation:
         self._engine.enqueue({"message": message.to_api(with_reply=reply)})
         return copy.copy(message)
 
+    async def send_document(
+        self,
+        user: User,
+        chat: ChatRef,
+        file_name: str,
+        data: bytes,
+        *,
+        mime_type: str = "application/octet-stream",
+        caption: str | None = None,
+        thread_id: int | None = None,
+    ) -> Message:
+        """``user`` sends a file (a spreadsheet, say), with an optional ``caption``, in
+        ``chat``: the bot gets a message with a ``document``, whose ``file_id`` getFile
+        resolves and the file URL serves, as Telegram's do."""
+        world = self._engine.world
+        target = self._chat(chat)
+        if target.type == "private":
+            if target.id != user.id:
+                raise ValueError(f"{user.full_name} cannot write in another user's private chat")
+            self.start_bot(user)
+        elif target.members.get(user.id) not in ("creator", "administrator", "member"):
+            raise ValueError(f"{user.full_name} is not a member of {target.label}")
+        file_id = f"BQADuser{len(world.files) + 1:06d}"
+        world.files[file_id] = (file_name, mime_type, data)
+        entities: list[dict[str, Any]] = []
+        if caption and (command := _COMMAND.match(caption)):
+            entities.append({"type": "bot_command", "offset": 0, "length": utf16_len(command[0])})
+        message = world.new_message(
+            target,
+            user,
+            caption=caption,
+            entities=entities,
+            source=caption,
+            message_thread_id=thread_id,
+            document={
+                "file_id": file_id,
+                "file_unique_id": f"u{file_id}",
+                "file_name": file_name,
+                "mime_type": mime_type,
+                "file_size": len(data),
+            },
+        )
+        shown = f"📎 {file_name}" + (f" — {caption}" if caption else "")
+        self.transcript.add(Entry("user", target.label, actor=user.full_name, text=shown))
+        self._engine.enqueue({"message": message.to_api()})
+        return copy.copy(message)
+
     async def edit_text(self, user: User, message: Message | int, text: str) -> Message:
         """``user`` edits their own message to read ``text``; the bot receives an
         ``edited_message`` update (the whole message as it now stands, entities included,
@@ -350,12 +397,16 @@ class UserSimulation:
         )
         future: asyncio.Future[CallbackAnswer] = asyncio.get_running_loop().create_future()
         self._engine.queries[query_id] = PendingQuery(user, future, entry)
+        # As Telegram, the pressed message comes with the message it replies to.
+        replied = current.reply_to_message_id
+        world = self._engine.world
+        reply = None if replied is None else world.get_message(current.chat.id, replied)
         self._engine.enqueue(
             {
                 "callback_query": {
                     "id": query_id,
                     "from": user.to_api(),
-                    "message": current.to_api(),
+                    "message": current.to_api(with_reply=reply),
                     "chat_instance": str(current.chat.id),
                     "data": callback_data,
                 }

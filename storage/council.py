@@ -288,6 +288,69 @@ class SqlMemberRepository(Repository):
             account = Account.telegram(member.user_id)
             await self._put_account(member_id, member.council_id, account)
 
+    async def add_many(self, members: Sequence[Member]) -> None:
+        """A statement per ``CHUNK`` members (and one for their flats), ids read back in
+        order; a member with accounts goes in as ``add`` puts it."""
+        if any(m.accounts for m in members):
+            for member in members:
+                await self.add(member)
+            return
+        for start in range(0, len(members), CHUNK):
+            chunk = members[start : start + CHUNK]
+            ids = await self.session.scalars(
+                self.insert(MemberRow).returning(MemberRow.id, sort_by_parameter_order=True),
+                [_member_values(m) for m in chunk],
+            )
+            for member, member_id in zip(chunk, ids, strict=True):
+                member.id = member_id
+            await self._put_flats_of(chunk)
+
+    async def update_many(self, members: Sequence[Member]) -> None:
+        """``update`` in a few statements per ``CHUNK`` members."""
+        for start in range(0, len(members), CHUNK):
+            chunk = members[start : start + CHUNK]
+            asked = [required(m.id, "member") for m in chunk]
+            known = set(
+                await self.session.scalars(select(MemberRow.id).where(MemberRow.id.in_(asked)))
+            )
+            found = [m for m in chunk if m.id in known]  # an unknown member: nothing
+            if not found:
+                continue
+            ids = [m.id for m in found]
+            await self.session.execute(
+                update(MemberRow), [{"id": m.id, **_member_values(m)} for m in found]
+            )
+            await self.session.execute(
+                delete(MemberFlatRow).where(MemberFlatRow.member_id.in_(ids))
+            )
+            await self._put_flats_of(found)
+            await self.session.execute(
+                delete(MemberAccountRow).where(
+                    MemberAccountRow.member_id.in_(ids), MemberAccountRow.messenger == TELEGRAM
+                )
+            )
+            accounts = [
+                {
+                    "member_id": m.id,
+                    "council_id": m.council_id,
+                    "messenger": TELEGRAM,
+                    "account_id": str(m.user_id),
+                }
+                for m in found
+                if m.user_id is not None
+            ]
+            if accounts:
+                went_in = await self.session.scalars(
+                    self.insert(MemberAccountRow)
+                    .on_conflict_do_nothing()
+                    .returning(MemberAccountRow.member_id),
+                    accounts,
+                )
+                taken = {a["member_id"] for a in accounts} - set(went_in)
+                if taken:
+                    first = next(m for m in found if m.id in taken)
+                    raise errors.AccountTaken(messenger=TELEGRAM, account=str(first.user_id))
+
     async def link_account(self, member_id: int, account: Account) -> bool:
         row = await self.session.scalar(select(MemberRow).where(MemberRow.id == member_id))
         if row is None:
@@ -386,6 +449,21 @@ class SqlMemberRepository(Repository):
                     for flat in member.flats
                 ],
             )
+
+    async def _put_flats_of(self, members: Sequence[Member]) -> None:
+        rows = [
+            {
+                "council_id": m.council_id,
+                "member_id": m.id,
+                "household": flat.household,
+                "area": flat.area,
+                "verified": flat.verified,
+            }
+            for m in members
+            for flat in m.flats
+        ]
+        if rows:
+            await self.session.execute(self.insert(MemberFlatRow), rows)
 
     async def _put_account(self, member_id: int, council_id: int, account: Account) -> None:
         """Refused with ``AccountTaken`` when a member of the council has it already:

@@ -20,6 +20,7 @@ from storage.drafts import SqlDraftRepository
 from storage.outbox import SqlContactRepository, SqlNoticeRepository
 from storage.recorded import SqlPaperUploadRepository, SqlSignInRepository
 from storage.roles import SqlRoleEventRepository
+from storage.roster import SqlRosterImportRepository
 from storage.schedule import SqlScheduleReader
 from storage.topics import SqlProposalRepository, SqlTopicRepository
 from storage.update_log import SqlUpdateLog
@@ -64,6 +65,7 @@ class SqlUnitOfWork:
     votes: ports.VoteRepository
     resolutions: ports.ResolutionRepository
     drafts: ports.DraftRepository
+    roster_imports: ports.RosterImportRepository
     meetings: ports.MeetingRepository
     notices: ports.NoticeRepository
     contacts: ports.ContactRepository
@@ -112,6 +114,7 @@ class SqlUnitOfWork:
         self.votes = SqlVoteRepository(session)
         self.resolutions = SqlResolutionRepository(session)
         self.drafts = SqlDraftRepository(session)
+        self.roster_imports = SqlRosterImportRepository(session)
         self.meetings = SqlMeetingRepository(session)
         self.notices = SqlNoticeRepository(session)
         self.contacts = SqlContactRepository(session)

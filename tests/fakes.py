@@ -56,6 +56,7 @@ from domain.model import (
     VoteSource,
 )
 from domain.ports import Lock
+from domain.roster import ImportStatus, RosterImport
 from domain.rules import Counts, Quantity, count
 from domain.task_rules import (
     HoursEntry,
@@ -140,6 +141,7 @@ class Tables:
     events: list[VoteEvent] = field(default_factory=list)
     resolutions: dict[int, Resolution] = field(default_factory=dict)
     drafts: dict[int, Draft] = field(default_factory=dict)
+    roster_imports: dict[int, RosterImport] = field(default_factory=dict)
     updates: set[str] = field(default_factory=set)
     meetings: dict[int, Meeting] = field(default_factory=dict)
     notices: dict[int, Notice] = field(default_factory=dict)
@@ -171,6 +173,7 @@ class Tables:
             events=list(self.events),  # VoteEvent is frozen
             resolutions=dict(self.resolutions),  # Resolution is frozen
             drafts={k: _clone(v) for k, v in self.drafts.items()},
+            roster_imports={k: _clone(v) for k, v in self.roster_imports.items()},
             updates=set(self.updates),
             meetings={k: _clone(v) for k, v in self.meetings.items()},
             notices={k: _clone(v) for k, v in self.notices.items()},
@@ -339,6 +342,14 @@ class FakeMemberRepository(_Repository):
         if member.user_id is not None:
             kept.append(Account.telegram(member.user_id))
         self._t.members[member_id].accounts = tuple(sorted(kept))
+
+    async def add_many(self, members: Sequence[Member]) -> None:
+        for member in members:
+            await self.add(member)
+
+    async def update_many(self, members: Sequence[Member]) -> None:
+        for member in members:
+            await self.update(member)
 
     async def link_account(self, member_id: int, account: Account) -> bool:
         member = self._t.members.get(member_id)
@@ -628,6 +639,55 @@ class FakeDraftRepository(_Repository):
 
     async def delete(self, user_id: int) -> None:
         self._t.drafts.pop(user_id, None)
+
+
+class FakeRosterImportRepository(_Repository):
+    """As ``roster_imports``: the plan is kept as its JSON, so nothing shares it."""
+
+    @staticmethod
+    def _row(roster_import: RosterImport) -> RosterImport:
+        row = _stored(roster_import)
+        row.plan = json.loads(json.dumps(roster_import.plan))
+        return row
+
+    async def add(self, roster_import: RosterImport) -> RosterImport:
+        added = self._insert("roster_imports", self._t.roster_imports, self._row(roster_import))
+        roster_import.id = added.id
+        return roster_import
+
+    async def get(self, import_id: int, lock: Lock = Lock.NONE) -> RosterImport | None:
+        found = self._t.roster_imports.get(import_id)
+        if found is not None and lock is not Lock.NONE:
+            self._uow.locked.append(("roster_import", import_id, lock))
+        return None if found is None else self._row(found)
+
+    async def update(self, roster_import: RosterImport) -> None:
+        self._write_back(self._t.roster_imports, self._row(roster_import), "roster import")
+
+    async def progress(self, import_id: int) -> tuple[ImportStatus, int] | None:
+        found = self._t.roster_imports.get(import_id)
+        if found is None:
+            return None
+        self._uow.locked.append(("roster_import", import_id, Lock.UPDATE))
+        return found.status, found.done
+
+    async def set_progress(
+        self, import_id: int, status: ImportStatus, done: int, decided_at: datetime | None
+    ) -> None:
+        found = self._t.roster_imports.get(import_id)
+        if found is not None:
+            found.status, found.decided_at = status, decided_at and _utc(decided_at)
+            found.plan = {**found.plan, "done": done}
+
+    async def cancel_pending(self, council_id: int, user_id: int, now: datetime) -> int:
+        found = [
+            i
+            for i in self._t.roster_imports.values()
+            if (i.council_id, i.user_id, i.status) == (council_id, user_id, ImportStatus.PENDING)
+        ]
+        for roster_import in found:
+            roster_import.status, roster_import.decided_at = ImportStatus.CANCELLED, _utc(now)
+        return len(found)
 
 
 class FakeUpdateLog(_Repository):
@@ -1037,6 +1097,7 @@ class FakeUnitOfWork:
     votes: ports.VoteRepository
     resolutions: ports.ResolutionRepository
     drafts: ports.DraftRepository
+    roster_imports: ports.RosterImportRepository
     meetings: ports.MeetingRepository
     notices: ports.NoticeRepository
     contacts: ports.ContactRepository
@@ -1069,6 +1130,7 @@ class FakeUnitOfWork:
         self.votes = FakeVoteRepository(self)
         self.resolutions = FakeResolutionRepository(self)
         self.drafts = FakeDraftRepository(self)
+        self.roster_imports = FakeRosterImportRepository(self)
         self.updates = FakeUpdateLog(self)
         self.meetings = FakeMeetingRepository(self)
         self.notices = FakeNoticeRepository(self)

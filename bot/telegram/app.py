@@ -49,6 +49,7 @@ from bot.telegram.handlers import (
     meetings,
     recorded,
     roles,
+    roster,
     sign_in,
     tasks,
     topics,
@@ -198,6 +199,9 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CallbackQueryHandler(tasks.confirm_button, pattern=r"^c:"))
     application.add_handler(CallbackQueryHandler(volunteers.toggle_skill, pattern=r"^k:"))
     application.add_handler(CallbackQueryHandler(council.roll_button, pattern=r"^r:"))
+    application.add_handler(CallbackQueryHandler(roster.pick_for_import, pattern=r"^rc:"))
+    application.add_handler(CallbackQueryHandler(roster.pick_for_export, pattern=r"^rx:"))
+    application.add_handler(CallbackQueryHandler(roster.decide, pattern=r"^ri:"))
     application.add_handler(CallbackQueryHandler(admission.entry_button, pattern=r"^j:"))
     # A chair who is no longer a group admin stops chairing (Telegram tells admin bots).
     application.add_handler(ChatMemberHandler(roles.admins_changed, ChatMemberHandler.CHAT_MEMBER))
@@ -219,6 +223,11 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     paper_file = filters.Document.ALL & filters.CaptionRegex(r"^/paper(@\w+)?(\s|$)")
     application.add_handler(
         MessageHandler(sent & filters.ChatType.PRIVATE & paper_file, recorded.paper)
+    )
+    # Any other file sent privately (not captioned with a command): a roll to check.
+    roll_file = filters.Document.ALL & ~filters.CaptionRegex(r"^/")
+    application.add_handler(
+        MessageHandler(sent & filters.ChatType.PRIVATE & roll_file, roster.document)
     )
     # A photo captioned "/request …" or "/finish …": the command with a picture.
     for command, callback in (("request", tasks.request), ("finish", tasks.finish)):

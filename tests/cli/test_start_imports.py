@@ -217,6 +217,7 @@ NOT_IMPORTED = (
     "fpdf",  # the binding cards' PDF, QR codes and font: only when cards are made
     "segno",
     "fontTools",
+    "openpyxl",  # the roll file's XLSX: only when one is read or written
     "aiohttp",
     "bot.telegram.webhook",
     "sqlalchemy.dialects.postgresql",

@@ -536,3 +536,51 @@ async def test_the_emulator_runs_as_a_process_of_its_own() -> None:
         process.stdin.close()
         code = await asyncio.wait_for(process.wait(), 15)
     assert code == 0
+
+
+async def test_a_user_sends_a_file_and_the_bot_downloads_it(bot: Bot, emu: BotApiEmulator) -> None:
+    """A document reaches the bot with its name, type and size; getFile and the file URL
+    give its bytes back; Telegram's 20 MB limit on a bot's downloads holds."""
+    staff, other = emu.add_user("王社工"), emu.add_user("李叔叔")
+    data = "姓名,地址\n张三,3-2-301\n".encode("gb18030")
+    sent = await emu.send_document(staff, staff, "名册.csv", data, mime_type="text/csv")
+    captioned = await emu.send_document(staff, staff, "票.xlsx", b"PK\x03\x04", caption="/paper 3")
+    (plain, with_caption) = await bot.get_updates(timeout=0)
+    assert plain.message is not None and plain.message.document is not None
+    document = plain.message.document
+    assert (document.file_name, document.mime_type, document.file_size) == (
+        "名册.csv",
+        "text/csv",
+        len(data),
+    )
+    assert plain.message.caption is None and plain.message.chat.type == "private"
+    assert bytes(await (await bot.get_file(document.file_id)).download_as_bytearray()) == data
+    message = with_caption.message
+    assert message is not None and message.caption == "/paper 3"
+    assert [(e.type, e.offset, e.length) for e in message.caption_entities] == [
+        ("bot_command", 0, 6)
+    ]
+    assert sent.document is not None and captioned.document is not None
+    assert "王社工: 📎 名册.csv" in emu.transcript.render()
+    big = await emu.send_document(staff, staff, "big.xlsx", b"0" * (20 * 1024 * 1024 + 1))
+    assert big.document is not None
+    with pytest.raises(BadRequest, match=r"(?i)file is too big"):
+        await bot.get_file(big.document["file_id"])
+    with pytest.raises(ValueError, match="another user's private chat"):
+        await emu.send_document(staff, other, "x.csv", b"a")
+    # The bot answers the file with buttons; a press brings the file's message along.
+    question = await bot.send_message(
+        staff.id,
+        "哪个议事会？",
+        reply_to_message_id=sent.message_id,
+        reply_markup=keyboard(("杨家园", "rc:1")),
+    )
+    await bot.get_updates(offset=with_caption.update_id + 1, timeout=0)  # the file's, read
+    emu.press_later(staff, sent_message(emu, staff), "rc:1")
+    (press,) = await bot.get_updates(offset=with_caption.update_id + 2, timeout=0)
+    assert press.callback_query is not None
+    pressed = press.callback_query.message
+    assert pressed is not None and pressed.message_id == question.message_id
+    replied = getattr(pressed, "reply_to_message", None)
+    assert replied is not None and replied.document is not None
+    assert replied.document.file_id == document.file_id

@@ -18,6 +18,7 @@ from bot.telegram.context import (
     uow,
     user_language,
 )
+from bot.telegram.handlers import roster
 from bot.telegram.handlers.binding import bind_by_code
 from bot.telegram.handlers.common import council_here, group_only, refusals
 from bot.telegram.handlers.meetings import send_calendar
@@ -189,6 +190,9 @@ async def roll(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """In the group: names and counts, and 🔒 for chairs and staff to get the rest privately."""
     message = update.effective_message
     assert message is not None
+    if context.args and context.args[0].lower() in roster.EXPORT_WORDS:
+        await roster.export(update, context)
+        return
     if is_private(update):
         # Which council's roll? The group's 🔒 button says; a private chat does not.
         raise errors.InvalidInput(field="roll_private")
