@@ -73,6 +73,7 @@ async def _print_cards(settings: Settings, args: argparse.Namespace) -> str:
     except FontMissing as missing:
         raise CardsError(str(missing)) from None
     bot = args.bot or await _bot_username(settings)
+    key = _codes_key(settings)
     days = args.days if args.days is not None else settings.binding_code_days
     if days < 1:
         raise CardsError("--days must be 1 or more")
@@ -85,6 +86,7 @@ async def _print_cards(settings: Settings, args: argparse.Namespace) -> str:
             households=args.households,
             now=utcnow(),
             valid_for=timedelta(days=days),
+            key=key,
         )
     except DomainError as error:
         raise CardsError(_refusal(error)) from None
@@ -107,6 +109,21 @@ def _refusal(error: Exception) -> str:
     if code == "council_not_set_up":
         return "there is no council with that number (run without --council for a list)"
     return f"refused: {code} {getattr(error, 'params', '')}".strip()
+
+
+def _codes_key(settings: Settings) -> bytes:
+    """The key the bot checks codes with: from YISHI_SECRET, else from the token, as the
+    bot derives it (so the token, or the secret, must be the bot's own)."""
+    from bot.telegram.app import signer_for
+    from bot.telegram.handlers.binding import CODES
+
+    if settings.secret is None and settings.telegram_token is None:
+        raise CardsError(
+            "set YISHI_SECRET (or YISHI_TELEGRAM_TOKEN) as the bot has it: "
+            "the codes are checked with a key derived from it"
+        )
+    token = settings.telegram_token.get_secret_value() if settings.telegram_token else ""
+    return signer_for(settings, token).key_for(CODES)
 
 
 async def _bot_username(settings: Settings) -> str:

@@ -33,6 +33,10 @@ class Signer:
         digest = hmac.new(self._key, payload.encode(), hashlib.sha256).digest()[:6]
         return base64.urlsafe_b64encode(digest).decode()
 
+    def key_for(self, purpose: str) -> bytes:
+        """A key of its own for another use of the secret (binding codes' digests)."""
+        return hmac.new(self._key, b"purpose:" + purpose.encode(), hashlib.sha256).digest()
+
     def data(self, action: str, target: int, arg: str = "") -> str:
         payload = f"{action}:{target}:{arg}"
         data = f"{payload}:{self._mac(payload)}"

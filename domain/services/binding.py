@@ -58,6 +58,7 @@ async def issue_cards(
     now: datetime,
     valid_for: timedelta = timedelta(days=DEFAULT_VALID_DAYS),
     make_code: Callable[[], str] = new_code,
+    key: bytes = b"",
 ) -> CardBatch:
     """A fresh code for each active member of the roll without an account (or only of
     ``households``: a household "3-2-301" or a building's or unit's prefix "3", "3-2"),
@@ -88,7 +89,7 @@ async def issue_cards(
                 BindingCode(
                     council_id=council_id,
                     member_id=card.member.id,
-                    digest=digest(card.code),
+                    digest=digest(card.code, key),
                     created_at=now,
                     expires_at=expires_at,
                 )
@@ -152,8 +153,10 @@ async def bind(
     language: str | None,
     now: datetime,
     failures_per_hour: int = DEFAULT_FAILURES_PER_HOUR,
+    key: bytes = b"",
 ) -> Binding:
-    """Bind the account ``user_id`` to the roll entry whose code ``text`` is."""
+    """Bind the account ``user_id`` to the roll entry whose code ``text`` is. ``key`` is
+    the one the codes were issued with (``issue_cards``): the front end's secret."""
     async with uow:
         failures = await uow.binding_codes.failures_since(user_id, now - ATTEMPT_WINDOW)
         if failures_per_hour and len(failures) >= failures_per_hour:
@@ -161,19 +164,19 @@ async def bind(
             minutes = retry_in_minutes([*failures, now], failures_per_hour, now)
             await uow.commit()
             return Binding(refusal=BindingRefused(field="too_many", count=minutes))
-        result = await _bind(uow, text=text, user_id=user_id, language=language, now=now)
+        result = await _bind(uow, text=text, user_id=user_id, language=language, now=now, key=key)
         await uow.binding_codes.attempt(user_id, now, ok=result.refusal is None)
         await uow.commit()
         return result
 
 
 async def _bind(
-    uow: UnitOfWork, *, text: str, user_id: int, language: str | None, now: datetime
+    uow: UnitOfWork, *, text: str, user_id: int, language: str | None, now: datetime, key: bytes
 ) -> Binding:
     code = read_code(text)
     if code is None:
         return Binding(refusal=BindingRefused(field="malformed", value=text[:40]))
-    found = await uow.binding_codes.by_digest(digest(code))
+    found = await uow.binding_codes.by_digest(digest(code, key))
     if found is None:
         return Binding(refusal=BindingRefused(field="unknown", code=code))
     if found.used_at is not None:

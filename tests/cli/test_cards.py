@@ -17,9 +17,13 @@ from pathlib import Path
 import pypdfium2
 import pytest
 import zxingcpp
+from pydantic import SecretStr
 
 from bot.cli import main
+from bot.config import Settings
 from bot.telegram import binding_pdf
+from bot.telegram.app import signer_for
+from bot.telegram.handlers.binding import CODES
 from domain import binding, services
 from domain.model import Member
 from domain.services.binding import bind
@@ -82,7 +86,13 @@ def settings_env(migrated_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     for name in ("YISHI_TELEGRAM_TOKEN", "YISHI_TELEGRAM_BASE_URL", "YISHI_CARDS_FONT"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("YISHI_DATABASE_URL", migrated_url)
+    monkeypatch.setenv("YISHI_SECRET", SECRET)
     return migrated_url
+
+
+SECRET = "the bot's secret"
+# The key the bot checks codes with, derived as the bot derives it from its settings.
+KEY = signer_for(Settings(secret=SecretStr(SECRET)), "").key_for(CODES)
 
 
 @pytest.fixture
@@ -138,7 +148,12 @@ async def test_every_qr_code_binds_the_member_its_card_names(
         assert binding.read_code(payload) == payload and payload in card.text
         assert "杨家园社区小院议事会" in card.text and "居民绑定卡" in card.text
         bound = await bind(
-            database.uow(), text=payload, user_id=user_id, language=None, now=datetime.now(UTC)
+            database.uow(),
+            text=payload,
+            user_id=user_id,
+            language=None,
+            now=datetime.now(UTC),
+            key=KEY,
         )
         assert bound.refusal is None and bound.member is not None
         assert bound.member.name in card.text and bound.member.household in card.text
@@ -198,7 +213,9 @@ async def test_what_is_refused_prints_nothing_and_ends_no_card(
         assert error in capsys.readouterr().err
     assert not out.exists()
     # The first card still binds: nothing above ended it.
-    bound = await bind(database.uow(), text=code, user_id=77, language=None, now=datetime.now(UTC))
+    bound = await bind(
+        database.uow(), text=code, user_id=77, language=None, now=datetime.now(UTC), key=KEY
+    )
     assert bound.refusal is None
 
     # Without --council: the councils, with the numbers --council takes.
@@ -239,3 +256,19 @@ def test_long_names_shrink_and_are_cut_never_spill(tmp_path: Path) -> None:
     assert first_line.endswith("…") and first_line.startswith("兰州市七里河区西园街道杨家园社区")
     assert "Binding code" in card.text and "Valid until 2027-01-05" in card.text
     assert card.link == f"https://t.me/{BOT}?start={CODE}"
+
+
+async def test_without_the_bots_secret_no_card_is_printed(
+    database: Database,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The codes are checked with a key derived from the bot's secret (or token): cards
+    printed without it could never bind, so none are."""
+    council_id = await council_with_roster(database, NAMES)
+    monkeypatch.delenv("YISHI_SECRET")
+    out = tmp_path / "cards.pdf"
+    assert await yishi("cards", "--council", str(council_id), "--out", str(out), "--bot", BOT) == 2
+    assert "set YISHI_SECRET (or YISHI_TELEGRAM_TOKEN)" in capsys.readouterr().err
+    assert not out.exists()

@@ -21,6 +21,7 @@ from tests.fakes import FakeUnitOfWorkFactory
 
 RESIDENT = 501
 NEIGHBOUR = 502
+KEY = b"the front end's key for binding codes"
 
 
 @pytest.fixture
@@ -53,6 +54,7 @@ async def issue(
         user_id=kw.pop("user_id", CHAIR),  # type: ignore[arg-type]
         households=households,
         now=kw.pop("now", NOW),  # type: ignore[arg-type]
+        key=KEY,
         **kw,  # type: ignore[arg-type]
     )
 
@@ -66,6 +68,7 @@ async def use(
         user_id=user_id,
         language="zh_CN",
         now=kw.pop("now", NOW + timedelta(days=1)),  # type: ignore[arg-type]
+        key=KEY,
         **kw,  # type: ignore[arg-type]
     )
 
@@ -93,7 +96,7 @@ def test_a_code_is_read_however_it_is_typed(squeezed: str) -> None:
     for typed in (code, squeezed, code.lower(), " ".join(code.split("-")), full_width):
         assert binding.looks_like_code(typed), typed
         assert binding.read_code(typed) == code, typed
-        assert binding.digest(typed) == binding.digest(code)
+        assert binding.digest(typed, KEY) == binding.digest(code, KEY)
 
 
 @pytest.mark.parametrize(
@@ -110,10 +113,15 @@ def test_a_mistyped_code_is_still_taken_as_one_and_refused_as_malformed() -> Non
     assert binding.read_code("ABCD-EFGH-JKL0") is None  # 0 is not in the alphabet
 
 
-def test_the_digest_is_sha256_of_the_twelve_symbols() -> None:
+def test_the_digest_is_an_hmac_of_the_twelve_symbols_under_the_key() -> None:
     import hashlib
+    import hmac
 
-    assert binding.digest("abcd-efgh-jkmn") == hashlib.sha256(b"ABCDEFGHJKMN").hexdigest()
+    expected = hmac.new(KEY, b"ABCDEFGHJKMN", hashlib.sha256).hexdigest()
+    assert binding.digest("abcd-efgh-jkmn", KEY) == expected
+    # Without the key a copy of the database tells nothing: another key, another digest.
+    assert binding.digest("ABCD-EFGH-JKMN", b"another") != expected
+    assert expected != hashlib.sha256(b"ABCDEFGHJKMN").hexdigest()
 
 
 # --- issuing cards -------------------------------------------------------------------------
@@ -133,7 +141,7 @@ async def test_cards_for_members_without_an_account_in_address_order(
     assert batch.expires_at == NOW + timedelta(days=30) and batch.replaced == 0
     stored = factory.store.committed.binding_codes
     assert sorted(c.digest for c in stored.values()) == sorted(
-        binding.digest(c.code) for c in batch.cards
+        binding.digest(c.code, KEY) for c in batch.cards
     )
     # Only digests are kept: no stored field holds a code.
     for code in stored.values():

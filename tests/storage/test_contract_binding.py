@@ -25,7 +25,7 @@ def code(council_id: int, member_id: int, text: str, *, days: int = 30) -> Bindi
     return BindingCode(
         council_id=council_id,
         member_id=member_id,
-        digest=binding.digest(text),
+        digest=binding.digest(text, b"k"),
         created_at=in_shanghai(T0),
         expires_at=in_shanghai(T0 + timedelta(days=days)),
     )
@@ -43,7 +43,7 @@ async def test_codes_round_trip_expire_and_are_used_once(uows: UnitOfWorkFactory
         await uow.commit()
 
     async with uows() as uow:
-        found = await uow.binding_codes.by_digest(binding.digest("AAAA-AAAA-AAAA"))
+        found = await uow.binding_codes.by_digest(binding.digest("AAAA-AAAA-AAAA", b"k"))
         assert found is not None and found.id is not None
         assert (found.council_id, found.member_id, found.used_at, found.used_by) == (
             council_id,
@@ -53,7 +53,7 @@ async def test_codes_round_trip_expire_and_are_used_once(uows: UnitOfWorkFactory
         )
         assert found.created_at == T0 and found.expires_at == T0 + timedelta(days=30)
         assert_utc(found.expires_at)
-        assert await uow.binding_codes.by_digest(binding.digest("DDDD-DDDD-DDDD")) is None
+        assert await uow.binding_codes.by_digest(binding.digest("DDDD-DDDD-DDDD", b"k")) is None
         # Li's two live codes end; one already past its end would not count.
         assert await uow.binding_codes.expire_unused([li], at(60 * 24 * 2)) == 1
         assert await uow.binding_codes.expire_unused([li], at(60 * 24 * 2)) == 0
@@ -62,12 +62,12 @@ async def test_codes_round_trip_expire_and_are_used_once(uows: UnitOfWorkFactory
         await uow.commit()
 
     async with uows() as uow:
-        used = await uow.binding_codes.by_digest(binding.digest("AAAA-AAAA-AAAA"))
+        used = await uow.binding_codes.by_digest(binding.digest("AAAA-AAAA-AAAA", b"k"))
         assert used is not None and (used.used_at, used.used_by) == (at(5), BIG_USER)
         assert_utc(used.used_at)
-        ended = await uow.binding_codes.by_digest(binding.digest("BBBB-BBBB-BBBB"))
+        ended = await uow.binding_codes.by_digest(binding.digest("BBBB-BBBB-BBBB", b"k"))
         assert ended is not None and ended.expires_at == at(60 * 24 * 2)
-        short = await uow.binding_codes.by_digest(binding.digest("CCCC-CCCC-CCCC"))
+        short = await uow.binding_codes.by_digest(binding.digest("CCCC-CCCC-CCCC", b"k"))
         assert short is not None and short.expires_at == T0 + timedelta(days=1)
         # A used code is not ended again.
         assert await uow.binding_codes.expire_unused([zhang], at(7)) == 0
@@ -97,7 +97,7 @@ async def test_uncommitted_codes_are_lost(uows: UnitOfWorkFactory) -> None:
         await uow.binding_codes.add([code(council_id, zhang, "AAAA-AAAA-AAAA")])
         await uow.binding_codes.attempt(BIG_USER, T0, False)
     async with uows() as uow:
-        assert await uow.binding_codes.by_digest(binding.digest("AAAA-AAAA-AAAA")) is None
+        assert await uow.binding_codes.by_digest(binding.digest("AAAA-AAAA-AAAA", b"k")) is None
         assert await uow.binding_codes.failures_since(BIG_USER, T0) == []
 
 

@@ -22,6 +22,10 @@ from domain.services.binding import CardBatch, bind, issue_cards
 
 log = logging.getLogger(__name__)
 
+# The binding codes' digests are keyed by the bot's secret (domain/binding.py says why);
+# `yishi cards` derives the same key from the same settings.
+CODES = "binding-codes"
+
 
 def parse_cards_args(args: list[str]) -> tuple[int | None, list[str]]:
     """``/cards [#council] [household or building …]``."""
@@ -59,6 +63,7 @@ async def cards(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         households=households,
         now=now(context),
         valid_for=timedelta(days=settings.binding_code_days),
+        key=deps(context).signer.key_for(CODES),
     )
     await context.bot.send_chat_action(user.id, ChatAction.UPLOAD_DOCUMENT)
     # In a thread: a roll of 3,000 households takes about half a minute to draw.
@@ -102,6 +107,7 @@ async def bind_by_code(update: Update, context: ContextTypes.DEFAULT_TYPE, text:
         language=language_of(user.language_code) if user.language_code else None,
         now=now(context),
         failures_per_hour=deps(context).settings.limit_binding_failures_per_hour,
+        key=deps(context).signer.key_for(CODES),
     )
     if result.refusal is not None:
         await refuse(update, context, result.refusal)
