@@ -15,7 +15,7 @@ from telegram.helpers import mention_html
 from bot.telegram.buttons import Signer, agenda_data, calendar_data, second_data, vote_data
 from bot.telegram.i18n import ZH_CN, Markup, escape, t
 from domain.meetings import AgendaView, MeetingView
-from domain.model import Ballot, BallotKind, Meeting, Member, Phase, Proposal, VoteSource
+from domain.model import Ballot, BallotKind, Council, Meeting, Member, Phase, Proposal, VoteSource
 from domain.rules import (
     PRESETS,
     Choice,
@@ -157,6 +157,16 @@ def _roll_line(lang: str, n: int, member: Member) -> str:
     if member.phone:
         line += t(lang, "roll.phone", phone=member.phone)
     return line
+
+
+def roll_picker(councils: Sequence[Council], signer: Signer) -> InlineKeyboardMarkup | None:
+    """One button a council: its detailed roll, as the group's 🔒 sends it."""
+    return keyboard(
+        [
+            [InlineKeyboardButton(c.title, callback_data=signer.data("r", c.id or 0))]
+            for c in councils
+        ]
+    )
 
 
 def roll_keyboard(lang: str, council_id: int, signer: Signer) -> InlineKeyboardMarkup | None:

@@ -78,13 +78,15 @@ async def test_the_group_reads_names_and_only_chairs_get_addresses_privately(
         "3. 李叔叔 #3 · 3-2-303 · 83.00 ㎡（待核实）",
     ]
 
-    # /roll in a private chat names no council: each is told where to ask.
-    for user in (chair, aunt):
-        private = await say(emu, user, user, "/roll")
-        assert private.text == (
-            "⛔ 私聊里我不知道您要看哪个议事会的名册。请在议事会群里发送 /roll；"
-            "召集人和社工再点名单下的「🔒 完整名册」，含地址和面积的名册会私信发给您。"
-        )
+    # /roll in a private chat: the chair keeps one roll and gets it; a resident keeps
+    # none and is told where to ask.
+    detailed = shown(emu.sent_to(chair)[-1])
+    assert (await say(emu, chair, chair, "/roll")).text == detailed
+    private = await say(emu, aunt, aunt, "/roll")
+    assert private.text == (
+        "⛔ 私聊里我不知道您要看哪个议事会的名册。请在议事会群里发送 /roll；"
+        "召集人和社工再点名单下的「🔒 完整名册」，含地址和面积的名册会私信发给您。"
+    )
 
     # The link a chair would get opens nothing for a resident; a forged one neither.
     link = local.deps.signer.link("r", await council_id_of(council))

@@ -76,3 +76,23 @@ def test_the_detailed_roll_shows_flats_roles_and_phones() -> None:
 def test_the_group_s_roll_shows_names_and_counts_only() -> None:
     text = roll_messages(EN_US, VIEW)[0]
     assert "13800000001" not in text and "3-2-301" not in text and "m²" not in text
+
+
+def test_a_keeper_of_several_rolls_picks_one_by_a_signed_button() -> None:
+    from bot.telegram.buttons import Signer
+    from bot.telegram.render import roll_picker
+
+    signer = Signer(b"secret")
+    other = Council(2, 0, "幸福里社区议事会", preset("simple"), "Asia/Shanghai", "zh-CN", NOW, id=2)
+    first = Council(
+        1, 0, "杨家园社区小院议事会", preset("simple"), "Asia/Shanghai", "zh-CN", NOW, id=1
+    )
+    markup = roll_picker([first, other], signer)
+    assert markup is not None
+    pressed = [
+        (row[0].text, signer.parse(str(row[0].callback_data))) for row in markup.inline_keyboard
+    ]
+    assert [(text, p.action, p.target) for text, p in pressed if p] == [
+        ("杨家园社区小院议事会", "r", 1),
+        ("幸福里社区议事会", "r", 2),
+    ]

@@ -28,6 +28,7 @@ from domain import errors, outbox, services
 from domain.binding import looks_like_code
 from domain.model import MemberStatus
 from domain.services import DEFAULT_RULE
+from domain.services import roster as roster_services
 from storage.errors import is_unavailable
 
 log = logging.getLogger(__name__)
@@ -194,8 +195,8 @@ async def roll(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await roster.export(update, context)
         return
     if is_private(update):
-        # Which council's roll? The group's 🔒 button says; a private chat does not.
-        raise errors.InvalidInput(field="roll_private")
+        await _private_roll(update, context)
+        return
     _council, council_id = await council_here(update, context)
     view = await services.roll(uow(context), council_id=council_id)
     lang = user_language(update, context)
@@ -203,6 +204,25 @@ async def roll(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     markup = render.roll_keyboard(lang, council_id, deps(context).signer)
     for n, page in enumerate(pages, 1):
         await message.reply_text(page, reply_markup=markup if n == len(pages) else None)
+
+
+async def _private_roll(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/roll in a private chat: the detailed roll of the council the user keeps, or
+    buttons when they keep several. Anyone else is told to ask in the group."""
+    message, user = update.effective_message, update.effective_user
+    assert message is not None and user is not None
+    try:
+        councils = await roster_services.staffed_councils(uow(context), user_id=user.id)
+    except errors.NotStaff:
+        raise errors.InvalidInput(field="roll_private") from None
+    lang = user_language(update, context)
+    if len(councils) == 1:
+        assert councils[0].id is not None
+        await send_full_roll(context, user.id, councils[0].id, lang)
+        return
+    await message.reply_text(
+        t(lang, "roll.pick"), reply_markup=render.roll_picker(councils, deps(context).signer)
+    )
 
 
 @refusals
