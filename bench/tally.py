@@ -2,28 +2,36 @@
 
     python bench/tally.py [--members N] [--runs K] [--seed S] [--before REV] [--quick] [--json]
 
-A roll of N members (default 1,000,000; households of 1-3 members, areas with 2
-decimals) and its votes (about 80 % of members vote, some households split, some ids
-not on the roll, a few identical duplicate rows, one choice in ten written in Chinese)
-are generated into a temporary directory from a fixed seed, untimed. Then each series
-runs once per round, K rounds, in a rotating order, every run a process of its own:
+Two rolls of N members each (default 1,000,000; areas with 2 decimals) and their votes
+(about 80 % of members vote, co-owners mostly alike, some ids not on the roll, a few
+identical duplicate rows, one choice in ten written in Chinese) are generated into a
+temporary directory from a fixed seed, untimed:
+
+- ``single``: each member owns one flat, its home (the common case);
+- ``shared``: 30 % of flats have a second co-owner and 1 % of members own two or three
+  flats, some of those as co-owners of another member's flat (so owners are linked
+  through them).
+
+Then, for each roll, each series runs once per round, K rounds, in a rotating order,
+every run a process of its own:
 
 - ``yishi``: ``python -m bot.cli tally --rule owners-ordinary --roll … --votes …``;
-- ``anchor``: ``bench/tally_anchor.py``, the same exact figures in plain Python with
-  no input checks;
-- ``duckdb``: the same figures in DuckDB SQL, only when the ``duckdb`` module can be
-  imported (it is not a dependency);
+- ``anchor``: ``bench/tally_anchor.py``, the same exact figures by law (headcount, each
+  flat's area once, owners merged through shared holders) in plain Python with no
+  input checks;
 - ``before`` (with ``--before REV``): ``bot/cli/tally.py`` as it was at git revision
-  REV (e.g. 6662938), run on today's domain.
+  REV, run on today's domain (timed; its figures are compared, but a revision that
+  counted otherwise differs).
 
 Figures: wall time from spawn to exit (median of the K runs) and peak RSS (``VmHWM``,
 read by the process itself at exit, through a small wrapper that starts every series
 alike; not ``ru_maxrss``, which Linux carries over from the parent across fork/exec).
 
-Targets: ``yishi``'s figures equal the anchor's (and DuckDB's, and ``before``'s whole
-output byte for byte) in every run, every process exits 0 (correctness: exit status 1
-otherwise); ``yishi`` median ≤ 2 × the anchor's median and its peak RSS < 200 MiB
-(reported, not failed). ``--quick``: 10,000 members, one round.
+Targets: ``yishi``'s figures equal the anchor's on both rolls in every run, and its
+household figures the generator's, every process exits 0 (correctness: exit status 1
+otherwise); on the ``single`` roll ``yishi`` median ≤ 2 × the anchor's and its peak
+RSS < 200 MiB (reported, not failed); the ``shared`` roll's figures are reported beside
+them. ``--quick``: 10,000 members, one round.
 """
 
 from __future__ import annotations
@@ -84,43 +92,8 @@ args = parser.parse_args(["tally", *sys.argv[1:]])
 sys.exit(args.handler(args))
 """
 
-DUCKDB = """\
-import json, sys
-from fractions import Fraction
-import duckdb
-
-words = "CASE lower(trim(choice)) WHEN '赞成' THEN 'for' WHEN '反对' THEN 'against' \
-WHEN '弃权' THEN 'abstain' ELSE lower(trim(choice)) END"
-read = "read_csv('{}', header=true, all_varchar=true)"
-votes = f"SELECT DISTINCT member_id, {words} AS choice FROM {read.format(sys.argv[2])}"
-roll = f"SELECT member_id, CAST(round(CAST(area AS DECIMAL(18,2)) * 100) AS BIGINT) AS c \
-FROM {read.format(sys.argv[1])}"
-db = duckdb.connect()
-members, total = db.execute(f"SELECT count(*), sum(c) FROM ({roll})").fetchone()
-sums = dict.fromkeys(("for", "against", "abstain"), (0, 0))
-for choice, heads, cents in db.execute(
-    f"SELECT v.choice, count(*), sum(r.c) FROM ({votes}) v JOIN ({roll}) r USING (member_id) "
-    "GROUP BY v.choice"
-).fetchall():
-    sums[choice] = (heads, int(cents))
-invalid = db.execute(
-    f"SELECT count(*) FROM ({votes}) v ANTI JOIN ({roll}) r USING (member_id)"
-).fetchone()[0]
-
-def tally(roll, parts):
-    shown = {"roll": roll, "participants": sum(parts.values(), Fraction(0)), **parts}
-    return {key: str(value) for key, value in shown.items()}
-
-print(json.dumps({
-    "headcount": tally(Fraction(members), {k: Fraction(v[0]) for k, v in sums.items()}),
-    "area": tally(Fraction(int(total), 100), {k: Fraction(v[1], 100) for k, v in sums.items()}),
-    "invalid_votes": invalid,
-}))
-"""
-
-
 # A rule on households only, for one untimed check of split households (owners-ordinary
-# weighs headcount and area, not households).
+# weighs headcount, area and owners, not households).
 HOUSEHOLDS_RULE = {
     "name": "households",
     "passing": [
@@ -138,70 +111,121 @@ HOUSEHOLDS_RULE = {
 # --- the input ---------------------------------------------------------------------------
 
 
+ROLLS = ("single", "shared")
+CO_OWNED = 0.3  # of the shared roll's flats, those with a second co-owner
+SEVERAL = 0.01  # of its members, those who own two or three flats
+
+
 @dataclass
 class Input:
+    kind: str
     roll: Path
     votes: Path
     members: int
-    households: int
-    split_households: int
+    flats: int
+    co_owned: int  # flats with more than one holder
+    several: int  # members with more than one flat
     votes_rows: int
     invalid_votes: int
     duplicate_rows: int
-    # What the generator knows of the households: a split one abstains.
+    # What the generator knows of the households (a member's home is its first row's
+    # household; a split one abstains).
     household_tally: dict[str, int]
 
 
-def generate(directory: Path, members: int, seed: int) -> Input:
-    """A roll and its votes, the same for the same ``members`` and ``seed``."""
-    rng = random.Random(seed)
+def generate(directory: Path, kind: str, members: int, seed: int) -> Input:
+    """A roll and its votes, the same for the same ``kind``, ``members`` and ``seed``."""
+    rng = random.Random(f"{seed}-{kind}")
+    shared = kind == "shared"
     choices = ("for", "against", "abstain")
     chinese = {"for": "赞成", "against": "反对", "abstain": "弃权"}
-    roll_lines = ["member_id,household,area\n"]
-    votes_rows: list[str] = []
-    number = house = splits = 0
-    homes = dict.fromkeys(("participants", *choices), 0)
-    while number < members:
-        house += 1
-        # Building-unit-room, unique per house: 1-1-101 … (100 rooms a unit, 10 units).
+    flats: list[tuple[str, str, list[str]]] = []  # household, area, holders
+    choice_of: dict[str, str | None] = {}
+    more: list[tuple[str, str, int]] = []  # members still to own flats: name, usual, how many
+    several = 0
+
+    def member(usual: str) -> str:
+        nonlocal several
+        name = f"m{len(choice_of):07d}"
+        choice = usual if rng.random() >= 0.05 else rng.choice(choices)
+        choice_of[name] = choice if rng.random() < 0.8 else None
+        if shared and rng.random() < SEVERAL:
+            several += 1
+            more.append((name, usual, rng.choice((1, 2))))
+        return name
+
+    def flat(holder: str, usual: str) -> None:
+        house = len(flats) + 1
+        # Building-unit-room, unique per flat: 1-1-101 … (100 rooms a unit, 10 units).
         household = f"{house // 1000 + 1}-{house // 100 % 10 + 1}-{house % 100 + 101}"
-        size = min(rng.choice((1, 1, 2, 2, 2, 3)), members - number)
-        usual = rng.choices(choices, weights=(55, 35, 10))[0]
-        chosen: set[str] = set()
-        for _ in range(size):
-            member = f"m{number:07d}"
-            number += 1
-            cents = rng.randint(3000, 18000)
-            roll_lines.append(f"{member},{household},{cents // 100}.{cents % 100:02d}\n")
-            if rng.random() < 0.8:
-                choice = usual if rng.random() >= 0.05 else rng.choice(choices)
-                chosen.add(choice)
-                word = chinese[choice] if rng.random() < 0.1 else choice
-                votes_rows.append(f"{member},{word}\n")
-        splits += len(chosen) > 1
-        if chosen:
-            homes["participants"] += 1
-            homes[chosen.pop() if len(chosen) == 1 else "abstain"] += 1
+        cents = rng.randint(3000, 18000)
+        holders = [holder]
+        if shared and rng.random() < CO_OWNED and len(choice_of) < members:
+            holders.append(member(usual))
+        flats.append((household, f"{cents // 100}.{cents % 100:02d}", holders))
+
+    while len(choice_of) < members or more:
+        if not more:
+            usual = rng.choices(choices, weights=(55, 35, 10))[0]
+            flat(member(usual), usual)
+            continue
+        name, usual, extra = more.pop()
+        for _ in range(extra):
+            # Now and then a co-owner of somebody else's flat: their owners become one.
+            _, _, holders = rng.choice(flats)
+            if rng.random() < 0.3 and name not in holders:
+                holders.append(name)
+            else:
+                flat(name, usual)
+    roll_lines = ["member_id,household,area\n"]
+    homes: dict[str, str] = {}
+    for household, area, holders in flats:
+        for holder in holders:
+            roll_lines.append(f"{holder},{household},{area}\n")
+            homes.setdefault(holder, household)
+    votes_rows = [
+        f"{name},{chinese[choice] if rng.random() < 0.1 else choice}\n"
+        for name, choice in choice_of.items()
+        if choice is not None
+    ]
     invalid = max(1, members // 500)
     votes_rows += [f"x{n:07d},{rng.choice(choices)}\n" for n in range(invalid)]
     duplicates = max(1, members // 1000)
     votes_rows += rng.sample(votes_rows, duplicates)
     rng.shuffle(votes_rows)
-    roll, votes = directory / "roll.csv", directory / "votes.csv"
+    roll, votes = directory / f"roll-{kind}.csv", directory / f"votes-{kind}.csv"
     roll.write_text("".join(roll_lines), encoding="utf-8")
     votes.write_text("member_id,choice\n" + "".join(votes_rows), encoding="utf-8")
-    homes["cast"] = homes["for"] + homes["against"]
     return Input(
+        kind,
         roll,
         votes,
-        members,
-        house,
-        splits,
+        len(choice_of),
+        len(flats),
+        sum(len(holders) > 1 for _, _, holders in flats),
+        several,
         len(votes_rows),
         invalid,
         duplicates,
-        {"roll": house, **homes},
+        household_tally(homes, choice_of),
     )
+
+
+def household_tally(homes: dict[str, str], choice_of: dict[str, str | None]) -> dict[str, int]:
+    """The households figures: each home's one vote, split: abstain."""
+    voted: dict[str, set[str]] = {}
+    for name, home in homes.items():
+        chosen = voted.setdefault(home, set())
+        if (choice := choice_of[name]) is not None:
+            chosen.add(choice)
+    tally = dict.fromkeys(("roll", "participants", "for", "against", "abstain", "cast"), 0)
+    tally["roll"] = len(voted)
+    for chosen in voted.values():
+        if chosen:
+            tally["participants"] += 1
+            tally[chosen.pop() if len(chosen) == 1 else "abstain"] += 1
+    tally["cast"] = tally["for"] + tally["against"]
+    return tally
 
 
 # --- the runs ----------------------------------------------------------------------------
@@ -219,27 +243,16 @@ class Run:
 
 
 def command(series: str, data: Input, scratch: Path) -> list[str]:
+    files = ["--roll", str(data.roll), "--votes", str(data.votes)]
     if series == "yishi":
-        target = ["module", "bot.cli", "tally", "--rule", RULE]
-        return [*target, "--roll", str(data.roll), "--votes", str(data.votes)]
+        return ["module", "bot.cli", "tally", "--rule", RULE, *files]
     if series == "anchor":
         return ["path", str(ANCHOR), str(data.roll), str(data.votes)]
     if series == "households":
-        target = ["module", "bot.cli", "tally", "--rule-file", str(scratch / "households.json")]
-        return [*target, "--roll", str(data.roll), "--votes", str(data.votes)]
-    if series == "duckdb":
-        return ["path", str(scratch / "duckdb_anchor.py"), str(data.roll), str(data.votes)]
+        rule = str(scratch / "households.json")
+        return ["module", "bot.cli", "tally", "--rule-file", rule, *files]
     assert series == "before"
-    return [
-        "path",
-        str(scratch / "before_main.py"),
-        "--rule",
-        RULE,
-        "--roll",
-        str(data.roll),
-        "--votes",
-        str(data.votes),
-    ]
+    return ["path", str(scratch / "before_main.py"), "--rule", RULE, *files]
 
 
 def figures_of_tally(report: dict[str, Any]) -> dict[str, Any]:
@@ -249,10 +262,14 @@ def figures_of_tally(report: dict[str, Any]) -> dict[str, Any]:
         return str(Fraction(value["exact"]) if isinstance(value, dict) else Fraction(value))
 
     keys = ("roll", "participants", "for", "against", "abstain")
+    tallies = report["tallies"]
     return {
-        **{q: {k: exact(report["tallies"][q][k]) for k in keys} for q in ("headcount", "area")},
+        **{q: {k: exact(tallies[q][k]) for k in keys} for q in QUANTITIES if q in tallies},
         "invalid_votes": len(report["invalid_votes"]),
     }
+
+
+QUANTITIES = ("headcount", "area", "owners")
 
 
 def spawn(series: str, data: Input, scratch: Path) -> Run:
@@ -289,17 +306,10 @@ def spawn(series: str, data: Input, scratch: Path) -> Run:
     return Run(seconds, cpu, peak, True, figures, done.stdout)
 
 
-def prepare(scratch: Path, before: str | None) -> tuple[list[str], list[str]]:
-    """The series to run and notes on what was left out."""
-    series, notes = ["yishi", "anchor"], []
+def prepare(scratch: Path, before: str | None) -> list[str]:
+    """The series to run."""
+    series = ["yishi", "anchor"]
     (scratch / "households.json").write_text(json.dumps(HOUSEHOLDS_RULE), encoding="utf-8")
-    try:
-        import duckdb  # type: ignore[import-not-found]  # noqa: F401  (optional)
-    except ImportError:
-        notes.append("DuckDB skipped: the duckdb module is not importable (not a dependency)")
-    else:
-        (scratch / "duckdb_anchor.py").write_text(DUCKDB, encoding="utf-8")
-        series.append("duckdb")
     if before is not None:
         old = subprocess.run(
             ["git", "show", f"{before}:bot/cli/tally.py"],
@@ -311,7 +321,136 @@ def prepare(scratch: Path, before: str | None) -> tuple[list[str], list[str]]:
         (scratch / "before_tally.py").write_text(old, encoding="utf-8")
         (scratch / "before_main.py").write_text(BEFORE_MAIN, encoding="utf-8")
         series.append("before")
-    return series, notes
+    return series
+
+
+@dataclass
+class Measured:
+    """One roll's runs, by series, and its untimed household check."""
+
+    data: Input
+    runs: dict[str, list[Run]]
+    households: Run
+
+    def median(self, name: str, attribute: str) -> float:
+        return float(statistics.median(getattr(r, attribute) for r in self.runs[name]))
+
+    def row(self, name: str) -> dict[str, Any]:
+        anchor, anchor_cpu = self.median("anchor", "seconds"), self.median("anchor", "cpu_seconds")
+        runs = self.runs[name]
+        return {
+            "roll": self.data.kind,
+            "series": name,
+            "median_s": self.median(name, "seconds"),
+            "min_s": min(r.seconds for r in runs),
+            "max_s": max(r.seconds for r in runs),
+            "cpu_s": self.median(name, "cpu_seconds"),
+            "peak_mib": max(r.peak_mib for r in runs),
+            "vs_anchor": self.median(name, "seconds") / anchor,
+            "cpu_vs_anchor": self.median(name, "cpu_seconds") / anchor_cpu,
+        }
+
+
+def measure(scratch: Path, data: Input, series: list[str], rounds: int) -> Measured:
+    runs: dict[str, list[Run]] = {name: [] for name in series}
+    for round_ in range(rounds):
+        shift = round_ % len(series)
+        for name in series[shift:] + series[:shift]:
+            run = spawn(name, data, scratch)
+            runs[name].append(run)
+            state = "ok" if run.ok else f"FAILED {run.error}"
+            log(
+                f"{data.kind:6} round {round_ + 1}/{rounds} {name:7} "
+                f"{run.seconds:7.2f} s (CPU {run.cpu_seconds:6.2f} s) "
+                f"{run.peak_mib:7.1f} MiB  {state}"
+            )
+    # Households, once and untimed: yishi's figures against what the generator knows.
+    homes = spawn("households", data, scratch)
+    state = "ok" if homes.ok else homes.error
+    log(f"{data.kind:6} households check {homes.seconds:7.2f} s  {state}")
+    return Measured(data, runs, homes)
+
+
+def targets_of(measured: list[Measured], before: str | None) -> list[Target]:
+    failed = [
+        f"{m.data.kind} {name}: {r.error}"
+        for m in measured
+        for name, runs in m.runs.items()
+        for r in runs
+        if not r.ok and name != "before"
+    ]
+    differ = [
+        f"{m.data.kind} yishi run {i + 1}"
+        for m in measured
+        for i, r in enumerate(m.runs["yishi"])
+        if r.figures is None or r.figures != m.runs["anchor"][0].figures
+    ]
+    homes = [m.data.kind for m in measured if m.households.figures != m.data.household_tally]
+    targets = [
+        Target(
+            "every process exited 0 with JSON and nothing on stderr",
+            not failed,
+            "; ".join(failed[:3]),
+        ),
+        Target(
+            "yishi's figures (headcount, area, owners, invalid votes) equal the anchor's "
+            "on both rolls",
+            not differ,
+            ", ".join(differ[:5]) + (" differ" if differ else ""),
+        ),
+        Target(
+            "yishi's household figures (a member's first row its home; a split household "
+            "abstains) equal the generator's",
+            not homes,
+            ", ".join(homes) + (" differ" if homes else ""),
+        ),
+    ]
+    if before is not None:
+        # Another revision may have counted otherwise, or refused today's rolls: reported.
+        same = [
+            r.stdout == m.runs["yishi"][0].stdout
+            for m in measured
+            for r in (*m.runs["before"], *m.runs["yishi"])
+        ]
+        refused = [r.error for m in measured for r in m.runs["before"] if not r.ok]
+        detail = f"{same.count(False)} run(s) differ" if not all(same) else ""
+        if refused:
+            detail += f"; {len(refused)} refused: {refused[0][:200]}"
+        targets.append(
+            Target(
+                f"the output of yishi tally is byte for byte that of {before}",
+                all(same),
+                detail,
+                correctness=False,
+            )
+        )
+    for m in measured:
+        ours = m.row("yishi")
+        timing = (
+            f"{ours['median_s']:.2f} s vs {m.median('anchor', 'seconds'):.2f} s: "
+            f"{ours['vs_anchor']:.2f}× (CPU time: {ours['cpu_vs_anchor']:.2f}×)"
+        )
+        if m.data.kind == "single":
+            ratio_ok, peak_ok = ours["vs_anchor"] <= TARGET_RATIO, ours["peak_mib"] < TARGET_MIB
+            targets.append(
+                Target(
+                    f"single: yishi median ≤ {TARGET_RATIO:g} × the anchor's",
+                    ratio_ok,
+                    timing,
+                    correctness=False,
+                )
+            )
+            targets.append(
+                Target(
+                    f"single: yishi peak RSS < {TARGET_MIB:g} MiB",
+                    peak_ok,
+                    f"{ours['peak_mib']:.1f} MiB (largest of {len(m.runs['yishi'])} runs)",
+                    correctness=False,
+                )
+            )
+        else:
+            log(f"{m.data.kind}: yishi {timing}, peak {ours['peak_mib']:.1f} MiB (no target)")
+    return targets
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -329,139 +468,60 @@ def main(argv: list[str] | None = None) -> int:
         args.members, args.runs = 10_000, 1
     out = sys.stderr if args.json else sys.stdout
 
+    measured: list[Measured] = []
     with tempfile.TemporaryDirectory(prefix="yishi-bench-tally-") as tmp:
         scratch = Path(tmp)
-        series, notes = prepare(scratch, args.before)
-        for note in notes:
-            log(note)
-        began = time.perf_counter()
-        data = generate(scratch, args.members, args.seed)
-        log(
-            f"generated in {time.perf_counter() - began:.1f} s: {data.members:,} members, "
-            f"{data.households:,} households ({data.split_households:,} split), "
-            f"{data.votes_rows:,} vote rows ({data.invalid_votes:,} not on the roll, "
-            f"{data.duplicate_rows:,} duplicated); roll {data.roll.stat().st_size / 2**20:.1f} MiB"
-        )
-        runs: dict[str, list[Run]] = {name: [] for name in series}
-        for round_ in range(args.runs):
-            shift = round_ % len(series)
-            for name in series[shift:] + series[:shift]:
-                run = spawn(name, data, scratch)
-                runs[name].append(run)
-                state = "ok" if run.ok else f"FAILED {run.error}"
-                log(
-                    f"round {round_ + 1}/{args.runs} {name:7} "
-                    f"{run.seconds:7.2f} s (CPU {run.cpu_seconds:6.2f} s) "
-                    f"{run.peak_mib:7.1f} MiB  {state}"
-                )
+        series = prepare(scratch, args.before)
+        for kind in ROLLS:
+            began = time.perf_counter()
+            data = generate(scratch, kind, args.members, args.seed)
+            log(
+                f"{kind}: generated in {time.perf_counter() - began:.1f} s: "
+                f"{data.members:,} members, {data.flats:,} flats ({data.co_owned:,} co-owned, "
+                f"{data.several:,} members with several), {data.votes_rows:,} vote rows "
+                f"({data.invalid_votes:,} not on the roll, {data.duplicate_rows:,} duplicated); "
+                f"roll {data.roll.stat().st_size / 2**20:.1f} MiB"
+            )
+            measured.append(measure(scratch, data, series, args.runs))
+            data.roll.unlink()
+            data.votes.unlink()
 
-        # Households, once and untimed: yishi's figures against what the generator knows.
-        homes = spawn("households", data, scratch)
-        log(f"households check {homes.seconds:7.2f} s  {'ok' if homes.ok else homes.error}")
-
-    def median(name: str, attribute: str) -> float:
-        return float(statistics.median(getattr(r, attribute) for r in runs[name]))
-
-    ours, anchor = median("yishi", "seconds"), median("anchor", "seconds")
-    ratio = ours / anchor
-    cpu_ratio = median("yishi", "cpu_seconds") / median("anchor", "cpu_seconds")
-    peak = max(r.peak_mib for r in runs["yishi"])
-    reference = runs["anchor"][0].figures
-    agree = [
-        (name, i + 1)
-        for name in series
-        for i, r in enumerate(runs[name])
-        if name != "before" and r.figures != reference
-    ]
-    failed = [(name, r.error) for name in series for r in runs[name] if not r.ok]
-    targets = [
-        Target(
-            "every process exited 0 with JSON and nothing on stderr",
-            not failed,
-            "; ".join(f"{name}: {error}" for name, error in failed[:3]),
-        ),
-        Target(
-            "yishi's figures equal the anchor's (headcount, area, invalid votes)"
-            + (" and DuckDB's" if "duckdb" in series else ""),
-            reference is not None and not agree,
-            ", ".join(f"{name} run {i} differs" for name, i in agree[:5]),
-        ),
-        Target(
-            f"yishi median ≤ {TARGET_RATIO:g} × the anchor's",
-            ratio <= TARGET_RATIO,
-            f"{ours:.2f} s vs {anchor:.2f} s: {ratio:.2f}× (CPU time: {cpu_ratio:.2f}×)",
-            correctness=False,
-        ),
-        Target(
-            f"yishi peak RSS < {TARGET_MIB:g} MiB",
-            peak < TARGET_MIB,
-            f"{peak:.1f} MiB (largest of {len(runs['yishi'])} runs)",
-            correctness=False,
-        ),
-    ]
-    targets.insert(
-        2,
-        Target(
-            "yishi's household figures (a split household abstains) equal the generator's",
-            homes.ok and homes.figures == data.household_tally,
-            "" if homes.ok else homes.error,
-        ),
-    )
-    if "before" in series:
-        same = [r.stdout == runs["yishi"][0].stdout for r in (*runs["before"], *runs["yishi"])]
-        targets.insert(
-            2,
-            Target(
-                f"the output of yishi tally is byte for byte that of {args.before}",
-                all(same),
-                f"{same.count(False)} run(s) differ" if not all(same) else "",
-            ),
-        )
-
-    table = [
-        {
-            "series": name,
-            "median_s": median(name, "seconds"),
-            "min_s": min(r.seconds for r in runs[name]),
-            "max_s": max(r.seconds for r in runs[name]),
-            "cpu_s": median(name, "cpu_seconds"),
-            "peak_mib": max(r.peak_mib for r in runs[name]),
-            "vs_anchor": median(name, "seconds") / anchor,
-            "cpu_vs_anchor": median(name, "cpu_seconds") / median("anchor", "cpu_seconds"),
-        }
-        for name in series
-    ]
+    targets = targets_of(measured, args.before)
+    table = [m.row(name) for m in measured for name in series]
     print(
-        f"yishi tally --rule {RULE}: {data.members:,} members, {data.votes_rows:,} vote rows, "
+        f"yishi tally --rule {RULE}: {args.members:,} members a roll, "
         f"{args.runs} round(s), interleaved",
         file=out,
     )
     heading = ("median s", "min s", "max s", "×anchor", "CPU s", "×anchor", "peak MiB")
-    print(f"{'series':8}" + "".join(f"{h:>10}" for h in heading), file=out)
+    print(f"{'roll':7}{'series':8}" + "".join(f"{h:>10}" for h in heading), file=out)
     for row in table:
         shown = ("median_s", "min_s", "max_s", "vs_anchor", "cpu_s", "cpu_vs_anchor")
         cells = [f"{row[key]:10.2f}" for key in shown] + [f"{row['peak_mib']:10.1f}"]
-        print(f"{row['series']:8}" + "".join(cells), file=out)
-    for note in notes:
-        print(f"note: {note}", file=out)
+        print(f"{row['roll']:7}{row['series']:8}" + "".join(cells), file=out)
     status = print_targets(targets, file=out)
     if args.json:
         report = {
-            "members": data.members,
-            "input": {k: v for k, v in asdict(data).items() if k not in ("roll", "votes")},
+            "members": args.members,
             "rounds": args.runs,
-            "series": table,
-            "runs": {
-                name: [
-                    {"seconds": r.seconds, "cpu_seconds": r.cpu_seconds, "peak_mib": r.peak_mib}
-                    | {"ok": r.ok}
-                    for r in rs
-                ]
-                for name, rs in runs.items()
+            "rolls": {
+                m.data.kind: {
+                    "input": {
+                        k: v for k, v in asdict(m.data).items() if k not in ("roll", "votes")
+                    },
+                    "runs": {
+                        name: [
+                            {"seconds": r.seconds, "cpu_seconds": r.cpu_seconds}
+                            | {"peak_mib": r.peak_mib, "ok": r.ok}
+                            for r in rs
+                        ]
+                        for name, rs in m.runs.items()
+                    },
+                    "figures": m.runs["anchor"][0].figures,
+                }
+                for m in measured
             },
-            "figures": reference,
-            "households": data.household_tally,
-            "notes": notes,
+            "series": table,
             "targets": targets_json(targets),
         }
         print(json.dumps(report, indent=2, ensure_ascii=False))

@@ -1,13 +1,25 @@
 """`yishi tally`: evaluate a decision rule offline on CSV files and print JSON.
 
 A committee uses this to check a count without the bot, e.g. paper ballots merged with
-chat votes. Every input problem ends with exit code 2 and one line on stderr: the
-people reading it are volunteers with a spreadsheet, not programmers with a traceback.
+chat votes. Every input problem ends with exit code 2 and one line on stderr naming the
+file and the line: the people reading it are volunteers with a spreadsheet, not
+programmers with a traceback.
+
+The roll counts owners as ``domain.rules`` does (法释〔2009〕7号, arts. 8-9). Each row is
+a member and a household: the flat it owns, with the flat's registered area, or, with
+the area cell empty, the home it lives in without owning it (a tenant). A member may
+stand on several rows, one per flat; its first row is its home. So a member is the
+``rules.Voter`` with ``household`` = its first row's household and ``flats`` = its rows
+that have an area, and the figures are ``rules.count``'s on those voters.
 
 A roll may have a million rows, so neither file becomes objects per row: the votes are
-one dict, the roll is streamed against it, areas are summed as integers and each total
-becomes one ``Fraction``; ``rules.decide_counts`` then decides exactly as ``rules.decide``
-would on the same roll (tests/cli/test_tally_counting.py holds them to that).
+one dict, the roll is streamed against it and areas are summed as integers, each total
+becoming one ``Fraction``. Each row with an area is first counted as a flat of its own
+and an owner of its own, and leaves only a 64-bit hash of its household. Only rows
+whose household's hash or whose member repeats are read again, by their text, to merge
+co-owners into one flat and linked flats into one owner (``_links``): a roll where each
+member owns one flat pays for no union-find. ``rules.decide_counts`` then decides as
+``rules.decide`` would (tests/cli/test_tally_counting.py holds them to that).
 """
 
 from __future__ import annotations
@@ -17,9 +29,11 @@ import csv
 import json
 import re
 import sys
+from array import array
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -49,15 +63,32 @@ class InputError(Exception):
     """Bad input: reported as one line on stderr with exit code 2."""
 
 
+class RowError(InputError):
+    """Bad input found at one line of a file (a problem linking rows is looked for
+    in the lines above it first: the first problem in the file is the one reported)."""
+
+    def __init__(self, path: Path, line: int, problem: str) -> None:
+        super().__init__(f"{path} line {line}: {problem}")
+        self.line = line
+
+
+class _LinkError(RowError):
+    """Rows that cannot stand together: a member twice on a household, a flat's areas."""
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "tally",
         help="evaluate a decision rule on a roll and a list of votes (CSV) and print JSON",
         description=(
             "Evaluate a decision rule offline. roll.csv has the columns member_id, "
-            "household, area (floor area in m²; extra columns such as name are ignored). "
-            "votes.csv has the columns member_id, choice (for/against/abstain, 赞成/反对/弃权, "
-            "or an option key with --options)."
+            "household, area: one row per member and flat it owns, area being the flat's "
+            "registered area in m² (repeated on each co-owner's row); a member who owns "
+            "several flats has a row for each, its home first; an empty area is a member "
+            "who lives there without owning it (counted by headcount and households, not "
+            "by area or owners). Extra columns such as name are ignored. votes.csv has "
+            "the columns member_id, choice (for/against/abstain, 赞成/反对/弃权, or an "
+            "option key with --options)."
         ),
     )
     which = parser.add_mutually_exclusive_group(required=True)
@@ -132,14 +163,13 @@ def _count(
     """The figures of ``quantities``, and the members who voted the same twice.
 
     The votes are read first (one dict: member id -> a small integer code of its label),
-    then the roll is streamed against them: nothing of a member but its id is kept, and
-    areas are summed as integers. A problem in the roll is still reported before one in
-    the votes, as when the roll was read first."""
+    then the roll is streamed against them. A problem in the roll is still reported
+    before one in the votes, as when the roll was read first."""
     try:
         votes = _read_votes(votes_path, options)
     except InputError:
         # The roll's own problem, if it has one, is the one to report.
-        _stream_roll(roll_path, _Votes({}, [""], Counter(), []), quantities)
+        _stream_roll(roll_path, _Votes({}, ["", _ABSTAIN_LABEL], Counter(), []), quantities)
         raise
     return _stream_roll(roll_path, votes, quantities), votes.duplicates
 
@@ -151,23 +181,27 @@ class _Table(NamedTuple):
 
 
 @contextmanager
-def _table(path: Path, required: tuple[str, ...], used: tuple[str, ...]) -> Iterator[_Table]:
+def _table(
+    path: Path, required: tuple[str, ...], used: tuple[str, ...], errors: str = "strict"
+) -> Iterator[_Table]:
     """The rows of a CSV file after its header, with its input problems as ``InputError``.
 
     A name repeated in the header means its last column, and a row shorter than the
     header has empty cells at its end, as when each row became a dict of the header."""
+    reader: CsvReader | None = None
     try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
+        with path.open(encoding="utf-8-sig", newline="", errors=errors) as handle:
             reader = csv.reader(handle)
             header = next(reader, None)
             if header is None:
-                raise InputError(f"{path} is empty (expected a header row)")
+                raise RowError(path, 1, "the file is empty (expected a header row)")
             names = [name.strip().casefold() for name in header]
             missing = [name for name in required if name not in names]
             if missing:
-                raise InputError(
-                    f"{path} is missing the column(s) {', '.join(missing)} "
-                    f"(header: {','.join(header)})"
+                raise RowError(
+                    path,
+                    1,
+                    f"missing the column(s) {', '.join(missing)} (header: {','.join(header)})",
                 )
             columns = {name: index for index, name in enumerate(names)}
             width = 1 + max(columns[name] for name in used if name in columns)
@@ -177,9 +211,25 @@ def _table(path: Path, required: tuple[str, ...], used: tuple[str, ...]) -> Iter
     except OSError as error:
         raise InputError(f"cannot read {path}: {error.strerror}") from None
     except UnicodeDecodeError:
-        raise InputError(f"{path} is not UTF-8 text (save it as 'CSV UTF-8')") from None
+        # Decoded a block at a time: the reader may not have reached the line yet.
+        line = _undecodable_line(path)
+        raise RowError(path, line, "not UTF-8 text (save it as 'CSV UTF-8')") from None
     except csv.Error as error:
-        raise InputError(f"{path}: malformed CSV ({error})") from None
+        line = max(reader.line_num if reader is not None else 0, 1)  # the row it was reading
+        raise RowError(path, line, f"malformed CSV ({error})") from None
+
+
+def _undecodable_line(path: Path) -> int:
+    """The first line of ``path`` that is not UTF-8 (a newline is one byte in UTF-8, so
+    no character spans two lines)."""
+    line = 0
+    with path.open("rb") as handle:
+        for line, raw in enumerate(handle, 1):
+            try:
+                raw.decode("utf-8-sig" if line == 1 else "utf-8")
+            except UnicodeDecodeError:
+                return line
+    return max(line, 1)
 
 
 def _blank(cells: list[str]) -> bool:
@@ -199,16 +249,18 @@ def _members(table: _Table, path: Path) -> Iterator[tuple[str, list[str]]]:
         if not member_id:
             if _blank(cells):
                 continue
-            raise InputError(f"{path} line {reader.line_num}: empty member_id")
+            raise RowError(path, reader.line_num, "empty member_id")
         yield member_id, cells
 
 
-_ON_ROLL = 0  # code 0: no label; a member's mark once its roll row was read
-_ABSTAIN = 1  # code 1: "abstain", also what a split household counts as
+_NO_LABEL = 0  # code 0: no label (a member who did not vote); [0] of labels is unused
+_ABSTAIN = 1  # code 1: "abstain", also what a split household, flat or owner counts as
+_ABSTAIN_LABEL = Choice.ABSTAIN.value
 
 
 class _Votes(NamedTuple):
-    marks: dict[str, int]  # member id -> code of its label
+    # member id -> code of its label; once its first roll row is read, ~code (negative)
+    marks: dict[str, int]
     labels: list[str]  # code -> label ("for", an option key, "abstain"); [0] is unused
     voters: Counter[int]  # code -> members who voted it (strangers included)
     duplicates: list[str]  # members whose vote appears more than once, identically
@@ -217,8 +269,8 @@ class _Votes(NamedTuple):
 def _read_votes(path: Path, options: list[str] | None) -> _Votes:
     votes: dict[str, int] = {}
     duplicates: set[str] = set()
-    conflicts: dict[str, set[str]] = {}
-    labels = ["", Choice.ABSTAIN.value]
+    conflicts: dict[str, dict[int, int]] = {}  # member -> code -> its first line
+    labels = ["", _ABSTAIN_LABEL]
     codes = {label: code for code, label in enumerate(labels)}
     # A ballot has a handful of spellings ("for", "FOR", "赞成"): each is read once.
     spelled: dict[str, int] = {}
@@ -239,58 +291,119 @@ def _read_votes(path: Path, options: list[str] | None) -> _Votes:
             elif earlier == code:
                 duplicates.add(member_id)
             else:
-                conflicts.setdefault(member_id, {labels[earlier]}).add(labels[code])
+                conflicts.setdefault(member_id, {}).setdefault(code, reader.line_num)
     if conflicts:
-        listed = "; ".join(
-            f"{member} ({' vs '.join(sorted(choices))})"
-            for member, choices in sorted(conflicts.items())
-        )
-        raise InputError(
-            f"{path}: conflicting votes for {listed}; the committee must resolve them by hand"
-        )
+        raise InputError(_conflicts(path, conflicts, votes, labels))
     return _Votes(votes, labels, Counter(votes.values()), sorted(duplicates))
+
+
+def _conflicts(
+    path: Path, conflicts: dict[str, dict[int, int]], votes: dict[str, int], labels: list[str]
+) -> str:
+    """The message for members who voted differently, each vote with its line (the line
+    of each member's first vote is found by reading the file again, only then)."""
+    first: dict[str, int] = {}
+    with _table(path, ("member_id",), ("member_id",)) as table:
+        for member_id, _ in _members(table, path):
+            if member_id in conflicts:
+                first.setdefault(member_id, table.rows.line_num)
+    listed = "; ".join(
+        f"{member} ("
+        + ", ".join(
+            f"{labels[code]} on line {line}"
+            for code, line in sorted({votes[member]: first[member], **lines}.items(), key=_line)
+        )
+        + ")"
+        for member, lines in sorted(conflicts.items())
+    )
+    return f"{path}: conflicting votes for {listed}; the committee must resolve them by hand"
+
+
+def _line(item: tuple[int, int]) -> int:
+    return item[1]
+
+
+def _merge(state: int, code: int) -> int:
+    """The one vote of people who vote together (a household, a flat's co-owners, an
+    owner's flats), ``state`` so far and one more member's ``code``: a member who did
+    not vote changes nothing, a second label splits them (abstain)."""
+    if code in (_NO_LABEL, state):
+        return state
+    return code if state == _NO_LABEL else _ABSTAIN
+
+
+_BUCKETS = 16  # a flat's hash goes to bucket hash % 16: the search for repeats is 16 small sets
+
+
+@dataclass
+class _Flats:
+    """AREA and OWNERS so far, as integers: ``area`` in units of 10**-scale m² and
+    ``owners`` in owners, each in total and by code (index 0: nobody voted)."""
+
+    scale: int
+    area: int
+    areas: list[int]
+    owners: int
+    by_owner: list[int]
 
 
 def _stream_roll(path: Path, votes: _Votes, quantities: tuple[Quantity, ...]) -> Counts:
     """Count the roll at ``path`` against ``votes``, one row at a time.
 
-    ``votes.marks`` is reused to find members listed twice: a roll member's entry becomes
-    ``_ON_ROLL``, so an entry left with a label at the end is a vote by a stranger.
-    Households keep one code each: ``_ON_ROLL`` (nobody voted yet), the label all its
-    voters chose, or ``_ABSTAIN`` once they disagree (a split household abstains, and
-    abstaining with anything else is split again)."""
-    needs_area = Quantity.AREA in quantities
+    ``votes.marks`` is reused to find each member's first row: its entry becomes
+    ``~code`` then, so an entry left >= 0 at the end is a vote by a stranger, and a
+    member seen again is put in ``again``. Households (homes: a member's first row)
+    keep one code each: ``_NO_LABEL``, the label all their voters chose, or ``_ABSTAIN``
+    once they disagree. Each row with an area is counted as a flat and an owner of its
+    own, by its member's code, and its household's hash kept; ``_links`` then corrects
+    the counts of flats whose hash repeats and of members who repeat."""
+    needs_flats = Quantity.AREA in quantities or Quantity.OWNERS in quantities
     needs_homes = Quantity.HOUSEHOLDS in quantities
-    required = ("member_id", "area") if needs_area else ("member_id",)
+    required = ("member_id", "area") if needs_flats else ("member_id",)
     marks = votes.marks
+    first = [~code for code in range(len(votes.labels))]  # the mark of a member's first row
     members = 0
     # Areas are integers in units of 10**-scale m², scale the most decimals seen so far.
     scale = 0
     most = MAX_AREA  # the largest area, in those units
     area = 0
     areas = [0] * len(votes.labels)  # by code
+    flats = [0] * len(votes.labels)  # rows with an area, by code
+    hashes = [array("q") for _ in range(_BUCKETS)]
+    again: set[str] = set()
     homes: dict[str, int] = {}
-    with _table(path, required, ("member_id", "household", "area")) as table:
-        reader = table.rows
-        at_home = table.columns.get("household")
-        at_area = table.columns.get("area")
-        for member_id, cells in _members(table, path):
-            code = marks.get(member_id)
-            if code == _ON_ROLL:
-                first = _first_line(path, member_id)
-                raise InputError(
-                    f"{path} line {reader.line_num}: member {member_id!r} is already on "
-                    f"the roll (line {first})"
-                )
-            marks[member_id] = _ON_ROLL
-            members += 1
-            # Every area is checked, as it always was, even when the rule weighs none.
-            if at_area is not None and (text := cells[at_area].strip()):
+    try:
+        with _table(path, required, ("member_id", "household", "area")) as table:
+            reader = table.rows
+            at_home = table.columns.get("household")
+            at_area = table.columns.get("area")
+            for member_id, cells in _members(table, path):
+                code = marks.get(member_id)
+                if code is None or code >= 0:  # the member's first row
+                    code = code or _NO_LABEL
+                    marks[member_id] = first[code]
+                    members += 1
+                    if needs_homes:
+                        home = (cells[at_home].strip() if at_home is not None else "") or member_id
+                        if code:
+                            state = homes.get(home)
+                            if not state:
+                                homes[home] = code
+                            elif state != code:
+                                homes[home] = _ABSTAIN
+                        else:
+                            homes.setdefault(home, _NO_LABEL)
+                else:
+                    code = ~code
+                    again.add(member_id)
+                # Every area is checked, as it always was, even when the rule weighs none.
+                if at_area is None or not (text := cells[at_area].strip()):
+                    continue  # not an owner of this household
                 whole, _, part = text.partition(".")
                 # The usual row, inline: as many decimals as the scale, digits 0-9 only.
                 if (
                     len(part) == scale
-                    and part.isdigit()
+                    and (part.isdigit() or not scale)
                     and whole.isdigit()
                     and text.isascii()
                     and len(text) <= MAX_AREA_CHARS
@@ -306,38 +419,175 @@ def _stream_roll(path: Path, votes: _Votes, quantities: tuple[Quantity, ...]) ->
                         area *= factor
                         areas = [value * factor for value in areas]
                         scale, most = places, MAX_AREA * 10**places
-                if needs_area:
-                    area += units
-                    if code:
-                        areas[code] += units
-            if needs_homes:
-                home = (cells[at_home].strip() if at_home is not None else "") or member_id
-                if code:
-                    state = homes.get(home)
-                    if not state:
-                        homes[home] = code
-                    elif state != code:
-                        homes[home] = _ABSTAIN
-                else:
-                    homes.setdefault(home, _ON_ROLL)
+                flat = (cells[at_home].strip() if at_home is not None else "") or member_id
+                hashed = hash(flat)
+                hashes[hashed % _BUCKETS].append(hashed)
+                area += units
+                areas[code] += units
+                flats[code] += 1
+    except RowError as error:
+        # A problem linking the rows above this line is the first problem in the file.
+        unused = _Flats(scale, 0, [0] * len(areas), 0, [0] * len(areas))
+        _links(path, again, _repeated(hashes), marks, unused, until=error.line)
+        raise
+    counted = _Flats(scale, area, areas, sum(flats), flats)
+    repeated = _repeated(hashes)
+    del hashes
+    if again or repeated:
+        _links(path, again, repeated, marks, counted)
     heads = votes.voters.copy()
-    strangers = [member for member, code in marks.items() if code != _ON_ROLL]
+    strangers = [member for member, code in marks.items() if code >= 0]
     heads.subtract(marks[member] for member in strangers)
     return _counts(
-        quantities,
-        votes.labels,
-        (members, heads),
-        (area, scale, areas),
-        homes,
-        tuple(sorted(strangers)),
+        quantities, votes.labels, (members, heads), counted, homes, tuple(sorted(strangers))
     )
+
+
+def _repeated(hashes: list[array[int]]) -> set[int]:
+    """The hashes that occur more than once (a set of one bucket at a time, not of all)."""
+    repeated: set[int] = set()
+    for bucket in hashes:
+        if len(set(bucket)) < len(bucket):
+            repeated.update(value for value, n in Counter(bucket).items() if n > 1)
+    return repeated
+
+
+def _links(
+    path: Path,
+    again: set[str],
+    repeated: set[int],
+    marks: Mapping[str, int],
+    flats: _Flats,
+    until: int | None = None,
+) -> None:
+    """Read the roll again for the rows of the members in ``again`` and of the flats
+    whose household's hash is in ``repeated``, and correct ``flats`` for them.
+
+    A member's rows must name different households, and a flat's rows one area:
+    ``RowError`` at the first line that does not. The rows' flats were counted once
+    per row, each as an owner of its own; here they become flats (by their household's
+    text: two households sharing a hash stay two flats) voting their holders' one vote,
+    and owners: flats linked by a shared holder merged, voting their flats' one vote.
+    Only a member who holds two flats links them, and such a member is in ``again``:
+    the union-find is over the flats those members hold, not over every co-owner. The
+    holders of any flat read here have all their rows read here, so every owner is whole.
+
+    With ``until``, only the lines above it are read, for their problems: the caller
+    has one at that line."""
+    scale, size = flats.scale, len(flats.areas)
+    pairs: dict[tuple[str, str], int] = {}  # (member, household) -> line, members in again
+    found: dict[str, int] = {}  # household -> units * size + the code of its one vote
+    held: dict[str, str] = {}  # a member in again -> the first flat it holds
+    parent: dict[str, str] = {}  # flat -> a flat it is linked to (roots are no keys)
+    linked: set[str] = set()  # flats with a link: the others are owners of their own
+    # What the first reading counted for these rows (each a flat and an owner), by code.
+    taken_areas, taken = [0] * size, [0] * size
+
+    def root(flat: str) -> str:
+        while (up := parent.get(flat)) is not None:
+            if (top := parent.get(up)) is None:
+                return up
+            parent[flat] = flat = top  # path halving
+        return flat
+
+    columns = ("member_id", "household", "area")
+    try:
+        with _table(path, ("member_id",), columns, _lenient(until)) as table:
+            reader = table.rows
+            at_home = table.columns.get("household")
+            at_area = table.columns.get("area")
+            for member_id, cells in _members(table, path):
+                line = reader.line_num
+                if until is not None and line >= until:
+                    break
+                home = (cells[at_home].strip() if at_home is not None else "") or member_id
+                repeats = member_id in again
+                if repeats and (seen := pairs.setdefault((member_id, home), line)) != line:
+                    raise _LinkError(
+                        path,
+                        line,
+                        f"member {member_id!r} is already on the roll for household "
+                        f"{home!r} (line {seen})",
+                    )
+                text = cells[at_area].strip() if at_area is not None else ""
+                if not text or not (repeats or hash(home) in repeated):
+                    continue
+                whole, _, part = text.partition(".")
+                if len(part) == scale and whole.isdigit() and text.isascii():
+                    units = int(whole + part)  # the first reading checked every area
+                else:
+                    read = area_units(text)
+                    assert read is not None  # the first reading refused every bad area
+                    units = read[0] * 10 ** (scale - read[1])
+                code = ~marks[member_id]
+                taken_areas[code] += units
+                taken[code] += 1
+                packed = found.get(home)
+                if packed is None:
+                    found[home] = units * size + code
+                else:
+                    known, state = divmod(packed, size)
+                    if known != units:
+                        first, written = _first_area(path, home)
+                        raise _LinkError(
+                            path,
+                            line,
+                            f"flat {home!r} has the area {text!r} here but {written!r} on "
+                            f"line {first} (each co-owner's row repeats the flat's "
+                            "registered area)",
+                        )
+                    found[home] = known * size + _merge(state, code)
+                if repeats and (other := held.setdefault(member_id, home)) != home:
+                    linked.update((home, other))
+                    if (one := root(home)) != (two := root(other)):
+                        parent[one] = two
+    except RowError as error:
+        if until is None or isinstance(error, _LinkError):
+            raise
+        return  # reading stopped at the caller's own problem, or below it
+    owners: dict[str, int] = {}  # the root flat of linked flats -> their one vote
+    alone = 0
+    for home, packed in found.items():
+        units, code = divmod(packed, size)
+        flats.area += units
+        flats.areas[code] += units
+        if home in linked:
+            owner = root(home)
+            owners[owner] = _merge(owners.get(owner, _NO_LABEL), code)
+        else:
+            alone += 1
+            flats.by_owner[code] += 1
+    flats.owners += alone + len(owners) - sum(taken)
+    flats.area -= sum(taken_areas)
+    for code in range(size):
+        flats.areas[code] -= taken_areas[code]
+        flats.by_owner[code] -= taken[code]
+    for code in owners.values():
+        flats.by_owner[code] += 1
+
+
+def _first_area(path: Path, household: str) -> tuple[int, str]:
+    """The line and area cell of the first row of ``household`` with an area (read
+    again, only for the message about a flat given two areas)."""
+    with _table(path, ("member_id",), ("member_id", "household", "area")) as table:
+        at_home, at_area = table.columns.get("household"), table.columns.get("area")
+        for member_id, cells in _members(table, path):
+            home = (cells[at_home].strip() if at_home is not None else "") or member_id
+            if home == household and at_area is not None and (text := cells[at_area].strip()):
+                return table.rows.line_num, text
+    raise AssertionError(f"flat {household!r} had an area a moment ago")
+
+
+def _lenient(until: int | None) -> str:
+    # Reading up to a line known to be bad: what lies below it must not stop the reading.
+    return "strict" if until is None else "replace"
 
 
 def _counts(
     quantities: tuple[Quantity, ...],
     labels: list[str],
     heads: tuple[int, Counter[int]],
-    area: tuple[int, int, list[int]],
+    flats: _Flats,
     homes: dict[str, int],
     invalid: tuple[str, ...],
 ) -> Counts:
@@ -345,24 +595,27 @@ def _counts(
     roll: dict[Quantity, Fraction] = {}
     weights: dict[str, dict[Quantity, Fraction]] = {}
 
-    def add(quantity: Quantity, total: Fraction, by_code: Mapping[int, Fraction]) -> None:
+    def add(quantity: Quantity, total: Fraction, by_code: Iterable[tuple[int, Fraction]]) -> None:
         roll[quantity] = total
-        for code, weight in by_code.items():
-            if code != _ON_ROLL:
+        for code, weight in by_code:
+            if code != _NO_LABEL:
                 weights.setdefault(labels[code], {})[quantity] = weight
 
     members, voters = heads
+    unit = 10**flats.scale
     for quantity in quantities:
         if quantity is Quantity.HEADCOUNT:
-            add(quantity, Fraction(members), {c: Fraction(n) for c, n in voters.items() if n})
-        elif quantity is Quantity.AREA:
-            total, scale, areas = area
-            unit = 10**scale
-            by_code = {c: Fraction(areas[c], unit) for c, n in voters.items() if n}
-            add(quantity, Fraction(total, unit), by_code)
-        else:
+            add(quantity, Fraction(members), ((c, Fraction(n)) for c, n in voters.items() if n))
+        elif quantity is Quantity.HOUSEHOLDS:
             by_state = Counter(homes.values())
-            add(quantity, Fraction(len(homes)), {c: Fraction(n) for c, n in by_state.items()})
+            add(quantity, Fraction(len(homes)), ((c, Fraction(n)) for c, n in by_state.items()))
+        elif quantity is Quantity.AREA:
+            # A label of no weight is left out: decide_counts reads it as 0 all the same.
+            by_code = ((c, Fraction(v, unit)) for c, v in enumerate(flats.areas) if v)
+            add(quantity, Fraction(flats.area, unit), by_code)
+        else:
+            by_code = ((c, Fraction(n)) for c, n in enumerate(flats.by_owner) if n)
+            add(quantity, Fraction(flats.owners), by_code)
     return Counts(roll=roll, labels=weights, invalid_votes=invalid)
 
 
@@ -386,25 +639,15 @@ def area_units(text: str) -> tuple[int, int] | None:
 
 
 def _read_area(text: str, path: Path, line: int) -> tuple[int, int]:
-    """``area_units`` of a roll's cell, or ``InputError`` naming its line."""
+    """``area_units`` of a roll's cell, or ``RowError`` naming its line."""
     read = area_units(text)
     if read is None:
-        raise InputError(
-            f"{path} line {line}: bad area {text!r} "
-            f"(expected m² as a number >= 0 written with digits 0-9, e.g. 89.5)"
+        raise RowError(
+            path,
+            line,
+            f"bad area {text!r} (expected m² as a number >= 0 written with digits 0-9, e.g. 89.5)",
         )
     return read
-
-
-def _first_line(path: Path, member_id: str) -> int:
-    """The line where ``member_id`` first appears on the roll (read again: only when a
-    member appears twice, so no line number is kept per member)."""
-    with _table(path, ("member_id",), ("member_id",)) as table:
-        at_member = table.columns["member_id"]
-        for cells in table.rows:
-            if len(cells) > at_member and cells[at_member].strip() == member_id:
-                return table.rows.line_num
-    raise AssertionError(f"{member_id!r} was on the roll a moment ago")
 
 
 def _parse_choice(text: str, options: list[str] | None, path: Path, line: int) -> str:

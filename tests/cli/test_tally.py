@@ -80,6 +80,7 @@ def bad(result: subprocess.CompletedProcess[str], *fragments: str) -> str:
     return message
 
 
+# m1 and m2 co-own flat 101 (its area on each of their rows); m5 rents 104 (no area).
 ROLL = """member_id,household,area,name
 m1,101,89.5,张三
 m2,101,89.5,李四
@@ -130,15 +131,67 @@ def test_simple_passes_with_invalid_votes(tmp_path: Path, roll: Path) -> None:
 
 
 def test_owners_rule_with_area_figures(tmp_path: Path, roll: Path) -> None:
+    # Flat 101 counts once (89.5 m², one owner) however many co-owners it has; m5 owns
+    # nothing there and counts only by headcount.
     votes = write(tmp_path / "votes.csv", "member_id,choice\nm1,for\nm2,for\nm3,for\nm4,against\n")
     data = ok(tally("--rule", "owners-major", "--roll", roll, "--votes", votes))
     area = data["tallies"]["area"]
-    assert area["roll"] == {"exact": "1437/4", "decimal": "359.25"}
-    assert area["for"] == 299
+    assert area["roll"] == {"exact": "1079/4", "decimal": "269.75"}
+    assert (area["for"], area["against"]) == (
+        {"exact": "419/2", "decimal": "209.50"},
+        {"exact": "241/4", "decimal": "60.25"},
+    )
+    owners = data["tallies"]["owners"]
+    assert (owners["roll"], owners["for"], owners["against"]) == (3, 2, 1)
+    assert data["tallies"]["headcount"]["roll"] == 5
     assert data["quorum_met"] is True
-    # headcount 3 of 4 participants: exactly three quarters
-    assert data["pass_checks"][1]["met"] is True
+    # area 209.5 of 269.75 reaches three quarters; 2 owners of 3 do not
+    assert [c["met"] for c in data["pass_checks"]] == [True, False]
+    assert data["outcome"] == "rejected"
+
+
+def test_a_co_owner_who_does_not_vote_changes_nothing(tmp_path: Path) -> None:
+    # The issue's four flats of 100 m², three voting for: the spouse of the first flat on
+    # the roll (not voting) is one more person, not one more owner or 100 m² more.
+    roll = write(
+        tmp_path / "roll.csv",
+        "member_id,household,area\na,1,100\nb,2,100\nc,3,100\nd,4,100\nspouse,1,100.00\n",
+    )
+    votes = write(tmp_path / "votes.csv", "member_id,choice\na,for\nb,for\nc,for\n")
+    data = ok(tally("--rule", "owners-ordinary", "--roll", roll, "--votes", votes))
     assert data["outcome"] == "passed"
+    assert data["tallies"]["area"]["roll"] == 400
+    assert data["tallies"]["owners"]["roll"] == 4
+    assert data["tallies"]["headcount"]["roll"] == 5
+
+
+def test_a_buyer_of_several_flats_is_one_owner_and_co_owners_vote_once(tmp_path: Path) -> None:
+    # b bought flats 2 and 3 and co-owns 4 with c: flats 2, 3 and 4 are one owner (linked
+    # through b), whose holders b (for) and c (against) disagree: it abstains; so does
+    # flat 4's area. Flat 1 (a, for) is an owner of its own. b's home is its first row.
+    roll = write(
+        tmp_path / "roll.csv",
+        "member_id,household,area\na,1,50\nb,2,60\nb,3,70\nc,4,80\nb,4,80\nt,2,\n",
+    )
+    votes = write(tmp_path / "votes.csv", "member_id,choice\na,for\nb,for\nc,against\n")
+    data = ok(tally("--rule", "owners-ordinary", "--roll", roll, "--votes", votes))
+    owners, area = data["tallies"]["owners"], data["tallies"]["area"]
+    assert (owners["roll"], owners["for"], owners["against"], owners["abstain"]) == (2, 1, 0, 1)
+    assert (area["roll"], area["for"], area["against"], area["abstain"]) == (260, 180, 0, 80)
+    assert data["tallies"]["headcount"]["roll"] == 4
+    rule = rule_on(tmp_path, "households")
+    households = tally("--rule-file", rule, "--roll", roll, "--votes", votes)
+    # homes: a in 1, b and the tenant t in 2, c in 4
+    assert ok(households)["tallies"]["households"]["roll"] == 3
+
+
+def rule_on(directory: Path, quantity: str) -> Path:
+    """A rule file: more than half of the votes cast in ``quantity``."""
+    path = directory / f"{quantity}.json"
+    condition: dict[str, object] = {"quantity": quantity, "counted": "for", "base": "cast"}
+    condition |= {"fraction": "1/2", "inclusive": False}
+    path.write_text(json.dumps({"name": quantity, "passing": [condition]}), encoding="utf-8")
+    return path
 
 
 def test_chinese_choices_bom_and_free_header_order(tmp_path: Path) -> None:
@@ -292,6 +345,13 @@ def test_missing_column(tmp_path: Path, roll: Path) -> None:
     bad(tally("--rule", "simple", "--roll", roll, "--votes", votes), "choice", "votes.csv")
 
 
+@pytest.mark.parametrize("header", ["id,household,area", "", "\ufeff"])
+def test_a_roll_without_member_ids(tmp_path: Path, header: str) -> None:
+    roll = write(tmp_path / "roll.csv", f"{header}\n" if header else "")
+    votes = write(tmp_path / "votes.csv", "member_id,choice\n")
+    bad(tally("--rule", "owners-ordinary", "--roll", roll, "--votes", votes), "roll.csv line 1")
+
+
 def test_missing_area_column_for_an_area_rule(tmp_path: Path) -> None:
     roll = write(tmp_path / "roll.csv", "member_id,household\nm1,1\n")
     votes = write(tmp_path / "votes.csv", "member_id,choice\nm1,for\n")
@@ -311,9 +371,40 @@ def test_bad_area_with_line_number(tmp_path: Path, area: str) -> None:
 
 
 def test_duplicate_member_in_roll(tmp_path: Path) -> None:
-    roll = write(tmp_path / "roll.csv", "member_id,household,area\nm1,1,10\nm2,2,10\nm1,3,10\n")
+    # m1 on households 1 and 3 owns two flats; on household 1 twice it is a mistake.
+    roll = write(
+        tmp_path / "roll.csv", "member_id,household,area\nm1,1,10\nm2,2,10\nm1,3,10\nm1,1,\n"
+    )
     votes = write(tmp_path / "votes.csv", "member_id,choice\nm1,for\n")
-    bad(tally("--rule", "simple", "--roll", roll, "--votes", votes), "m1", "line 4", "line 2")
+    bad(
+        tally("--rule", "simple", "--roll", roll, "--votes", votes),
+        "line 5",
+        "'m1'",
+        "household '1'",
+        "line 2",
+    )
+
+
+def test_a_flat_given_two_areas(tmp_path: Path) -> None:
+    roll = write(
+        tmp_path / "roll.csv", "member_id,household,area\nm1,101,89.5\nm2,101,\nm3,101,98.5\n"
+    )
+    votes = write(tmp_path / "votes.csv", "member_id,choice\nm1,for\n")
+    message = bad(
+        tally("--rule", "owners-ordinary", "--roll", roll, "--votes", votes),
+        "roll.csv line 4",
+        "flat '101'",
+        "'98.5'",
+        "'89.5' on line 2",
+    )
+    assert "co-owner" in message
+
+
+def test_malformed_csv_names_its_line(tmp_path: Path) -> None:
+    big = "x" * 200_000  # past the csv module's field size limit
+    roll = write(tmp_path / "roll.csv", f"member_id,household,area\nm1,1,10\nm2,2,{big}\n")
+    votes = write(tmp_path / "votes.csv", "member_id,choice\n")
+    bad(tally("--rule", "simple", "--roll", roll, "--votes", votes), "roll.csv line 3", "CSV")
 
 
 def test_unknown_choice(tmp_path: Path, roll: Path) -> None:
@@ -343,9 +434,9 @@ def test_bad_options(tmp_path: Path, roll: Path, options: str) -> None:
 
 def test_not_utf8(tmp_path: Path) -> None:
     roll = tmp_path / "roll.csv"
-    roll.write_bytes("member_id,household,area\n张三,1,10\n".encode("gbk"))
+    roll.write_bytes("member_id,household,area\nm1,1,10\n张三,1,10\n".encode("gbk"))
     votes = write(tmp_path / "votes.csv", "member_id,choice\n")
-    bad(tally("--rule", "simple", "--roll", roll, "--votes", votes), "UTF-8")
+    bad(tally("--rule", "simple", "--roll", roll, "--votes", votes), "UTF-8", "roll.csv line 3")
 
 
 def test_bad_rule_file(tmp_path: Path, roll: Path) -> None:
