@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import functools
 import gettext
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -159,3 +159,9 @@ def t(language: str, key: str, /, **params: object) -> Markup:
     """The text ``key`` in ``language`` (zh-CN when it has none), with ``params``
     escaped unless they are ``Markup``; ``count`` picks a plural entry's form."""
     return Markup(_template(language, key, params.get("count"))).format(**params)
+
+
+def joined(language: str, items: Iterable[str]) -> str:
+    """Items as a list reads in ``language`` ("张阿姨、李叔叔"; "Alice, Bob"), as plain
+    text: a caller that needs HTML escapes the items first, as before."""
+    return _template(language, "list.separator", None).join(items)

@@ -20,7 +20,7 @@ from bot.runtime.messenger import Outgoing
 from bot.telegram import notices_recorded, notices_roles, render, render_dispatch
 from bot.telegram.buttons import Signer
 from bot.telegram.cards import refresh_topic_card
-from bot.telegram.i18n import Markup, language_of, t
+from bot.telegram.i18n import Markup, joined, language_of, t
 from bot.telegram.tally import TallyRefresher
 from domain import errors, meetings, services, volunteering
 from domain.model import Notice, NoticeKind
@@ -127,7 +127,7 @@ class NoticeRenderer:
                 "nudge.group",
                 question=view.ballot.question,
                 when=when,
-                names=Markup("、".join(names)),
+                names=Markup(joined(lang, names)),
             )
         return Outgoing(text, reply_to=view.ballot.message_ref)
 
@@ -161,7 +161,7 @@ class NoticeRenderer:
         text = t(
             lang,
             "offer.unreachable",
-            names=Markup("、".join(names)),
+            names=Markup(joined(lang, names)),
             title=render_dispatch.public_title(lang, view.task),
             bot=self.bot.username,
         )

@@ -13,7 +13,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.helpers import mention_html
 
 from bot.telegram.buttons import Signer, agenda_data, calendar_data, second_data, vote_data
-from bot.telegram.i18n import ZH_CN, Markup, escape, t
+from bot.telegram.i18n import ZH_CN, Markup, escape, joined, t
 from domain.meetings import AgendaView, MeetingView
 from domain.model import Ballot, BallotKind, Council, Meeting, Member, Phase, Proposal, VoteSource
 from domain.rules import (
@@ -382,7 +382,7 @@ def ballot_message(
                 lang,
                 "ballot.voters",
                 choice=Markup(choice_label(lang, ballot, choice, brief=True)),
-                names="、".join(voters.names),
+                names=joined(lang, voters.names),
             )
             + more
         )

@@ -8,7 +8,7 @@ from decimal import Decimal
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.telegram.buttons import Signer
-from bot.telegram.i18n import Markup, catalogue, escape, languages, t
+from bot.telegram.i18n import Markup, catalogue, escape, joined, languages, t
 from bot.telegram.render import fit, keyboard, mention, moment, plain, short
 from domain.model import Council
 from domain.task_rules import Offer, OfferState, Task, TaskSource, TaskState
@@ -84,7 +84,7 @@ def assignee(lang: str, view: TaskView) -> str:
     if view.team is not None:
         return t(lang, "task.for_team", name=view.team.name)
     if task.member_ids:
-        names = "、".join(view.names.get(m, "?") for m in sorted(task.member_ids))
+        names = joined(lang, [view.names.get(m, "?") for m in sorted(task.member_ids)])
         return t(lang, "task.for_people", names=names)
     return t(lang, "task.for_volunteers")
 
@@ -193,7 +193,9 @@ def done_message(
 
 
 def chairs_mentions(lang: str, council: Council) -> str:
-    return "、".join(mention(user_id, t(lang, "role.chair")) for user_id in sorted(council.chairs))
+    return joined(
+        lang, [mention(user_id, t(lang, "role.chair")) for user_id in sorted(council.chairs)]
+    )
 
 
 def skills_picker(
@@ -220,7 +222,7 @@ def skills_picker(
 def volunteer_summary(
     lang: str, skills: Sequence[str], grid: str, team: str | None, available: bool
 ) -> str:
-    shown = "、".join(skill_label(lang, s) for s in sorted(skills))
+    shown = joined(lang, [skill_label(lang, s) for s in sorted(skills)])
     shown = shown or t(lang, "volunteer.no_skills")
     return t(
         lang,
@@ -241,10 +243,10 @@ def registry_message(lang: str, registry: Registry) -> str:
         size = sum(1 for v in registry.volunteers if v.team_id == team.id)
         lines.append(t(lang, "registry.team", name=team.name, count=size))
     for unit in registry.units:
-        services = "、".join(skill_label(lang, s) for s in sorted(unit.services)) or "—"
+        services = joined(lang, [skill_label(lang, s) for s in sorted(unit.services)]) or "—"
         lines.append(t(lang, "registry.unit", name=unit.name, services=Markup(services)))
     for volunteer in registry.volunteers[:50]:
-        skills = "、".join(skill_label(lang, s) for s in sorted(volunteer.skills)) or "—"
+        skills = joined(lang, [skill_label(lang, s) for s in sorted(volunteer.skills)]) or "—"
         lines.append(
             t(
                 lang,

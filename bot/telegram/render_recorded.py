@@ -7,7 +7,7 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.telegram.buttons import Signer
-from bot.telegram.i18n import Markup, escape, t
+from bot.telegram.i18n import Markup, escape, joined, t
 from bot.telegram.render import choice_label, fit, keyboard, moment, place_text, plain, short
 from domain.model import Ballot, BallotKind, Vote, VoteSource
 from domain.rules import Choice
@@ -55,7 +55,7 @@ def sign_in_card(
     lang: str, view: SignInView, signer: Signer
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     meeting, council, sign_in = view.meeting, view.council, view.sign_in
-    names = "、".join(escape(m.name) for m in view.present[:NAMES_SHOWN])
+    names = joined(lang, [escape(m.name) for m in view.present[:NAMES_SHOWN]])
     hidden = len(view.present) - NAMES_SHOWN
     if hidden > 0:
         names += t(lang, "ballot.more", count=hidden)
@@ -206,7 +206,13 @@ def roll_call_member_message(
         t(lang, "rollcall.ballot", id=ballot.id, question=short(ballot.question)),
         t(lang, "rollcall.current", vote=Markup(vote_text(lang, ballot, view.vote))),
         t(lang, "rollcall.pick"),
-        t(lang, "rollcall.assist_hint", member=member.id),
+        t(
+            lang,
+            "rollcall.assist_hint"
+            if ballot.kind is BallotKind.MOTION
+            else "rollcall.assist_hint_options",
+            member=member.id,
+        ),
     ]
     rows = [
         [

@@ -8,7 +8,7 @@ from decimal import Decimal
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.telegram.buttons import Signer
-from bot.telegram.i18n import Markup, t
+from bot.telegram.i18n import Markup, joined, t
 from bot.telegram.render import keyboard, mention
 from domain.model import Council, Member, MemberStatus
 
@@ -71,7 +71,7 @@ def roles_message(
 
     def people(user_ids: set[int]) -> Markup:
         found = [mention(u, names.get(u) or str(u)) for u in sorted(user_ids)]
-        return Markup("、").join(found) if found else t(lang, "roles.nobody")
+        return Markup(joined(lang, found)) if found else t(lang, "roles.nobody")
 
     lines = [
         t(lang, "roles.head", council=council.title),
@@ -80,7 +80,7 @@ def roles_message(
         t(
             lang,
             "roles.participants",
-            names=Markup("、").join(Markup.escape(m.name) for m in participants)
+            names=Markup(joined(lang, [Markup.escape(m.name) for m in participants]))
             if participants
             else t(lang, "roles.nobody"),
         ),

@@ -93,13 +93,20 @@ def _change(lang: str, change: Change) -> str:
         flats = len(change.entry.flats)
         what = t(lang, "roster.owns", count=flats) if flats else t(lang, "roster.resident")
     elif change.op is Op.UPDATE:
-        words = Markup(t(lang, "roster.comma")).join(
-            t(lang, f"roster.what.{w}") for w in change.what
-        )
+        words = Markup(t(lang, "roster.comma")).join(_what(lang, w) for w in change.what)
         what = t(lang, "roster.changes", what=words)
     else:
         what = Markup("")
     return t(lang, "roster.line", name=change.name, household=change.household, what=what)
+
+
+def _what(lang: str, word: str) -> Markup:
+    """One thing an update changes; an area with its figures ("area:85.50:92.00")."""
+    key, _, figures = word.partition(":")
+    if key == "area" and figures:
+        before, _, after = figures.partition(":")
+        return t(lang, "roster.what.area_from_to", before=before, after=after)
+    return t(lang, f"roster.what.{key}")
 
 
 def _errors(lang: str, found: Sequence[RowError]) -> list[str]:

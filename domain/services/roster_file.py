@@ -446,7 +446,10 @@ class Entry:
         if set(mine) != set(theirs):
             what.append("flats")
         elif any(mine[h].area != theirs[h].area for h in mine) or member.area != self.area:
-            what.append("area")
+            # The figures, for the diff: "area:85.50:92.00" (the first flat that differs).
+            moved = [(mine[h].area, theirs[h].area) for h in mine if mine[h].area != theirs[h].area]
+            before, after = moved[0] if moved else (member.area, self.area)
+            what.append(f"area:{before}:{after}")
         elif any(mine[h].verified != theirs[h].verified for h in mine):
             what.append("verified")
         if member.phone != self.phone:

@@ -265,6 +265,15 @@ async def test_changes_keep_the_member_and_its_account_and_say_what_changed(
     # 3-2-303 is not an address of the roll's 王五: a new person, and the old one removed
     assert [c.name for c in checked.plan.of(Op.ADD)] == ["王五"]
     assert [c.name for c in checked.plan.of(Op.REMOVE)] == ["王五"]
+    # A corrected area says from what to what (co-owners' rows corrected together).
+    remeasured = ROLL.replace("3-2-301,89.5,", "3-2-301,90.25,").replace(
+        "3-2-301,89.50,", "3-2-301,90.25,"
+    )
+    checked = await check(factory, council_id, remeasured)
+    assert {c.name: c.what for c in checked.plan.of(Op.UPDATE)} == {
+        "张三": ("area:89.50:90.25",),
+        "李四": ("area:89.50:90.25",),
+    }
 
 
 async def test_a_row_in_error_keeps_its_member_on_the_roll_as_it_is(

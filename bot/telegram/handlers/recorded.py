@@ -151,7 +151,10 @@ def _receipt(
     receipt = done.receipt
     label = render.plain(render.choice_label(lang, receipt.ballot, receipt.choice))
     key = "recorded.same" if receipt.repeated else "recorded.done"
-    told = t(lang, "recorded.told" if done.told else "recorded.not_told")
+    if receipt.member.user_id is None:  # on the roll, no account: nobody to write to
+        told = t(lang, "recorded.no_account")
+    else:
+        told = t(lang, "recorded.told" if done.told else "recorded.not_told")
     text = t(
         lang,
         key,
