@@ -99,7 +99,7 @@ async def _show_page(
     text, markup = render_recorded.roll_call_message(
         user_language(update, context), view, deps(context).signer
     )
-    await query.answer(note)
+    await query.answer(note or None)  # an empty text is no text
     await query.edit_message_text(text, reply_markup=markup)
 
 

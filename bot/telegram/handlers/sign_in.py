@@ -101,7 +101,7 @@ async def _attendance_page(
     )
     text, markup = render_recorded.attendance_message(lang, view, deps(context).signer)
     if is_private(update):
-        await query.answer(note)
+        await query.answer(note or None)
         await query.edit_message_text(text, reply_markup=markup)
         return
     try:
