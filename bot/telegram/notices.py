@@ -62,7 +62,8 @@ class NoticeRenderer:
         deadline = _time(notice.params.get("deadline"))
         if deadline is not None:
             when = render.moment(lang, deadline, view.council.timezone)
-            text = t(lang, "outcome.at_deadline", when=when) + "\n" + text
+            # ``text`` is rendered HTML: as Markup, or adding it would escape it again.
+            text = t(lang, "outcome.at_deadline", when=when) + "\n" + Markup(text)
 
         async def after(_message_id: int) -> None:
             await refresh_topic_card(self.bot, self.uow, self.signer, view.topic.id or 0)

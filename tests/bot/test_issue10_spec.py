@@ -1139,11 +1139,6 @@ async def test_a_secret_ballot_refuses_room_and_paper_and_names_nobody_in_the_gr
     assert_clean(emu, caplog, allowed_errors=["initiate conversation"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: /result of an open ballot shows literal <b> tags (the tally is HTML-escaped "
-    "twice)",
-)
 async def test_result_of_an_open_ballot_shows_no_markup(local: LocalBot) -> None:
     council = await make_council(local, residents=("张阿姨",))
     await council.topic("物业费调整")
@@ -1153,10 +1148,6 @@ async def test_result_of_an_open_ballot_shows_no_markup(local: LocalBot) -> None
     assert "<b>" not in (result.text or ""), result.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the outcome announced when a ballot closes at its deadline shows literal <b> tags",
-)
 async def test_outcome_at_the_deadline_shows_no_markup(
     local: LocalBot, traveller: time_machine.Traveller
 ) -> None:

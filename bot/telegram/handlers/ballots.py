@@ -19,7 +19,7 @@ from bot.telegram.context import (
     user_language,
 )
 from bot.telegram.handlers.common import council_here, group_only, quiet_answer, refusals, refuse
-from bot.telegram.i18n import t
+from bot.telegram.i18n import Markup, t
 from domain import errors, services
 from domain.model import BallotKind
 from domain.numbers import looks_like_id, parse_id
@@ -166,6 +166,7 @@ async def result(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     lang = user_language(update, context)
     if view.ballot.is_open:
         text, _ = render.ballot_message(lang, view, deps(context).signer)
-        await message.reply_text(t(lang, "result.provisional") + "\n\n" + text)
+        # ``text`` is rendered HTML: as Markup, or adding it would escape it again.
+        await message.reply_text(t(lang, "result.provisional") + "\n\n" + Markup(text))
     else:
         await message.reply_text(render.outcome_message(lang, view))
