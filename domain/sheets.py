@@ -154,6 +154,9 @@ def write_xlsx(header: Sequence[str], rows: Iterable[Sequence[Cell]], *, title: 
             # openpyxl writes a Decimal exactly; its stubs know only float.
             cell = WriteOnlyCell(sheet, value=cast(Any, value))
             if isinstance(value, str):
+                # A name typed as "=HYPERLINK(…)" is text, never a formula that runs when
+                # staff open the file: openpyxl would store it as a formula.
+                cell.data_type = "s"
                 cell.number_format = "@"  # Excel keeps it as text when it is edited
             cells.append(cell)
         sheet.append(cells)

@@ -707,11 +707,6 @@ async def test_members_removed_by_an_import_keep_their_history(
     assert_clean(emu, caplog)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: /roll export writes a name starting with '=' as an Excel formula "
-    "(formula injection through a Telegram name)",
-)
 async def test_roll_export_never_writes_a_formula(local: LocalBot) -> None:
     council = await make_council(local, residents=("张阿姨",))
     emu, chair = council.emu, council.chair
