@@ -104,17 +104,27 @@ def parse_address(text: str) -> Address:
         raise errors.InvalidInput(field="address", value=text[:40])
     address = Address(match["building"], match["unit"] or "", match["room"])
     longest = max(len(address.building), len(address.unit), len(address.room))
-    if longest > MAX_ADDRESS_PART:
-        raise errors.TextTooLong(field="address", limit=MAX_ADDRESS_PART, length=longest)
+    if longest > MAX_TYPED_ADDRESS_PART:
+        raise errors.TextTooLong(field="address", limit=MAX_TYPED_ADDRESS_PART, length=longest)
     return address
+
+
+# A building, unit or room as people write it ("10", "B2", "1203"): a 40-digit room is
+# a typo or a prank, and would be a household of its own on the roll.
+MAX_TYPED_ADDRESS_PART = 8
+assert MAX_TYPED_ADDRESS_PART <= MAX_ADDRESS_PART
 
 
 MAX_AREA = Decimal(100000)  # m² of one flat: more is a typo
 
 
 def parse_area(text: str) -> Decimal:
-    """Square metres, "85.5", "85.5㎡" or "85.5 m²", to the hundredth."""
-    return parse_decimal(text, field="area", maximum=MAX_AREA, units=("㎡", "m2", "m²"))
+    """Square metres, "85.5", "85.5㎡" or "85.5 m²", to the hundredth; more than 0 (a
+    flat of no area is a typo, and would count as an owner with nothing to weigh)."""
+    area = parse_decimal(text, field="area", maximum=MAX_AREA, units=("㎡", "m2", "m²"))
+    if area <= 0:
+        raise errors.InvalidInput(field="area", value=text.strip()[:40])
+    return area
 
 
 async def join(

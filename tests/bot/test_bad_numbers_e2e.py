@@ -46,7 +46,7 @@ def date_out_of_range(value: str) -> str:
 BAD_LINK = "⛔ 这个链接已失效，或不是给您的。请从群里的卡片重新打开。"
 LONG_BUILDING = "1" * 70
 ADDRESS_TOO_LONG = (
-    "⛔ 地址太长：楼栋、单元、房号每项最多 64 个字符（这里有 70 个）。例如 /join 3-2-301。"
+    "⛔ 地址太长：楼栋、单元、房号每项最多 8 个字符（这里有 70 个）。例如 /join 3-2-301。"
 )
 
 # (who, where, what they type, what the bot answers); "chair", "member", "outsider";
@@ -118,7 +118,7 @@ async def test_the_refusals_are_in_english_for_an_english_speaker(
         "Give a date in the near future, e.g. 12-01 19:30."
     )
     assert (await council.say(council.outsider, f"/join {LONG_BUILDING}-2-301")).text == (
-        "⛔ That address is too long: building, unit and room may have at most 64 "
+        "⛔ That address is too long: building, unit and room may have at most 8 "
         "characters each (this one has 70). For example /join 3-2-301."
     )
     assert_clean(council.emu, caplog)

@@ -343,9 +343,6 @@ async def test_unreadable_areas_are_refused_clearly_and_write_nothing(
     assert_clean(emu, caplog)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="bug: /join accepts a 40-digit room number (the issue's own example)"
-)
 async def test_join_refuses_a_forty_digit_room(local: LocalBot) -> None:
     council = await owners_council(local, ())
     emu = council.emu
@@ -357,9 +354,6 @@ async def test_join_refuses_a_forty_digit_room(local: LocalBot) -> None:
     assert (roll.text or "").startswith("📋 杨家园社区小院议事会 名册：0 人")
 
 
-@pytest.mark.xfail(
-    strict=True, reason="bug: /join accepts an area of 0 m² (the issue's own example)"
-)
 async def test_join_refuses_an_area_of_zero(local: LocalBot) -> None:
     council = await owners_council(local, ())
     emu = council.emu
@@ -371,7 +365,6 @@ async def test_join_refuses_an_area_of_zero(local: LocalBot) -> None:
     assert (roll.text or "").startswith("📋 杨家园社区小院议事会 名册：0 人")
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a roll file's 40-digit room is imported as an address")
 async def test_roll_file_refuses_a_forty_digit_room(local: LocalBot) -> None:
     council = await owners_council(local, ())
     emu, chair = council.emu, council.chair

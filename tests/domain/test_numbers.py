@@ -10,7 +10,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain import errors, services
-from domain.model import MAX_ADDRESS_PART
 from domain.numbers import (
     MAX_ID,
     fold,
@@ -21,6 +20,7 @@ from domain.numbers import (
     read_id,
     read_index,
 )
+from domain.services.council import MAX_TYPED_ADDRESS_PART
 from domain.when import find_when, parse_deadline, parse_duration, parse_when
 
 NOW = datetime(2025, 5, 6, 9, 30, tzinfo=UTC)
@@ -202,16 +202,16 @@ def test_an_area_in_other_digits_is_refused(text: str) -> None:
     assert refusal(services.parse_area, text).params["field"] == "area"
 
 
-def test_an_address_part_longer_than_the_roll_holds_is_refused() -> None:
-    building = "1" * (MAX_ADDRESS_PART + 1)
+def test_an_address_part_longer_than_people_write_is_refused() -> None:
+    building = "1" * (MAX_TYPED_ADDRESS_PART + 1)
     with pytest.raises(errors.TextTooLong) as caught:
         services.parse_address(f"{building}-2-301")
     assert caught.value.params == {
         "field": "address",
-        "limit": MAX_ADDRESS_PART,
-        "length": MAX_ADDRESS_PART + 1,
+        "limit": MAX_TYPED_ADDRESS_PART,
+        "length": MAX_TYPED_ADDRESS_PART + 1,
     }
-    longest = "1" * MAX_ADDRESS_PART
+    longest = "1" * MAX_TYPED_ADDRESS_PART
     assert services.parse_address(f"{longest}-{longest}-{longest}").room == longest
 
 

@@ -403,7 +403,7 @@ def test_parse_address_reads_chinese_building_words(text: str, expected: tuple[s
         ("80.5㎡", "80.50"),
         ("80m2", "80.00"),
         ("80 m²", "80.00"),
-        ("0", "0.00"),
+        ("0.01", "0.01"),
         ("100000", "100000.00"),
         ("80.005", "80.00"),
     ],
@@ -415,7 +415,21 @@ def test_parse_area_reads_square_metres_exactly(text: str, area: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "abc", "-1", "100000.01", "NaN", "Infinity", "-0.5㎡", "80平米", "1e100000"]
+    "text",
+    [
+        "",
+        "abc",
+        "-1",
+        "100000.01",
+        "NaN",
+        "Infinity",
+        "-0.5㎡",
+        "80平米",
+        "1e100000",
+        "0",
+        "0.00",
+        "0.004",
+    ],
 )
 def test_parse_area_refuses_garbage(text: str) -> None:
     with pytest.raises(errors.InvalidInput) as refused:
@@ -522,7 +536,7 @@ async def test_the_same_account_may_be_on_two_rolls(factory: FakeUnitOfWorkFacto
 async def test_roll_view_totals(factory: FakeUnitOfWorkFactory) -> None:
     council = await set_up(factory)
     await join(factory, cid(council), 101, address="3-2-301", area="89.5")
-    await join(factory, cid(council), 102, address="3栋2单元301", area="0")  # same household
+    await join(factory, cid(council), 102, address="3栋2单元301")  # same household, no flat
     await join(factory, cid(council), 103, address="3-2-302", area="60.25")
     removed = await join(factory, cid(council), 104, address="3-2-303", area="70")
     await set_status(factory, removed, MemberStatus.REMOVED)
@@ -546,7 +560,7 @@ async def test_roll_view_totals(factory: FakeUnitOfWorkFactory) -> None:
             household=member.household,
         )
     view = await services.roll(factory(), council_id=cid(council))
-    # 101 declared 89.5 for 3-2-301, 102 (same flat) 0: verified, the flat is 89.5 once.
+    # 101 declared 89.5 for 3-2-301 (102 lives there too, owning nothing), 103 60.25.
     assert (view.area, view.owners, view.unverified) == (Decimal("149.75"), 2, 0)
     assert view.council.id == cid(council)
 
