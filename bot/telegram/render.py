@@ -132,7 +132,7 @@ def roll_messages(lang: str, view: RollView, *, detailed: bool = False) -> list[
     if detailed and view.unverified:
         head += "\n" + t(lang, "roll.unverified", count=view.unverified)
     lines = [
-        _roll_line(lang, i, m) if detailed else t(lang, "roll.name", n=i, name=m.name)
+        _roll_line(lang, i, m) if detailed else _public_line(lang, i, m)
         for i, m in enumerate(view.members, 1)
     ]
     if not lines:
@@ -142,6 +142,12 @@ def roll_messages(lang: str, view: RollView, *, detailed: bool = False) -> list[
     if not detailed:
         lines.append(t(lang, "roll.details_note"))
     return _paginate(head, lines)
+
+
+def _public_line(lang: str, n: int, member: Member) -> str:
+    """A member as the group sees it: the name, and whether it is on a ballot's base."""
+    line = t(lang, "roll.name", n=n, name=member.name)
+    return line if member.voting else line + t(lang, "roll.participant")
 
 
 def _roll_line(lang: str, n: int, member: Member) -> str:

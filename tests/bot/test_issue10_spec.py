@@ -1190,11 +1190,6 @@ async def test_the_group_roll_shows_names_and_counts_only(
     assert_clean(emu, caplog)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the group /roll lists a participant (列席) unmarked under a count that "
-    "leaves her out ('3 人' above four names)",
-)
 async def test_the_group_roll_marks_participants(local: LocalBot) -> None:
     council = await make_council(local, residents=("张阿姨", "李叔叔", "刘大姐"))
     await council.say(council.chair, "/grant participant #4")
