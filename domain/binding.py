@@ -76,6 +76,7 @@ def digest(code: str, key: bytes) -> str:
 class BindingRefused(DomainError):
     """A code that binds nothing; ``params['field']`` says why: ``malformed`` (not the
     shape of a code), ``unknown``, ``expired`` (or replaced by a newer card), ``used``,
+    ``removed`` (the entry left the roll after the card was printed),
     ``already_bound`` (``council``, ``name``: the account is on that roll already) or
     ``too_many`` (``count``: the minutes to wait). The attempt itself is recorded all the same."""
 

@@ -185,8 +185,11 @@ async def _bind(
         return Binding(refusal=BindingRefused(field="expired", code=code))
     council = await require_council(uow, found.council_id)
     member = await uow.members.get(found.member_id)
-    if member is None or member.status is MemberStatus.REMOVED or member.user_id is not None:
-        # The row left the roll, or got an account another way, after the card was made.
+    if member is None or member.status is MemberStatus.REMOVED:
+        # The entry left the roll after the card was made: nobody used the code.
+        return Binding(refusal=BindingRefused(field="removed", code=code))
+    if member.user_id is not None:
+        # The entry got an account another way (a /join matched by the import).
         return Binding(refusal=BindingRefused(field="used", code=code))
     mine = await uow.members.by_user(found.council_id, user_id)
     if mine is not None and mine.status is not MemberStatus.REMOVED:

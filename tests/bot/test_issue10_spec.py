@@ -844,11 +844,6 @@ async def test_binding_codes_expire(
     assert_clean(emu, caplog)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the card of a member removed from the roll is refused as 'already used' "
-    "(已经用过… 如果不是您本人用的), which tells her someone else took it",
-)
 async def test_the_card_of_a_removed_member_is_not_called_used(local: LocalBot) -> None:
     council = await make_council(local, residents=())
     emu, chair = council.emu, council.chair
