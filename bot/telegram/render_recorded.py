@@ -253,6 +253,8 @@ def paper_check_message(
         t(lang, "paper.file", name=check.upload.file_name),
         t(lang, "paper.votes", count=len(check.votes), totals=counted or "—"),
     ]
+    if check.same:
+        lines.append(t(lang, "paper.same", count=len(check.same)))
     if check.kept:
         lines.append(t(lang, "paper.kept", count=len(check.kept)))
         lines += [

@@ -374,6 +374,11 @@ class PaperCheck:
     def errors(self) -> list[dict[str, object]]:
         return _entries(self.upload.plan, "errors")
 
+    @property
+    def same(self) -> list[dict[str, object]]:
+        """Rows whose member's current vote is already this choice: nothing to record."""
+        return _entries(self.upload.plan, "same")
+
 
 def _entries(plan: dict[str, object], part: str) -> list[dict[str, object]]:
     found = plan.get(part)
@@ -389,9 +394,12 @@ async def paper_ballot(
         if ballot_id is not None:
             ballot, _council = await _ballot_kept_by(uow, ballot_id, user_id)
         else:
+            kept = await uow.councils.of_person(user_id)
+            if not kept:  # a resident: the reason is who they are, not the ballots
+                raise errors.NotStaff()
             found = [
                 b
-                for council in await uow.councils.of_person(user_id)
+                for council in kept
                 if council.id is not None
                 for b in await uow.ballots.open(council.id)
             ]
@@ -426,14 +434,16 @@ async def check_paper(
         plan = _plan(ballot, await uow.members.list(council.id), rows)
         ids = [int(str(v["member_id"])) for v in _entries(plan, "votes")]
         current = await uow.votes.of_members(ballot_id, ids)
-        votes, kept = [], []
+        votes, kept, same = [], [], []
         for entry in _entries(plan, "votes"):
             vote = current.get(int(str(entry["member_id"])))
-            if vote is not None and not may_replace(VoteSource.PAPER, vote.source):
+            if vote is not None and vote.choice == entry["choice"]:
+                same.append(entry)  # the same file again, say: nothing would change
+            elif vote is not None and not may_replace(VoteSource.PAPER, vote.source):
                 kept.append({**entry, "source": vote.source.value})
             else:
                 votes.append(entry)
-        plan = {**plan, "votes": votes, "kept": kept}
+        plan = {**plan, "votes": votes, "kept": kept, "same": same}
         upload = await uow.paper_uploads.add(
             PaperUpload(
                 ballot_id=ballot_id,

@@ -1027,10 +1027,10 @@ async def test_paper_ballots_dry_run_then_confirm_and_never_replace_a_press(
     assert "赞成：" in text_of(emu, ballot) and "李叔叔" in text_of(emu, ballot)
     assert await vote_events(local, ballot_id) == events + 1
 
-    # The same file again records nothing new.
+    # The same file again records nothing new, and its dry run says so: no confirm button.
     again = await send_file(emu, chair, "paper.csv", PAPER.encode(), caption="/paper")
-    await press(emu, chair, again, button(again, "确认录入"))
-    assert "1 票与成员当前表决相同，未变。" in text_of(emu, again)
+    assert "1 票与成员当前的表决相同，无需录入。" in (again.text or "")
+    assert [label for label, _ in buttons(again)] == ["✖ 取消"]
     assert await vote_events(local, ballot_id) == events + 1
 
     # A press in the chat is never replaced by paper.
@@ -1048,11 +1048,6 @@ async def test_paper_ballots_dry_run_then_confirm_and_never_replace_a_press(
     assert_clean(emu, caplog, allowed_errors=["initiate conversation"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a resident sending a /paper file while a ballot is open is told "
-    "'⛔ 当前没有表决。' instead of being refused as not staff",
-)
 async def test_a_resident_sending_paper_ballots_is_refused_as_not_staff(local: LocalBot) -> None:
     council = await make_council(local, residents=("张阿姨", "李叔叔"))
     emu = council.emu
@@ -1064,11 +1059,6 @@ async def test_a_resident_sending_paper_ballots_is_refused_as_not_staff(local: L
     assert refused.text == NOT_STAFF
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: re-uploading the same paper file, the dry run promises '将录入 1 票' and a "
-    "'确认录入 1 票' button, then records 0 (the votes are already there)",
-)
 async def test_the_same_paper_file_again_is_announced_as_nothing_to_record(
     local: LocalBot,
 ) -> None:

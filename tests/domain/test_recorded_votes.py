@@ -398,10 +398,11 @@ async def test_paper_ballots_are_checked_then_confirmed_and_never_replace_an_own
         rows=rows,
         now=NOW,
     )
+    assert [e["row"] for e in again.same] == [2] and again.votes == []  # said in the dry run
     same = await recorded.confirm_paper(
         factory(), upload_id=_upload_id(again), user_id=STAFF, now=NOW
     )
-    assert (same.recorded, same.unchanged) == (0, 1)
+    assert (same.recorded, same.unchanged) == (0, 0)
     corrected = await recorded.check_paper(
         factory(),
         ballot_id=ident(ballot),
