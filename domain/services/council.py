@@ -265,7 +265,7 @@ def _flat_to_verify(member: Member, household: str | None, area: Decimal | None)
     if flat is not None:
         return flat
     wanted = household or member.household
-    if area is not None and wanted == member.household:  # declared nothing: staff add it
+    if area is not None:  # declared nothing there: staff, who give the area, add it
         return Flat(wanted, area)
     raise errors.NotFound(field="flat", id=wanted, name=member.name)
 

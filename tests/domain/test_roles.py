@@ -456,6 +456,19 @@ async def test_staff_verify_a_declared_area_by_address_or_number(
             factory(), council_id=council_id, user_id=STAFF, target=Target(user_id=NEIGHBOUR)
         )
     assert nothing.value.params == {"field": "flat", "id": "3-2-302", "name": "居民102"}
+    # With an area, staff add a flat the member owns elsewhere (a buyer of a second one).
+    second = await services.verify_flat(
+        factory(),
+        council_id=None,
+        user_id=STAFF,
+        member_id=ident(declared),
+        household="5-1-102",
+        area=Decimal("60"),
+    )
+    assert [(f.household, f.area, f.verified) for f in second.flats] == [
+        ("5-1-101", Decimal("90"), True),
+        ("5-1-102", Decimal("60"), True),
+    ]
 
 
 async def test_an_address_with_several_members_asks_for_a_number(
