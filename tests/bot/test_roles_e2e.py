@@ -98,6 +98,9 @@ async def test_a_chair_grants_and_revokes_staff_by_replying(
     # Without a reply or a member number the command says how it is used.
     usage = await council.say(chair, "/grant staff")
     assert (usage.text or "").startswith("⛔ 用法：回复某人的消息发送 /grant staff")
+    # One person a command: two are refused whole, never granted by half.
+    two = await council.say(chair, "/grant staff #1 #2")
+    assert (two.text or "").startswith("⛔ 用法：回复某人的消息发送 /grant staff")
     assert_clean(emu, caplog)
 
 
