@@ -82,9 +82,11 @@ async def _change(update: Update, context: ContextTypes.DEFAULT_TYPE, *, granted
     usage = "grant_usage" if granted else "revoke_usage"
     args = context.args or []
     role = ROLE_WORDS.get(args[0].lower()) if args else None
-    if role is None or len(args) > 2:  # one person a command: "#2 #3" is refused, not half done
+    if role is None:
         raise errors.InvalidInput(field=usage)
     target = target_of(update, args[1:], usage)
+    if len(args) > 2:  # one person a command: "#2 #3" is refused, not half done
+        raise errors.InvalidInput(field=usage)
     change = await services.change_role(
         keyed_uow(update, context),
         council_id=await _council_id(update, context),
