@@ -45,6 +45,7 @@ from domain.schedule import (
 )
 from domain.services import (
     MAX_OPTIONS,
+    Closings,
     close_locked,
     open_ballot,
     outcome_notice,
@@ -103,6 +104,12 @@ class _Loaded:
     ballot: Ballot | None = None
     topic: Topic | None = None
     meeting: Meeting | None = None
+    # A batch's closings, read together and written together: the run only decides.
+    closings: Closings | None = None
+
+
+# The closing job locks the ballot now, so a vote or a chair's /close waits for it.
+_BALLOT_LOCK = {JobKind.BALLOT_CLOSE: Lock.UPDATE, JobKind.BALLOT_NUDGE: Lock.NONE}
 
 
 async def _planned(
@@ -124,10 +131,8 @@ async def _read(uow: UnitOfWork, kind: JobKind, target: int) -> tuple[_Loaded, l
     """The job's subject; the jobs it plans when they need no council."""
     loaded = _Loaded()
     jobs: list[Job] = []
-    if kind in (JobKind.BALLOT_CLOSE, JobKind.BALLOT_NUDGE):
-        # The closing job locks the ballot now, so a vote or a chair's /close waits for it.
-        lock = Lock.UPDATE if kind is JobKind.BALLOT_CLOSE else Lock.NONE
-        loaded.ballot = await uow.ballots.get(target, lock=lock)
+    if kind in _BALLOT_LOCK:
+        loaded.ballot = await uow.ballots.get(target, lock=_BALLOT_LOCK[kind])
     elif kind is JobKind.TOPIC_DEADLINE:
         loaded.topic = await uow.topics.get(target)
         if loaded.topic is not None:
@@ -230,9 +235,11 @@ async def run_jobs(
     """Run jobs that fell due together in one transaction, each as ``run_job`` would (its
     claim, its change and its notices), and read again the plan of the subjects they
     touched, so that a thousand ballots closing at one moment commit in a few
-    transactions instead of a thousand, with fewer statements each: the councils read
-    once, the claims taken in one statement, the notices queued in one, the closed
-    ballots' plans known without reading them again.
+    transactions instead of a thousand, in a few statements each however many it holds:
+    the ballots read (and locked) in one query, the councils in one, the claims taken
+    in one, the closings' topics and counts read together and their resolutions,
+    ballots and topics written together (``Closings``), the notices queued in one, the
+    closed ballots' plans known without reading them again.
 
     Exactly once still holds: each run's claim commits with its change, in the batch's
     one commit. If any run fails, the whole batch is rolled back and every job is run
@@ -282,10 +289,7 @@ async def _run_batch_in(
             else:
                 this_pass[key] = job_id
         waiting = later
-        subjects = []
-        for job_id in this_pass.values():
-            kind, target, variant = Job.parse_id(job_id)
-            subjects.append((job_id, kind, variant, *await _read(uow, kind, target)))
+        subjects = await _read_pass(uow, list(this_pass.values()))
         await _councils_into(uow, [_council_of(loaded) for *_, loaded, _ in subjects], councils)
         read: list[tuple[str, Job, _Loaded]] = []
         for job_id, kind, variant, loaded, planned_jobs in subjects:
@@ -297,20 +301,26 @@ async def _run_batch_in(
             else:
                 read.append((job_id, job, loaded))
         claimed = await uow.updates.claim_many([job.claim for _, job, _ in read])
+        due: list[tuple[str, Job, _Loaded, timedelta]] = []
         for job_id, job, loaded in read:
+            late = now - job.at
             if job.claim not in claimed:
                 runs[job_id] = JobRun(Ran.ALREADY, job)
-                continue
-            late = now - job.at
-            if job.kind.skippable and late > grace:
+            elif job.kind.skippable and late > grace:
                 runs[job_id] = JobRun(Ran.SKIPPED, job, late)
-                continue
+            else:
+                due.append((job_id, job, loaded, late))
+        closing = [loaded for _, job, loaded, _ in due if job.kind is JobKind.BALLOT_CLOSE]
+        closings = await _closings(uow, closing)
+        for job_id, job, loaded, late in due:
             made = await _RUNNERS[job.kind](uow, job, loaded, now, late)
             if made is None:
                 runs[job_id] = JobRun(Ran.SKIPPED, job, late)
                 continue
             notices += made
             runs[job_id] = JobRun(Ran.DONE, job, late, len(made))
+        if closings is not None:
+            await closings.write(uow)  # before a later pass reads these ballots again
         for job_id in this_pass.values():
             result = runs[job_id]
             if result.job is not None and result.ran is not Ran.ALREADY:
@@ -320,6 +330,37 @@ async def _run_batch_in(
         await queue(uow, *notices)
     replanned = await _replan(uow, list(touched.values()), now=now, grace=grace, councils=councils)
     return {job_id: runs[job_id] for job_id in job_ids}, replanned
+
+
+async def _read_pass(
+    uow: UnitOfWork, job_ids: Sequence[str]
+) -> list[tuple[str, JobKind, int, _Loaded, list[Job]]]:
+    """``_read`` for a pass's jobs (one per subject): the ballots in one query for the
+    closings (locked, as ``_read`` locks them) and one for the nudges; the rest alone."""
+    parsed = [(job_id, *Job.parse_id(job_id)) for job_id in job_ids]
+    ballots: dict[JobKind, dict[int, Ballot]] = {}
+    for kind, lock in _BALLOT_LOCK.items():
+        targets = [target for _, k, target, _ in parsed if k is kind]
+        if targets:
+            ballots[kind] = await uow.ballots.many(targets, lock=lock)
+    subjects: list[tuple[str, JobKind, int, _Loaded, list[Job]]] = []
+    for job_id, kind, target, variant in parsed:
+        if kind in ballots:
+            subjects.append((job_id, kind, variant, _Loaded(ballot=ballots[kind].get(target)), []))
+        else:
+            subjects.append((job_id, kind, variant, *await _read(uow, kind, target)))
+    return subjects
+
+
+async def _closings(uow: UnitOfWork, closing: Sequence[_Loaded]) -> Closings | None:
+    """The closings due in a pass, their topics and counts read together (``Closings``):
+    each run then only decides its ballot, and the pass writes them all at its end."""
+    if not closing:
+        return None
+    closings = await Closings.read(uow, [loaded.ballot for loaded in closing if loaded.ballot])
+    for loaded in closing:
+        loaded.closings = closings
+    return closings
 
 
 async def _replan(
@@ -368,7 +409,10 @@ async def _close(
     ballot, council = loaded.ballot, loaded.council
     assert ballot is not None and ballot.deadline is not None and council is not None
     deadline = ballot.deadline.isoformat()
-    closed = await close_locked(uow, ballot, now)
+    if loaded.closings is None:
+        closed = await close_locked(uow, ballot, now)
+    else:  # one of a batch's: written with the others (``_run_batch_in``)
+        closed = loaded.closings.close(ballot, now)
     return [outcome_notice(closed.ballot, council, now, late=late > LATE_AFTER, deadline=deadline)]
 
 

@@ -138,8 +138,16 @@ class TopicRepository(Protocol):
         proposal against the topic moving to the vote)."""
         ...
 
+    async def many(self, topic_ids: Sequence[int]) -> dict[int, Topic]:
+        """topic id -> topic, for those of ``topic_ids`` that exist, in one query."""
+        ...
+
     async def add(self, topic: Topic) -> Topic: ...
     async def update(self, topic: Topic) -> None: ...
+    async def update_many(self, topics: Sequence[Topic]) -> None:
+        """``update`` for several topics in one statement."""
+        ...
+
     async def active(self, council_id: int) -> list[Topic]:
         """Topics collecting opinions or voting, newest first."""
         ...
@@ -181,8 +189,18 @@ class ProposalRepository(Protocol):
 
 class BallotRepository(Protocol):
     async def get(self, ballot_id: int, lock: Lock = Lock.NONE) -> Ballot | None: ...
+    async def many(self, ballot_ids: Sequence[int], lock: Lock = Lock.NONE) -> dict[int, Ballot]:
+        """``get`` for several ballots in one query: ballot id -> ballot, for those that
+        exist; locked in the order of their ids, so two batches never deadlock."""
+        ...
+
     async def add(self, ballot: Ballot) -> Ballot: ...
     async def update(self, ballot: Ballot) -> None: ...
+    async def update_many(self, ballots: Sequence[Ballot]) -> None:
+        """``update`` for several ballots in a statement or two (each locked first, as
+        ``update`` does), except ``rendered_seq``, which only ``set_rendered`` moves."""
+        ...
+
     async def for_topic(self, topic_id: int) -> list[Ballot]:
         """Newest first."""
         ...
@@ -236,6 +254,12 @@ class VoteRepository(Protocol):
         """The ballot's current votes weighed against the council's active roll in
         ``quantities``: ``rules.count``'s figures, computed where the rows are, so a
         refresh never loads the roll."""
+        ...
+
+    async def counts_many(self, wanted: Mapping[int, Iterable[Quantity]]) -> dict[int, Counts]:
+        """``counts`` of several ballots in a few statements however many they are:
+        ballot id -> quantities in, ballot id -> what ``counts(ballot id, the ballot's
+        council, quantities)`` gives out (ballots that do not exist left out)."""
         ...
 
     async def voters(
@@ -292,6 +316,10 @@ class PaperUploadRepository(Protocol):
 
 class ResolutionRepository(Protocol):
     async def add(self, resolution: Resolution) -> Resolution: ...
+    async def add_many(self, resolutions: Sequence[Resolution]) -> list[Resolution]:
+        """``add`` for several in one statement; returned with their ids, in order."""
+        ...
+
     async def for_topic(self, topic_id: int) -> list[Resolution]: ...
 
 

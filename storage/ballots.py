@@ -108,6 +108,25 @@ class SqlBallotRepository(Repository):
         row = await self.session.scalar(statement)
         return None if row is None else _ballot(row)
 
+    async def many(self, ballot_ids: Sequence[int], lock: Lock = Lock.NONE) -> dict[int, Ballot]:
+        """``get`` for many (locks as ``get`` takes them), in id order: every batch
+        locks in the same order, so two never wait on each other."""
+        wanted = sorted(set(ballot_ids))
+        found: dict[int, Ballot] = {}
+        for start in range(0, len(wanted), CHUNK):
+            statement = (
+                select(BallotRow)
+                .where(BallotRow.id.in_(wanted[start : start + CHUNK]))
+                .order_by(BallotRow.id)
+                .execution_options(populate_existing=True)
+            )
+            if lock is Lock.SHARE:
+                statement = statement.with_for_update(read=True, key_share=True)
+            elif lock is Lock.UPDATE:
+                statement = statement.with_for_update()
+            found.update((row.id, _ballot(row)) for row in await self.session.scalars(statement))
+        return found
+
     async def add(self, ballot: Ballot) -> Ballot:
         ballot.id = await self.session.scalar(
             self.insert(BallotRow)
@@ -135,6 +154,24 @@ class SqlBallotRepository(Repository):
                     else_=BallotRow.rendered_seq,
                 ),
             )
+        )
+
+    async def update_many(self, ballots: Sequence[Ballot]) -> None:
+        """``update`` for many: locked in one statement (at once, if the caller read them
+        with ``Lock.UPDATE``), written in one executemany. ``rendered_seq`` is left as it
+        is: only ``set_rendered`` moves it, and a lock held since the read keeps it still."""
+        if not ballots:
+            return
+        ids = sorted({required(b.id, "ballot") for b in ballots})
+        for start in range(0, len(ids), CHUNK):
+            await self.session.execute(
+                select(BallotRow.id)
+                .where(BallotRow.id.in_(ids[start : start + CHUNK]))
+                .order_by(BallotRow.id)
+                .with_for_update()
+            )
+        await self.session.execute(
+            update(BallotRow), [{"id": b.id, **_ballot_values(b)} for b in ballots]
         )
 
     async def for_topic(self, topic_id: int) -> list[Ballot]:
@@ -465,6 +502,234 @@ class SqlVoteRepository(Repository):
             invalid_votes=tuple(sorted(str(member_id) for member_id in invalid_ids)),
         )
 
+    async def counts_many(self, wanted: Mapping[int, Iterable[Quantity]]) -> dict[int, Counts]:
+        """``counts`` of many ballots, each against its own council's roll, in the same few
+        statements however many there are (a batch of closings): the rolls, the votes
+        per ballot and choice, then households, flats and votes no longer on the roll
+        only where some ballot needs them."""
+        asked = {ballot_id: frozenset(q) for ballot_id, q in wanted.items()}
+        found: dict[int, Counts] = {}
+        ballot_ids = sorted(asked)
+        for start in range(0, len(ballot_ids), CHUNK):
+            chunk = ballot_ids[start : start + CHUNK]
+            found.update(await self._counts_of({b: asked[b] for b in chunk}))
+        return found
+
+    async def _counts_of(self, asked: dict[int, frozenset[Quantity]]) -> dict[int, Counts]:
+        active = and_(MemberRow.status == MemberStatus.ACTIVE.value, MemberRow.voting.is_(True))
+        # A vote counts against the roll of its ballot's council.
+        on_roll = and_(MemberRow.council_id == BallotRow.council_id, active)
+        households = [b for b, q in asked.items() if Quantity.HOUSEHOLDS in q]
+        rolls = (
+            select(
+                MemberRow.council_id,
+                func.count().label("people"),
+                (func.count(MemberRow.household.distinct()) if households else literal(0)).label(
+                    "households"
+                ),
+            )
+            .where(
+                active,
+                MemberRow.council_id.in_(
+                    select(BallotRow.council_id).where(BallotRow.id.in_(list(asked)))
+                ),
+            )
+            .group_by(MemberRow.council_id)
+            .subquery()
+        )
+        council_of: dict[int, int] = {}
+        roll: dict[int, dict[Quantity, Fraction]] = {}
+        for ballot_id, council_id, people, homes in await self.session.execute(
+            select(BallotRow.id, BallotRow.council_id, rolls.c.people, rolls.c.households)
+            .outerjoin(rolls, rolls.c.council_id == BallotRow.council_id)
+            .where(BallotRow.id.in_(list(asked)))
+        ):
+            council_of[ballot_id] = council_id
+            roll[ballot_id] = {
+                Quantity.HEADCOUNT: Fraction(people or 0),
+                Quantity.HOUSEHOLDS: Fraction(homes or 0),
+            }
+        ballot_ids = sorted(council_of)
+        labels: dict[int, dict[str, dict[Quantity, Fraction]]] = {b: {} for b in ballot_ids}
+        invalid: set[int] = set()
+        async with self._hash_joins():
+            valid = MemberRow.id.is_not(None).label("valid")
+            for ballot_id, choice, on, heads in await self.session.execute(
+                select(VoteRow.ballot_id, VoteRow.choice, valid, func.count())
+                .join(BallotRow, BallotRow.id == VoteRow.ballot_id)
+                .outerjoin(MemberRow, and_(MemberRow.id == VoteRow.member_id, on_roll))
+                .where(VoteRow.ballot_id.in_(ballot_ids))
+                .group_by(VoteRow.ballot_id, VoteRow.choice, valid)
+            ):
+                if not on:
+                    invalid.add(ballot_id)
+                    continue
+                labels[ballot_id][choice] = {Quantity.HEADCOUNT: Fraction(heads)}
+            split = [b for b in households if b in council_of]
+            if split:
+                for ballot_id, choice, count in await self._households_of(split, on_roll):
+                    labels[ballot_id].setdefault(choice, {})[Quantity.HOUSEHOLDS] = Fraction(count)
+            flats = [b for b in ballot_ids if asked[b] & {Quantity.AREA, Quantity.OWNERS}]
+            if flats:
+                councils = sorted({council_of[b] for b in flats})
+                for ballot_id, (area, owners) in (await self._flats_of(flats, councils)).items():
+                    roll[ballot_id][Quantity.AREA] = sum(area.values(), Fraction(0))
+                    roll[ballot_id][Quantity.OWNERS] = Fraction(sum(owners.values()))
+                    for label in area.keys() - {None}:
+                        assert label is not None
+                        weights = labels[ballot_id].setdefault(label, {})
+                        weights[Quantity.AREA] = area[label]
+                        weights[Quantity.OWNERS] = Fraction(owners.get(label, 0))
+        invalid_ids: dict[int, list[int]] = {b: [] for b in invalid}
+        if invalid:
+            for ballot_id, member_id in await self.session.execute(
+                select(VoteRow.ballot_id, VoteRow.member_id)
+                .join(BallotRow, BallotRow.id == VoteRow.ballot_id)
+                .outerjoin(MemberRow, and_(MemberRow.id == VoteRow.member_id, on_roll))
+                .where(VoteRow.ballot_id.in_(sorted(invalid)), MemberRow.id.is_(None))
+            ):
+                invalid_ids[ballot_id].append(member_id)
+        return {
+            b: Counts(
+                roll=MappingProxyType({q: roll[b][q] for q in asked[b]}),
+                labels=MappingProxyType(
+                    {
+                        k: MappingProxyType({q: w for q, w in v.items() if q in asked[b]})
+                        for k, v in labels[b].items()
+                    }
+                ),
+                invalid_votes=tuple(sorted(str(m) for m in invalid_ids.get(b, ()))),
+            )
+            for b in ballot_ids
+        }
+
+    async def _households_of(
+        self, ballot_ids: list[int], on_roll: ColumnElement[bool]
+    ) -> list[tuple[int, str, int]]:
+        """``_household_labels`` of many ballots: (ballot, label, households) rows."""
+        per_household = (
+            select(
+                VoteRow.ballot_id.label("ballot_id"),
+                func.min(VoteRow.choice).label("low"),
+                func.max(VoteRow.choice).label("high"),
+            )
+            .join(BallotRow, BallotRow.id == VoteRow.ballot_id)
+            .join(MemberRow, and_(MemberRow.id == VoteRow.member_id, on_roll))
+            .where(VoteRow.ballot_id.in_(ballot_ids))
+            .group_by(VoteRow.ballot_id, MemberRow.household)
+            .subquery()
+        )
+        label = case(
+            (per_household.c.low == per_household.c.high, per_household.c.low),
+            else_=literal(Choice.ABSTAIN.value),
+        )
+        rows = await self.session.execute(
+            select(per_household.c.ballot_id, label, func.count()).group_by(
+                per_household.c.ballot_id, label
+            )
+        )
+        return [(int(b), str(choice), int(n)) for b, choice, n in rows]
+
+    async def _flats_of(
+        self, ballot_ids: list[int], councils: list[int]
+    ) -> dict[int, tuple[dict[str | None, Fraction], dict[str | None, int]]]:
+        """``_flat_labels`` of many ballots (in ``councils``): per ballot, per label, the
+        verified flats' area and the owners. Each ballot's flats are its council's."""
+        centi: ColumnElement[Any] = (
+            MemberFlatRow.area * 100
+            if self.dialect == "postgresql"
+            else cast(func.round(MemberFlatRow.area * 100), BigInteger)
+        )
+        holder_on_roll = and_(
+            MemberRow.id == MemberFlatRow.member_id,
+            MemberRow.council_id == MemberFlatRow.council_id,
+            MemberRow.status == MemberStatus.ACTIVE.value,
+            MemberRow.voting.is_(True),
+        )
+        verified = MemberFlatRow.verified.is_(True)
+        per_member = (
+            select(MemberFlatRow.member_id, func.count().label("n"))
+            .join(MemberRow, holder_on_roll)
+            .where(MemberFlatRow.council_id.in_(councils), verified)
+            .group_by(MemberFlatRow.member_id)
+            .subquery()
+        )
+        low, high = func.min(VoteRow.choice), func.max(VoteRow.choice)
+        per_flat = (
+            select(
+                BallotRow.id.label("ballot_id"),
+                MemberFlatRow.council_id.label("council_id"),
+                MemberFlatRow.household.label("household"),
+                func.max(centi).label("centi"),
+                and_(func.count() == 1, func.max(per_member.c.n) == 1).label("alone"),
+                case(
+                    (low.is_(None), None),
+                    (low == high, low),
+                    else_=literal(Choice.ABSTAIN.value),
+                ).label("label"),
+            )
+            .select_from(BallotRow)
+            .join(
+                MemberFlatRow,
+                and_(MemberFlatRow.council_id == BallotRow.council_id, verified),
+            )
+            .join(per_member, per_member.c.member_id == MemberFlatRow.member_id)
+            .outerjoin(
+                VoteRow,
+                and_(
+                    VoteRow.member_id == MemberFlatRow.member_id, VoteRow.ballot_id == BallotRow.id
+                ),
+            )
+            .where(BallotRow.id.in_(ballot_ids))
+            .group_by(BallotRow.id, MemberFlatRow.council_id, MemberFlatRow.household)
+            .subquery()
+        )
+        alone = per_flat.c.alone.is_(True)
+        found: dict[int, tuple[dict[str | None, Fraction], dict[str | None, int]]] = {
+            b: ({}, {}) for b in ballot_ids
+        }
+        linked: set[int] = set()
+        for ballot_id, label, centi_sum, single, shared in await self.session.execute(
+            select(
+                per_flat.c.ballot_id,
+                per_flat.c.label,
+                func.sum(per_flat.c.centi),
+                func.sum(case((alone, 1), else_=0)),
+                func.sum(case((alone, 0), else_=1)),
+            ).group_by(per_flat.c.ballot_id, per_flat.c.label)
+        ):
+            area, owners = found[ballot_id]
+            area[label] = Fraction(int(centi_sum or 0), 100)
+            owners[label] = int(single or 0)
+            if shared:
+                linked.add(ballot_id)
+        if linked:
+            links: dict[int, list[tuple[str, int, str | None]]] = {b: [] for b in linked}
+            for ballot_id, flat, holder, label in await self.session.execute(
+                select(
+                    per_flat.c.ballot_id,
+                    MemberFlatRow.household,
+                    MemberFlatRow.member_id,
+                    per_flat.c.label,
+                )
+                .select_from(MemberFlatRow)
+                .join(
+                    per_flat,
+                    and_(
+                        per_flat.c.household == MemberFlatRow.household,
+                        per_flat.c.council_id == MemberFlatRow.council_id,
+                    ),
+                )
+                .join(MemberRow, holder_on_roll)
+                .where(verified, ~alone, per_flat.c.ballot_id.in_(sorted(linked)))
+            ):
+                links[ballot_id].append((flat, holder, label))
+            for ballot_id, rows in links.items():
+                owners = found[ballot_id][1]
+                for label, number in owners_by_label(rows).items():
+                    owners[label] = owners.get(label, 0) + number
+        return found
+
     async def _flat_labels(
         self, ballot_id: int, council_id: int, on_roll: ColumnElement[bool]
     ) -> tuple[dict[str | None, Fraction], dict[str | None, int]]:
@@ -640,22 +905,40 @@ class SqlVoteRepository(Repository):
         return {VoteSource(source): int(count) for source, count in rows}
 
 
+def _resolution_values(resolution: Resolution) -> dict[str, Any]:
+    return {
+        "council_id": resolution.council_id,
+        "topic_id": resolution.topic_id,
+        "ballot_id": resolution.ballot_id,
+        "result": resolution.result.value,
+        "summary": resolution.summary,
+        "recorded_at": resolution.recorded_at,
+        "winner": resolution.winner,
+    }
+
+
 class SqlResolutionRepository(Repository):
     async def add(self, resolution: Resolution) -> Resolution:
         resolution_id = await self.session.scalar(
             self.insert(ResolutionRow)
-            .values(
-                council_id=resolution.council_id,
-                topic_id=resolution.topic_id,
-                ballot_id=resolution.ballot_id,
-                result=resolution.result.value,
-                summary=resolution.summary,
-                recorded_at=resolution.recorded_at,
-                winner=resolution.winner,
-            )
+            .values(**_resolution_values(resolution))
             .returning(ResolutionRow.id)
         )
         return replace(resolution, id=resolution_id)  # Resolution is frozen
+
+    async def add_many(self, resolutions: Sequence[Resolution]) -> list[Resolution]:
+        """One INSERT … RETURNING; the ids are matched to the rows by ballot (asking for
+        them in the rows' order makes SQLite insert one row at a time)."""
+        if not resolutions:
+            return []
+        returned = await self.session.execute(
+            self.insert(ResolutionRow).returning(ResolutionRow.id, ResolutionRow.ballot_id),
+            [_resolution_values(r) for r in resolutions],
+        )
+        ids: dict[int, list[int]] = {}
+        for resolution_id, ballot_id in sorted(returned.all()):
+            ids.setdefault(ballot_id, []).append(resolution_id)
+        return [replace(r, id=ids[r.ballot_id].pop(0)) for r in resolutions]
 
     async def for_topic(self, topic_id: int) -> list[Resolution]:
         rows = await self.session.scalars(

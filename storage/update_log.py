@@ -34,9 +34,9 @@ class SqlUpdateLog(Repository):
         seen_at = self.clock()
         claimed = await self.session.scalars(
             self.insert(ProcessedUpdateRow)
-            .values([{"key": key, "seen_at": seen_at} for key in keys])
             .on_conflict_do_nothing(index_elements=["key"])
-            .returning(ProcessedUpdateRow.key)
+            .returning(ProcessedUpdateRow.key),
+            [{"key": key, "seen_at": seen_at} for key in keys],
         )
         return set(claimed)
 

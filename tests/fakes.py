@@ -404,11 +404,18 @@ class FakeTopicRepository(_Repository):
         topic = self._t.topics.get(topic_id)
         return None if topic is None else _clone(topic)
 
+    async def many(self, topic_ids: Sequence[int]) -> dict[int, Topic]:
+        return {i: _clone(self._t.topics[i]) for i in sorted(set(topic_ids)) if i in self._t.topics}
+
     async def add(self, topic: Topic) -> Topic:
         return self._insert("topics", self._t.topics, topic)
 
     async def update(self, topic: Topic) -> None:
         self._write_back(self._t.topics, topic, "topic")
+
+    async def update_many(self, topics: Sequence[Topic]) -> None:
+        for topic in topics:
+            await self.update(topic)
 
     async def active(self, council_id: int) -> list[Topic]:
         found = [
@@ -484,8 +491,24 @@ class FakeBallotRepository(_Repository):
         ballot = self._t.ballots.get(ballot_id)
         return None if ballot is None else _clone(ballot)
 
+    async def many(self, ballot_ids: Sequence[int], lock: Lock = Lock.NONE) -> dict[int, Ballot]:
+        found = {}
+        for ballot_id in sorted(set(ballot_ids)):  # locked in id order, as the databases do
+            ballot = await self.get(ballot_id, lock)
+            if ballot is not None:
+                found[ballot_id] = ballot
+        return found
+
     async def add(self, ballot: Ballot) -> Ballot:
         return self._insert("ballots", self._t.ballots, ballot)
+
+    async def update_many(self, ballots: Sequence[Ballot]) -> None:
+        for ballot in ballots:
+            stored = self._t.ballots.get(_required(ballot.id, "ballot"))
+            if stored is not None:  # rendered_seq moves only through set_rendered
+                kept = _clone(ballot)
+                kept.rendered_seq = stored.rendered_seq
+                await self.update(kept)
 
     async def update(self, ballot: Ballot) -> None:
         ballot_id = _required(ballot.id, "ballot")
@@ -586,6 +609,13 @@ class FakeVoteRepository(_Repository):
         votes = {str(m): choice for m, choice in (await self.current(ballot_id)).items()}
         return count([m.voter() for m in self._roll(council_id)], votes, quantities)
 
+    async def counts_many(self, wanted: Mapping[int, Iterable[Quantity]]) -> dict[int, Counts]:
+        return {
+            ballot_id: await self.counts(ballot_id, self._t.ballots[ballot_id].council_id, q)
+            for ballot_id, q in sorted(wanted.items())
+            if ballot_id in self._t.ballots
+        }
+
     async def of_members(self, ballot_id: int, member_ids: Sequence[int]) -> dict[int, Vote]:
         return {
             m: self._t.votes[(ballot_id, m)]
@@ -623,6 +653,9 @@ class FakeResolutionRepository(_Repository):
         assert added.id is not None
         self._t.resolutions[added.id] = dataclasses.replace(stored, id=added.id)
         return added
+
+    async def add_many(self, resolutions: Sequence[Resolution]) -> list[Resolution]:
+        return [await self.add(r) for r in resolutions]
 
     async def for_topic(self, topic_id: int) -> list[Resolution]:
         found = [r for r in self._t.resolutions.values() if r.topic_id == topic_id]

@@ -25,7 +25,6 @@ from domain.services.admission import (
 from domain.services.ballots import (
     MAX_OPTIONS,
     BallotView,
-    Closed,
     VoteReceipt,
     VoteRequest,
     ballot_ids,
@@ -34,7 +33,6 @@ from domain.services.ballots import (
     cast_vote,
     cast_votes,
     close_ballot,
-    close_locked,
     latest_result,
     mark_handled,
     mark_rendered,
@@ -46,6 +44,7 @@ from domain.services.ballots import (
     put_ballot_in_chat,
     set_ballot_message,
 )
+from domain.services.closing import Closed, Closings, close_locked, close_many
 from domain.services.council import (
     ADDRESS,
     MAX_AREA,
@@ -111,6 +110,7 @@ __all__ = [
     "BallotView",
     "ChairLeft",
     "Closed",
+    "Closings",
     "Entry",
     "Revised",
     "RoleChange",
@@ -132,6 +132,7 @@ __all__ = [
     "change_role",
     "close_ballot",
     "close_locked",
+    "close_many",
     "council_by_id",
     "council_of_chat",
     "decide_join",

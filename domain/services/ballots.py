@@ -17,7 +17,6 @@ from domain.model import (
     MemberStatus,
     Notice,
     NoticeKind,
-    Resolution,
     Topic,
     Vote,
     Voters,
@@ -27,6 +26,7 @@ from domain.notices import queue
 from domain.ports import Lock, UnitOfWork
 from domain.rules import Outcome, Quantity, Rule, decide_counts
 from domain.schedule import Subject
+from domain.services.closing import Closed, close_locked
 from domain.services.planning import replan
 from domain.services.reading import (
     council_of_chat,
@@ -465,24 +465,10 @@ async def _view(uow: UnitOfWork, ballot: Ballot) -> BallotView:
     return BallotView(ballot, topic, council, outcome, roll_size, voters, seq, sources)
 
 
-async def _decide(uow: UnitOfWork, ballot: Ballot) -> Outcome:
-    assert ballot.id is not None
-    counts = await uow.votes.counts(ballot.id, ballot.council_id, ballot.rule.quantities)
-    return decide_counts(ballot.rule, counts, options=ballot.option_keys())
-
-
 async def mark_rendered(uow: UnitOfWork, *, ballot_id: int, seq: int) -> None:
     async with uow:
         await uow.ballots.set_rendered(ballot_id, seq)
         await uow.commit()
-
-
-@dataclass(frozen=True)
-class Closed:
-    ballot: Ballot
-    topic: Topic
-    outcome: Outcome
-    resolution: Resolution
 
 
 async def close_ballot(
@@ -523,32 +509,6 @@ def outcome_notice(ballot: Ballot, council: Council, now: datetime, **params: ob
         created_at=now,
         params=params,
     )
-
-
-async def close_locked(uow: UnitOfWork, ballot: Ballot, now: datetime) -> Closed:
-    """Within a transaction, on a ballot read with ``Lock.UPDATE``: decide and record."""
-    ballot.require_open()
-    assert ballot.id is not None
-    topic = await require_topic(uow, ballot.topic_id)
-    outcome = await _decide(uow, ballot)
-    ballot.closed_at = now
-    ballot.outcome = outcome
-    topic.decide(outcome.result, now)
-    assert ballot.id is not None and topic.id is not None
-    resolution = await uow.resolutions.add(
-        Resolution(
-            council_id=ballot.council_id,
-            topic_id=topic.id,
-            ballot_id=ballot.id,
-            result=outcome.result,
-            summary=ballot.label_of(outcome.winner) if outcome.winner else ballot.question,
-            recorded_at=now,
-            winner=outcome.winner,
-        )
-    )
-    await uow.ballots.update(ballot)
-    await uow.topics.update(topic)
-    return Closed(ballot, topic, outcome, resolution)
 
 
 async def cancel_topic(

@@ -10,19 +10,24 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from domain import due_jobs
+from domain import due_jobs, errors, services
 from domain.due_jobs import Ran, run_job, run_jobs
-from domain.model import NoticeKind
+from domain.model import BallotKind, NoticeKind, Phase
+from domain.rules import Result
 from domain.schedule import Job, JobKind, Subject
 from tests.domain.builders import (
+    CHAIR,
     CLOSING,
     GRACE,
+    NOW,
     STARTS,
     ident,
+    join,
     notices,
     open_topic,
     put_motion,
     set_up,
+    vote,
 )
 from tests.domain.builders import schedule as schedule_meeting
 from tests.fakes import FakeUnitOfWorkFactory
@@ -170,3 +175,133 @@ async def test_a_mixed_batch_replans_what_remains(factory: FakeUnitOfWorkFactory
     ballot_plan = plans[(Subject.BALLOT, ballot)]
     assert [j.kind for j in ballot_plan] == [JobKind.BALLOT_NUDGE, JobKind.BALLOT_CLOSE]
     assert len(notices(factory, NoticeKind.MEETING_REMINDER)) == 1
+
+
+# --- closings decided one by one, read and written together -----------------------
+
+CHAIRS_CLOSE = CLOSING - timedelta(days=1)
+
+
+async def _closing_day(factory: FakeUnitOfWorkFactory) -> dict[str, int]:
+    """Ballots all closing at CLOSING, and what happened to some before it: A and B
+    voted on, C closed by the chair a day early, D's topic cancelled, E on an owners'
+    rule, F secret, G nobody voted on."""
+    council_id = await set_up(factory)
+    for user in (101, 102, 103):
+        await join(factory, council_id, user)
+    made: dict[str, int] = {}
+    for name in "ABCDG":
+        topic = await open_topic(factory, council_id, name)
+        made[name] = ident(await put_motion(factory, council_id, topic))
+    for name, rule, secret in (("E", "owners-ordinary", False), ("F", None, True)):
+        ballot = await services.put_ballot(
+            factory(),
+            council_id=council_id,
+            topic_id=(await open_topic(factory, council_id, name)).id,
+            user_id=CHAIR,
+            kind=BallotKind.MOTION,
+            rule_name=rule,
+            secret=secret,
+            deadline=CLOSING,
+            now=NOW,
+        )
+        made[name] = ident(ballot)
+    for name, choices in (
+        ("A", {101: "for", 102: "for", 103: "against"}),
+        ("B", {101: "against", 102: "against"}),
+        ("C", {101: "for", 102: "for"}),
+        ("E", {101: "for"}),
+        ("F", {101: "against", 102: "against", 103: "for"}),
+    ):
+        for user, choice in choices.items():
+            await vote(factory, made[name], user, choice)
+    await services.close_ballot(
+        factory(), council_id=council_id, ballot_id=made["C"], user_id=CHAIR, now=CHAIRS_CLOSE
+    )
+    async with factory() as uow:
+        topic_d = (await uow.ballots.many([made["D"]]))[made["D"]].topic_id
+    await services.cancel_topic(
+        factory(), council_id=council_id, topic_id=topic_d, user_id=CHAIR, now=CHAIRS_CLOSE
+    )
+    return made
+
+
+def _day_jobs(made: dict[str, int]) -> list[str]:
+    """Every closing, some twice, and A's nudge after A's closing (a later pass)."""
+    nudge = Job(CLOSING - timedelta(hours=2), JobKind.BALLOT_NUDGE, made["A"]).id
+    closings = [close_id(made[n]) for n in "ABACDEFGB"]
+    return [*closings[:4], nudge, *closings[4:]]
+
+
+async def test_a_batch_closes_each_ballot_once_skipping_those_closed_or_cancelled(
+    factory: FakeUnitOfWorkFactory,
+) -> None:
+    made = await _closing_day(factory)
+    jobs = _day_jobs(made)
+    commits = factory.store.commits
+
+    batch = await run_jobs(factory, jobs, now=CLOSING, grace=GRACE)
+
+    assert factory.store.commits == commits + 1 and batch.transactions == 1
+    ran = {job_id: r.ran for job_id, r in batch.runs.items() if r is not None}
+    assert ran == {
+        **{close_id(made[n]): Ran.DONE for n in "ABEFG"},
+        close_id(made["C"]): Ran.STALE,  # the chair closed it
+        close_id(made["D"]): Ran.STALE,  # its topic was cancelled, and the ballot with it
+        jobs[4]: Ran.STALE,  # A's nudge, read after A's closing was written
+    }
+    state = factory.store.committed
+    resolutions = {r.ballot_id: r for r in state.resolutions.values()}
+    assert sorted(resolutions) == sorted(made[n] for n in "ABCEFG")  # once each, none for D
+    assert len(state.resolutions) == 6
+    results = {n: resolutions[made[n]].result for n in "ABCEFG"}
+    assert results == {
+        "A": Result.PASSED,
+        "B": Result.REJECTED,
+        "C": Result.PASSED,
+        "E": Result.NO_QUORUM,  # no verified flat: the owners' rule has no quorum
+        "F": Result.REJECTED,
+        "G": Result.REJECTED,  # "simple": no quorum, and nobody for it
+    }
+    assert resolutions[made["C"]].recorded_at == CHAIRS_CLOSE  # the chair's, untouched
+    assert state.ballots[made["C"]].closed_at == CHAIRS_CLOSE
+    assert state.ballots[made["D"]].cancelled
+    phases = {n: state.topics[state.ballots[made[n]].topic_id].phase for n in "ABCDEFG"}
+    assert phases == {**{n: Phase.DECIDED for n in "ABCEFG"}, "D": Phase.CANCELLED}
+    outcomes = [n.key for n in notices(factory, NoticeKind.BALLOT_OUTCOME)]
+    assert sorted(outcomes) == sorted(f"ballot:{made[n]}:outcome" for n in "ABCEFG")
+
+
+async def test_a_batch_closes_as_the_same_jobs_run_one_by_one() -> None:
+    """Two identical councils' days: one batch, or each job in its own transaction.
+    The ballots, topics, resolutions, notices and the events for the bus are the same."""
+    batched, alone = FakeUnitOfWorkFactory(), FakeUnitOfWorkFactory()
+    made = await _closing_day(batched)
+    assert await _closing_day(alone) == made
+    marks = len(batched.store.published), len(alone.store.published)
+
+    await run_jobs(batched, _day_jobs(made), now=CLOSING, grace=GRACE)
+    for job_id in _day_jobs(made):
+        await run_job(alone(), job_id, now=CLOSING, grace=GRACE)
+
+    one, other = batched.store.committed, alone.store.committed
+    assert one.ballots == other.ballots
+    assert one.topics == other.topics
+    assert one.resolutions == other.resolutions
+    assert one.notices == other.notices
+    assert {type(e) for e in batched.store.published[marks[0] :]} == {
+        type(e) for e in alone.store.published[marks[1] :]
+    }
+
+
+async def test_closings_refuse_a_ballot_handed_to_them_twice(
+    factory: FakeUnitOfWorkFactory,
+) -> None:
+    """Two copies of one ballot, both read open: the second is refused, not closed again."""
+    (ballot_id,) = await ballots(factory, 1)
+    async with factory() as uow:
+        one = (await uow.ballots.many([ballot_id]))[ballot_id]
+        copy = (await uow.ballots.many([ballot_id]))[ballot_id]
+        with pytest.raises(errors.BallotClosed):
+            await services.close_many(uow, [one, copy], CLOSING)
+    assert factory.store.committed.resolutions == {}

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from domain.model import Ballot, BallotKind, Flat, Member, MemberStatus, Vote, Voters
 from domain.ports import UnitOfWorkFactory
-from domain.rules import Quantity, count, preset
+from domain.rules import Counts, Quantity, count, preset
 from tests.storage.helpers import at, make_council, make_topic
 
 _CHATS = numbered(-100_500_000_000, -1)
@@ -159,3 +159,77 @@ async def test_counts_are_the_rule_engines(
         if person.choice and person.status is MemberStatus.ACTIVE and person.voting:
             chose.setdefault(person.choice, []).append(member.name)
     assert voters == {c: Voters(tuple(names[:2]), len(names)) for c, names in chose.items()}
+
+
+def _figures(counted: Counts) -> tuple[object, ...]:
+    return (
+        dict(counted.roll),
+        {label: dict(weights) for label, weights in counted.labels.items()},
+        counted.invalid_votes,
+    )
+
+
+async def _other_ballot(
+    uows: UnitOfWorkFactory, council_id: int, members: list[Member], shift: int
+) -> int:
+    """A second ballot of the same council, voted otherwise by the same people."""
+    topic_id = await make_topic(uows, council_id)
+    async with uows() as uow:
+        ballot = await uow.ballots.add(
+            Ballot(
+                topic_id=topic_id,
+                council_id=council_id,
+                kind=BallotKind.MOTION,
+                question="更换物业?",
+                rule=preset("owners-major"),
+                secret=False,
+                opened_by=1000,
+                opened_at=at(3),
+            )
+        )
+        assert ballot.id is not None
+        for i, member in enumerate(members):
+            assert member.id is not None
+            if (i + shift) % 4:
+                choice = _CHOICES[(i + shift) % len(_CHOICES)]
+                await uow.votes.put(Vote(ballot.id, member.id, choice, at(4)))
+        await uow.commit()
+    return ballot.id
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    councils=st.lists(
+        st.tuples(people, flat_areas, st.sets(st.sampled_from(Quantity))), min_size=1, max_size=3
+    ),
+    shift=st.integers(0, 3),
+)
+async def test_counts_many_counts_each_ballot_as_counts_does(
+    uows: UnitOfWorkFactory,
+    councils: list[tuple[list[Person], list[int], set[Quantity]]],
+    shift: int,
+) -> None:
+    """A batch of closings counts its ballots together (``counts_many``): ballots of
+    several councils, two in each (one wanting every quantity, owners and area
+    included), each on its own council's roll, exactly as ``counts`` counts it alone;
+    a ballot that does not exist is left out."""
+    wanted: dict[int, frozenset[Quantity]] = {}
+    council_of: dict[int, int] = {}
+    for roll, areas, quantities in councils:
+        council_id, ballot_id, members = await _ballot_with(uows, roll, areas)
+        other = await _other_ballot(uows, council_id, members, shift)
+        wanted[ballot_id] = frozenset(quantities | {Quantity.HEADCOUNT})
+        wanted[other] = frozenset(Quantity)
+        council_of[ballot_id] = council_of[other] = council_id
+
+    async with uows() as uow:
+        together = await uow.votes.counts_many({**wanted, 999_999_999: {Quantity.HEADCOUNT}})
+        alone = {b: await uow.votes.counts(b, council_of[b], q) for b, q in wanted.items()}
+
+    assert together.keys() == wanted.keys()
+    for ballot_id in wanted:
+        assert _figures(together[ballot_id]) == _figures(alone[ballot_id]), ballot_id
