@@ -31,6 +31,7 @@ from telegram.ext import (
 from telegram.request import HTTPXRequest
 
 from bot.config import Settings
+from bot.i18n import EN_US, ZH_CN, language_of, t
 from bot.runtime.ballot_box import BallotBox
 from bot.runtime.bus import MessageBus
 from bot.runtime.inbox import Inbox
@@ -55,7 +56,6 @@ from bot.telegram.handlers import (
     topics,
     volunteers,
 )
-from bot.telegram.i18n import EN_US, ZH_CN, language_of, t
 from bot.telegram.limits import MemberLimits
 from bot.telegram.messenger import TelegramMessenger
 from bot.telegram.notices import NoticeRenderer

@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.telegram.i18n import t
+from bot.i18n import t
 from bot.telegram.render import deep_link
 
 if TYPE_CHECKING:

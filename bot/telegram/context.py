@@ -10,9 +10,9 @@ from telegram import Message, Update
 from telegram.ext import ContextTypes
 
 from bot.config import Settings
+from bot.i18n import language_of
 from bot.runtime.clock import utcnow
 from bot.telegram.buttons import Signer
-from bot.telegram.i18n import language_of
 from domain.idempotency import IdempotentUnitOfWork
 from domain.ports import Clock, UnitOfWork
 

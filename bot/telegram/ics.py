@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 
 from icalendar import Alarm, Calendar, Event
 
+from bot.i18n import t
 from bot.telegram import render
-from bot.telegram.i18n import t
 from domain.meetings import MeetingView
 
 LENGTH = timedelta(hours=2)  # a council sitting's usual length; the file needs an end

@@ -16,11 +16,11 @@ from datetime import datetime
 from telegram import Bot
 from telegram.error import TelegramError
 
+from bot.i18n import Markup, joined, language_of, t
 from bot.runtime.messenger import Outgoing
 from bot.telegram import notices_recorded, notices_roles, render, render_dispatch
 from bot.telegram.buttons import Signer
 from bot.telegram.cards import refresh_topic_card
-from bot.telegram.i18n import Markup, joined, language_of, t
 from bot.telegram.tally import TallyRefresher
 from domain import errors, meetings, services, volunteering
 from domain.model import Notice, NoticeKind

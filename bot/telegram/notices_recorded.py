@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bot.i18n import language_of
 from bot.runtime.messenger import Outgoing
 from bot.telegram import render_recorded
-from bot.telegram.i18n import language_of
 from domain import services
 from domain.model import Notice
 from domain.services import recorded

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bot.i18n import language_of, t
 from bot.runtime.messenger import Outgoing
 from bot.telegram import render_roles
-from bot.telegram.i18n import language_of, t
 from bot.telegram.render import mention
 from domain import services
 from domain.model import MemberStatus, Notice

@@ -23,8 +23,8 @@ from typing import Any
 from telegram import Bot, Update
 from telegram.error import Conflict, InvalidToken, TelegramError
 
+from bot.i18n import language_of, t
 from bot.runtime.inbox import Inbox
-from bot.telegram.i18n import language_of, t
 from bot.telegram.render import plain
 from bot.telegram.startup_calls import retrying
 from storage.errors import is_unavailable

@@ -12,8 +12,8 @@ from fractions import Fraction
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.helpers import mention_html
 
+from bot.i18n import ZH_CN, Markup, escape, joined, t
 from bot.telegram.buttons import Signer, agenda_data, calendar_data, second_data, vote_data
-from bot.telegram.i18n import ZH_CN, Markup, escape, joined, t
 from domain.meetings import AgendaView, MeetingView
 from domain.model import Ballot, BallotKind, Council, Meeting, Member, Phase, Proposal, VoteSource
 from domain.rules import (

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.i18n import Markup, catalogue, escape, joined, languages, t
 from bot.telegram.buttons import Signer
-from bot.telegram.i18n import Markup, catalogue, escape, joined, languages, t
 from bot.telegram.render import fit, keyboard, mention, moment, plain, short
 from domain.model import Council
 from domain.task_rules import Offer, OfferState, Task, TaskSource, TaskState

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.i18n import Markup, escape, joined, t
 from bot.telegram.buttons import Signer
-from bot.telegram.i18n import Markup, escape, joined, t
 from bot.telegram.render import choice_label, fit, keyboard, moment, place_text, plain, short
 from domain.model import Ballot, BallotKind, Vote, VoteSource
 from domain.rules import Choice

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.i18n import Markup, joined, t
 from bot.telegram.buttons import Signer
-from bot.telegram.i18n import Markup, joined, t
 from bot.telegram.render import keyboard, mention
 from domain.model import Council, Member, MemberStatus
 

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.i18n import Markup, t
 from bot.telegram.buttons import Signer
-from bot.telegram.i18n import Markup, t
 from bot.telegram.render import MAX_TEXT, keyboard
 from domain.model import Council
 from domain.services.roster import Applied, Checked

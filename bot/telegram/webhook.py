@@ -27,8 +27,8 @@ from aiohttp import web
 from telegram import Bot, Update
 from telegram.error import TelegramError
 
+from bot.i18n import language_of, t
 from bot.runtime.inbox import Inbox
-from bot.telegram.i18n import language_of, t
 from bot.telegram.render import plain
 from bot.telegram.startup_calls import retrying
 from storage.errors import is_unavailable

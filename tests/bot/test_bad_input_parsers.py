@@ -22,12 +22,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.cli.tally import InputError, _read_area
+from bot.i18n import EN_US, ZH_CN, catalogue, refusal_text
 from bot.telegram.buttons import Press, Signer
 from bot.telegram.handlers.ballots import parse_ballot_args
-from bot.telegram.handlers.common import refusal_text
 from bot.telegram.handlers.meetings import parse_offsets, split_target
 from bot.telegram.handlers.tasks import cancel_target, parse_finish, parse_task_args
-from bot.telegram.i18n import EN_US, ZH_CN, catalogue
 from domain import errors, services
 from domain.numbers import MAX_ID, leading_id, looks_like_id, parse_decimal, parse_id, read_id
 from domain.when import find_when, parse_deadline, parse_duration, parse_when

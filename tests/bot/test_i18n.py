@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 from markupsafe import Markup
 
-from bot.telegram import i18n
-from bot.telegram.handlers.common import refusal_text
-from bot.telegram.i18n import EN_US, ZH_CN, t
+from bot import i18n
+from bot.i18n import EN_US, ZH_CN, refusal_text, t
 from bot.telegram.render import mention, plain
 from bot.telegram.render_dispatch import hours_params
 from domain import errors

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from bot.telegram.i18n import EN_US, ZH_CN
+from bot.i18n import EN_US, ZH_CN
 from bot.telegram.render import roll_messages
 from domain.model import Council, Flat, Member
 from domain.rules import preset

@@ -9,9 +9,7 @@ from html.parser import HTMLParser
 import pytest
 from babel.messages.pofile import read_po
 
-from bot.telegram.buttons import MAX_BYTES, Signer
-from bot.telegram.handlers.ballots import parse_ballot_args
-from bot.telegram.i18n import (
+from bot.i18n import (
     EN_US,
     LOCALES,
     ZH_CN,
@@ -22,6 +20,8 @@ from bot.telegram.i18n import (
     languages,
     t,
 )
+from bot.telegram.buttons import MAX_BYTES, Signer
+from bot.telegram.handlers.ballots import parse_ballot_args
 from domain import errors
 from domain.model import BallotKind
 

@@ -9,11 +9,11 @@ from telegram import InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
+from bot.i18n import t
 from bot.telegram import render_roles
 from bot.telegram.context import deps, is_private, keyed_uow, now, uow, user_language
 from bot.telegram.handlers.common import council_here, group_only, private_only, refusals
 from bot.telegram.handlers.roles import target_of
-from bot.telegram.i18n import t
 from bot.telegram.render import plain
 from domain import errors, services
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from telegram import Update
 from telegram.ext import ContextTypes
 
+from bot.i18n import Markup, t
 from bot.telegram import render
 from bot.telegram.context import (
     deps,
@@ -19,7 +20,6 @@ from bot.telegram.context import (
     user_language,
 )
 from bot.telegram.handlers.common import council_here, group_only, quiet_answer, refusals, refuse
-from bot.telegram.i18n import Markup, t
 from domain import errors, services
 from domain.model import BallotKind
 from domain.numbers import looks_like_id, parse_id

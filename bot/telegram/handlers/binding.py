@@ -12,10 +12,10 @@ from telegram import InputFile, Update
 from telegram.constants import ChatAction
 from telegram.ext import ContextTypes
 
+from bot.i18n import language_of, t
 from bot.telegram import binding_pdf
 from bot.telegram.context import deps, keyed_uow, now, user_language
 from bot.telegram.handlers.common import private_only, refusals, refuse
-from bot.telegram.i18n import language_of, t
 from domain import errors
 from domain.numbers import read_id
 from domain.services.binding import CardBatch, bind, issue_cards

@@ -11,41 +11,13 @@ from telegram import Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
+from bot.i18n import refusal_text
 from bot.telegram.context import is_private, thread_of, uow, update_key, user_language
-from bot.telegram.i18n import catalogue, t
 from bot.telegram.render import plain
 from domain import errors, services
 from domain.model import Council
 
 Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
-
-# A refusal quotes what it refused (a rule's name, a team's): at most this much of any
-# one value, so a refusal of a 4,000-character word still fits in one message.
-MAX_QUOTED = 200
-
-
-def refusal_text(lang: str, error: errors.DomainError) -> str:
-    field = error.params.get("field")
-    messages = catalogue(lang)
-    key = f"error.{error.code}.{field}" if field else f"error.{error.code}"
-    if key not in messages:
-        key = f"error.{error.code}" if f"error.{error.code}" in messages else "error.error"
-    params = {
-        name: value[:MAX_QUOTED] + "…"
-        if isinstance(value, str) and len(value) > MAX_QUOTED
-        else value
-        for name, value in error.params.items()
-    }
-    for name in ("task_state", "to"):  # a task's state, in words rather than its code
-        state_key = f"task_state.{params.get(name)}"
-        if state_key in messages:
-            params[name] = t(lang, state_key)
-    # The domain names a refusal's numbers; a plural text follows its ``count``, or its
-    # ``limit`` when it has none ("You have made 1 proposal within an hour").
-    if "limit" in params:
-        params.setdefault("count", params["limit"])
-    return "⛔ " + t(lang, key, **params)
-
 
 async def refuse(
     update: Update, context: ContextTypes.DEFAULT_TYPE, error: errors.DomainError

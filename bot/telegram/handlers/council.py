@@ -8,6 +8,7 @@ from telegram import ChatMember, Update
 from telegram.error import Forbidden
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
+from bot.i18n import Markup, language_of, t
 from bot.telegram import render
 from bot.telegram.context import (
     deps,
@@ -23,7 +24,6 @@ from bot.telegram.handlers.binding import bind_by_code
 from bot.telegram.handlers.common import council_here, group_only, refusals
 from bot.telegram.handlers.meetings import send_calendar
 from bot.telegram.handlers.topics import begin_draft
-from bot.telegram.i18n import Markup, language_of, t
 from domain import errors, outbox, services
 from domain.binding import looks_like_code
 from domain.model import MemberStatus

@@ -25,6 +25,7 @@ from telegram import Message, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
+from bot.i18n import t
 from bot.telegram import render
 from bot.telegram.cards import edit_quietly
 from bot.telegram.context import (
@@ -37,7 +38,6 @@ from bot.telegram.context import (
     user_language,
 )
 from bot.telegram.handlers.common import Handler, refusals
-from bot.telegram.i18n import t
 from domain import services
 
 log = logging.getLogger(__name__)

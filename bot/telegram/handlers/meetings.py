@@ -9,10 +9,10 @@ from telegram import InputFile, Update
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import ContextTypes
 
+from bot.i18n import Markup, t
 from bot.telegram import render
 from bot.telegram.context import command_text, deps, keyed_uow, now, uow, user_language
 from bot.telegram.handlers.common import council_here, group_only, refusals
-from bot.telegram.i18n import Markup, t
 from domain import errors, meetings
 from domain.numbers import looks_like_id, parse_id, read_id
 from domain.when import find_when, parse_deadline, parse_duration, parse_when

@@ -11,6 +11,7 @@ from telegram import Update
 from telegram.error import Forbidden
 from telegram.ext import ContextTypes
 
+from bot.i18n import t
 from bot.telegram import render, render_recorded
 from bot.telegram.buttons import Press
 from bot.telegram.context import (
@@ -31,7 +32,6 @@ from bot.telegram.handlers.common import (
     refusals,
     refuse,
 )
-from bot.telegram.i18n import t
 from domain import errors, services
 from domain.model import VoteSource
 from domain.numbers import is_digits, read_id

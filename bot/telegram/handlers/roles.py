@@ -8,10 +8,10 @@ from telegram import ChatMember, Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
+from bot.i18n import t
 from bot.telegram import render_roles
 from bot.telegram.context import is_private, keyed_uow, now, uow, user_language
 from bot.telegram.handlers.common import council_here, group_only, refusals
-from bot.telegram.i18n import t
 from domain import errors, services
 from domain.model import Role
 from domain.numbers import looks_like_id, parse_id

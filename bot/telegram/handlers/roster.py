@@ -15,6 +15,7 @@ from telegram import Document, InputFile, Message, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
+from bot.i18n import language_of, refusal_text, t
 from bot.telegram import render_roster
 from bot.telegram.context import (
     deps,
@@ -25,8 +26,7 @@ from bot.telegram.context import (
     update_key,
     user_language,
 )
-from bot.telegram.handlers.common import refusal_text, refusals
-from bot.telegram.i18n import language_of, t
+from bot.telegram.handlers.common import refusals
 from bot.telegram.render import plain
 from domain import errors, services
 from domain.numbers import read_id

@@ -7,6 +7,7 @@ from telegram import Bot, Update
 from telegram.error import Forbidden
 from telegram.ext import ContextTypes
 
+from bot.i18n import t
 from bot.telegram import render_recorded
 from bot.telegram.buttons import Signer
 from bot.telegram.cards import edit_quietly
@@ -21,7 +22,6 @@ from bot.telegram.context import (
 )
 from bot.telegram.handlers.common import council_here, group_only, refusals
 from bot.telegram.handlers.recorded import numbers
-from bot.telegram.i18n import t
 from domain import errors
 from domain.numbers import parse_id
 from domain.ports import UnitOfWorkFactory

@@ -12,6 +12,7 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import ContextTypes
 
+from bot.i18n import Markup, t
 from bot.telegram import render_dispatch
 from bot.telegram.cards import edit_quietly
 from bot.telegram.context import (
@@ -24,7 +25,6 @@ from bot.telegram.context import (
     user_language,
 )
 from bot.telegram.handlers.common import council_here, group_only, refusals
-from bot.telegram.i18n import Markup, t
 from domain import errors, services, volunteering
 from domain.numbers import leading_id, looks_like_id, parse_id
 from domain.when import parse_duration, parse_when

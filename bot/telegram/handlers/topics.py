@@ -6,6 +6,7 @@ from telegram import Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
+from bot.i18n import t
 from bot.telegram import render
 from bot.telegram.context import (
     command_text,
@@ -17,7 +18,6 @@ from bot.telegram.context import (
     user_language,
 )
 from bot.telegram.handlers.common import council_here, group_only, private_only, refusals
-from bot.telegram.i18n import t
 from domain import errors, services
 from domain.model import Phase
 

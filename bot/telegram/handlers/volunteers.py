@@ -6,10 +6,10 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import ContextTypes
 
+from bot.i18n import t
 from bot.telegram import render_dispatch
 from bot.telegram.context import command_text, deps, keyed_uow, now, uow, user_language
 from bot.telegram.handlers.common import council_here, group_only, refusals
-from bot.telegram.i18n import t
 from bot.telegram.render import plain
 from domain import errors, services, volunteering
 from domain.model import Council

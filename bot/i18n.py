@@ -1,6 +1,6 @@
 """Message catalogues: gettext ``.po`` files, zh-CN first, English second.
 
-The texts are in ``bot/telegram/locales/<locale>/LC_MESSAGES/messages.po``
+The texts are in ``bot/locales/<locale>/LC_MESSAGES/messages.po``
 (``zh_CN``, ``en``), so translators can use their usual tools. A msgid is the key
 the code looks up (``t(lang, "topic.proposals", count=n)``), its msgstr the text.
 The files are read once, at first use (``babel.messages.pofile.read_po``); a
@@ -43,6 +43,8 @@ from typing import Final
 
 from babel.messages.pofile import read_po
 from markupsafe import Markup, escape
+
+from domain.errors import DomainError
 
 ZH_CN: Final = "zh-CN"
 EN_US: Final = "en"
@@ -124,6 +126,7 @@ __all__ = [
     "escape",
     "language_of",
     "languages",
+    "refusal_text",
     "t",
 ]
 
@@ -165,3 +168,33 @@ def joined(language: str, items: Iterable[str]) -> str:
     """Items as a list reads in ``language`` ("张阿姨、李叔叔"; "Alice, Bob"), as plain
     text: a caller that needs HTML escapes the items first, as before."""
     return _template(language, "list.separator", None).join(items)
+
+
+# A refusal quotes what it refused (a rule's name, a team's): at most this much of any
+# one value, so a refusal of a 4,000-character word still fits in one message.
+MAX_QUOTED = 200
+
+
+def refusal_text(lang: str, error: DomainError) -> str:
+    """A refusal in words: ``error.<code>.<field>``, else ``error.<code>``, else a
+    general one; every front end says a refusal the same way."""
+    field = error.params.get("field")
+    messages = catalogue(lang)
+    key = f"error.{error.code}.{field}" if field else f"error.{error.code}"
+    if key not in messages:
+        key = f"error.{error.code}" if f"error.{error.code}" in messages else "error.error"
+    params = {
+        name: value[:MAX_QUOTED] + "…"
+        if isinstance(value, str) and len(value) > MAX_QUOTED
+        else value
+        for name, value in error.params.items()
+    }
+    for name in ("task_state", "to"):  # a task's state, in words rather than its code
+        state_key = f"task_state.{params.get(name)}"
+        if state_key in messages:
+            params[name] = t(lang, state_key)
+    # The domain names a refusal's numbers; a plural text follows its ``count``, or its
+    # ``limit`` when it has none ("You have made 1 proposal within an hour").
+    if "limit" in params:
+        params.setdefault("count", params["limit"])
+    return "⛔ " + t(lang, key, **params)
