@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from types import TracebackType
@@ -42,7 +43,7 @@ from domain.model import (
 from domain.roster import ImportStatus, RosterImport
 from domain.rules import Counts, Quantity
 from domain.schedule import Moments
-from domain.task_rules import HoursEntry, MemberUnit, Offer, Task, Team, Volunteer
+from domain.task_rules import HoursEntry, MemberUnit, Offer, Task, TaskState, Team, Volunteer
 
 # What time it is, passed in: the domain never reads a clock of its own.
 Clock = Callable[[], datetime]
@@ -122,6 +123,11 @@ class MemberRepository(Protocol):
 
     async def of_flat(self, council_id: int, household: str) -> builtins.list[Member]:
         """Every member of the council (whatever its status) holding that flat."""
+        ...
+
+    async def roll_size(self, council_id: int) -> int:
+        """How many active voting members the council's roll has (a ballot's headcount
+        base), counted where the rows are."""
         ...
 
 
@@ -220,6 +226,11 @@ class BallotRepository(Protocol):
 
     async def set_rendered(self, ballot_id: int, seq: int) -> None:
         """Raise ``rendered_seq`` to ``seq`` (never lowers it)."""
+        ...
+
+    async def of_council(self, council_id: int) -> list[Ballot]:
+        """Every ballot of one council, open, closed or cancelled, oldest first
+        (by when it was opened, then id)."""
         ...
 
 
@@ -341,6 +352,11 @@ class MeetingRepository(Protocol):
         """Scheduled meetings of every council starting after ``after``."""
         ...
 
+    async def of_council(self, council_id: int) -> list[Meeting]:
+        """Every meeting of one council, past, coming or cancelled, by when it starts
+        (then id)."""
+        ...
+
 
 class NoticeRepository(Protocol):
     """The outbox: messages decided in a transaction, delivered after it."""
@@ -434,6 +450,26 @@ class TaskRepository(Protocol):
         """How many requests for help the member made at or after ``since``."""
         ...
 
+    async def of_council(
+        self, council_id: int, states: Sequence[TaskState], limit: int
+    ) -> list[Task]:
+        """At most ``limit`` of the council's tasks in ``states``, the latest first: by
+        when they closed (when they were made, while open), then by id, descending."""
+        ...
+
+    async def count_by_state(self, council_id: int) -> dict[TaskState, int]:
+        """How many of the council's tasks are in each state (states with none left out)."""
+        ...
+
+    async def request_waits(
+        self, council_id: int, since: datetime | None, until: datetime | None
+    ) -> dict[str | None, RequestWaits]:
+        """Residents' requests (``TaskSource.REQUEST``) made in ``[since, until)`` (either
+        end open when None), per category (the skill asked for; None: anyone), with how
+        long each took from being made (``created_at``) to being taken (``accepted_at``).
+        Categories with no request are left out. See ``RequestWaits`` for the figures."""
+        ...
+
 
 class OfferRepository(Protocol):
     async def add(self, offer: Offer) -> Offer: ...
@@ -462,6 +498,61 @@ class HoursLedger(Protocol):
     async def by_member(self, council_id: int, team_id: int | None) -> dict[int, Decimal]:
         """member id -> hours, for a team (or the whole council when ``team_id`` is None)."""
         ...
+
+    async def per_member(
+        self, council_id: int, since: datetime | None, until: datetime | None
+    ) -> dict[int, HoursSum]:
+        """member id -> the hours credited to them in ``[since, until)`` (by the ledger's
+        ``at``; either end open when None), for members credited any."""
+        ...
+
+    async def per_team(
+        self, council_id: int, since: datetime | None, until: datetime | None
+    ) -> dict[int | None, HoursSum]:
+        """team id -> the hours credited in ``[since, until)`` to members of that team at
+        the time (``HoursEntry.team_id``; None: of no team), for teams credited any."""
+        ...
+
+    async def per_period(self, council_id: int, edges: Sequence[datetime]) -> list[HoursSum]:
+        """The hours credited in each period ``[edges[i], edges[i + 1])``, in order, one
+        sum per period (zero where none): ``len(edges) - 1`` sums, none for fewer than
+        two edges. ``edges`` are aware and increasing."""
+        ...
+
+    async def span(
+        self, council_id: int, since: datetime | None, until: datetime | None
+    ) -> tuple[datetime, datetime] | None:
+        """When the first and the last hours in ``[since, until)`` were credited; None
+        when none were."""
+        ...
+
+
+@dataclass(frozen=True)
+class HoursSum:
+    """Service hours added up: the hours (exact, to the cent), how many tasks credited
+    them, and how many different people."""
+
+    hours: Decimal
+    tasks: int
+    people: int
+
+
+@dataclass(frozen=True)
+class RequestWaits:
+    """Requests of one category and how fast they were taken. Every request is one of
+    ``taken`` (a volunteer accepted it, whatever became of it since), ``waiting`` (open
+    or offered, nobody took it yet) or ``never_taken`` (expired or cancelled before
+    anyone took it). ``median`` and ``p90`` are of the waits of the taken ones (None
+    when none was): the median is the middle wait, the mean of the two middle ones for
+    an even number; the 90th percentile is the nearest-rank one, the wait at place
+    ceil(0.9 n) of the n waits from shortest to longest."""
+
+    requests: int
+    taken: int
+    waiting: int
+    never_taken: int
+    median: timedelta | None
+    p90: timedelta | None
 
 
 class ScheduleReader(Protocol):

@@ -81,3 +81,11 @@ class SqlMeetingRepository(Repository):
             .order_by(MeetingRow.id)
         )
         return [_meeting(row) for row in rows]
+
+    async def of_council(self, council_id: int) -> list[Meeting]:
+        rows = await self.session.scalars(
+            select(MeetingRow)
+            .where(MeetingRow.council_id == council_id)
+            .order_by(MeetingRow.starts_at, MeetingRow.id)
+        )
+        return [_meeting(row) for row in rows]

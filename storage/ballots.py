@@ -222,6 +222,14 @@ class SqlBallotRepository(Repository):
             .values(rendered_seq=seq)
         )
 
+    async def of_council(self, council_id: int) -> list[Ballot]:
+        rows = await self.session.scalars(
+            select(BallotRow)
+            .where(BallotRow.council_id == council_id)
+            .order_by(BallotRow.opened_at, BallotRow.id)
+        )
+        return [_ballot(row) for row in rows]
+
 
 def _vote_row(vote: Vote) -> dict[str, Any]:
     return {

@@ -6,7 +6,7 @@ import builtins
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from domain import errors
 from domain.model import TELEGRAM, Account, Council, Flat, Member, MemberStatus
@@ -403,6 +403,16 @@ class SqlMemberRepository(Repository):
             select(MemberRow).where(MemberRow.id.in_(holders)).order_by(MemberRow.id)
         )
         return await self._members(rows)
+
+    async def roll_size(self, council_id: int) -> int:
+        count = await self.session.scalar(
+            select(func.count()).where(
+                MemberRow.council_id == council_id,
+                MemberRow.status == MemberStatus.ACTIVE.value,
+                MemberRow.voting.is_(True),
+            )
+        )
+        return int(count or 0)
 
     async def _members(self, rows: Iterable[MemberRow]) -> builtins.list[Member]:
         """The members of ``rows``, each with its accounts and flats (two queries per

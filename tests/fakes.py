@@ -373,6 +373,13 @@ class FakeMemberRepository(_Repository):
             if m.council_id == council_id and m.status in statuses
         ]
 
+    async def roll_size(self, council_id: int) -> int:
+        return sum(
+            1
+            for m in self._t.members.values()
+            if m.council_id == council_id and m.status is MemberStatus.ACTIVE and m.voting
+        )
+
     async def of_flat(self, council_id: int, household: str) -> builtins.list[Member]:
         return [
             _clone(m)
@@ -551,6 +558,10 @@ class FakeBallotRepository(_Repository):
         ballot = self._t.ballots.get(ballot_id)
         if ballot is not None and seq > ballot.rendered_seq:
             ballot.rendered_seq = seq
+
+    async def of_council(self, council_id: int) -> list[Ballot]:
+        found = [b for b in self._t.ballots.values() if b.council_id == council_id]
+        return [_clone(b) for b in sorted(found, key=lambda b: (b.opened_at, b.id or 0))]
 
 
 class FakeVoteRepository(_Repository):
@@ -759,6 +770,10 @@ class FakeMeetingRepository(_Repository):
             for _, m in sorted(self._t.meetings.items())
             if m.is_scheduled and m.starts_at > after
         ]
+
+    async def of_council(self, council_id: int) -> list[Meeting]:
+        found = [m for m in self._t.meetings.values() if m.council_id == council_id]
+        return [_clone(m) for m in sorted(found, key=lambda m: (m.starts_at, m.id or 0))]
 
 
 class FakeNoticeRepository(_Repository):
