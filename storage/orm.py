@@ -647,4 +647,84 @@ class InboxRow(Base):
     handled_at: Mapped[datetime | None]
 
 
+class WebLinkRow(Base):
+    """A one-time sign-in link to the staff console, sent privately by ``/console``:
+    only its HMAC is kept, used once, valid minutes."""
+
+    __tablename__ = "web_links"
+    __table_args__ = (Index("ix_web_links_user_id_created_at", "user_id", "created_at"),)
+
+    id: Mapped[int] = _id()
+    council_id: Mapped[int] = mapped_column(IdType, ForeignKey("councils.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(BigInteger)  # the chair or staff member's account
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class LoginKeyRow(Base):
+    """A household's login key (登录码), the second QR code of its printed card: signs a
+    browser in as that roll entry, as often as scanned, until revoked or reissued."""
+
+    __tablename__ = "login_keys"
+
+    id: Mapped[int] = _id()
+    council_id: Mapped[int] = mapped_column(IdType, ForeignKey("councils.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("members.id", ondelete="CASCADE"), index=True
+    )
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    created_by: Mapped[int | None] = mapped_column(BigInteger)
+    revoked_at: Mapped[datetime | None]
+
+
+class WebSessionRow(Base):
+    """A signed-in browser: staff (a chair or staff member's account) or a resident (a
+    roll entry). Only the cookie's HMAC is kept; revoking ends it at the next request."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = _id()
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    council_id: Mapped[int] = mapped_column(IdType, ForeignKey("councils.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # staff | resident
+    user_id: Mapped[int | None] = mapped_column(BigInteger)
+    member_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("members.id", ondelete="CASCADE"), index=True
+    )
+    via: Mapped[str] = mapped_column(String(16))  # link | key | telegram
+    key_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("login_keys.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class WebAccessRow(Base):
+    """The web's audit trail of signing in: every link and key used or refused, every
+    key issued or revoked, every Mini App sign-in; failures per client are the rate
+    limit."""
+
+    __tablename__ = "web_access"
+    __table_args__ = (
+        Index("ix_web_access_client_at", "client", "at"),
+        Index("ix_web_access_council_id_at", "council_id", "at"),
+    )
+
+    id: Mapped[int] = _id()
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(24))
+    ok: Mapped[bool] = mapped_column(Boolean)
+    council_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("councils.id", ondelete="CASCADE")
+    )
+    member_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("members.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(BigInteger)
+    client: Mapped[str | None] = mapped_column(String(64))  # the browser's address
+    detail: Mapped[str | None] = mapped_column(String(200))
+
+
 metadata = Base.metadata

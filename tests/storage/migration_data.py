@@ -705,6 +705,108 @@ def _0008() -> Rows:
     }
 
 
+def _0009() -> Rows:
+    """The web: a used console link of the chair's, a household's login key (revoked and
+    reissued), a resident's browser signed in by it, a chair's by the link, and the
+    audit trail of both with a refused key."""
+    return {
+        "web_links": [
+            {
+                "id": 1,
+                "council_id": 1,
+                "user_id": CHAIR,
+                "digest": "a1" * 32,
+                "created_at": at(9_000),
+                "expires_at": at(9_010),
+                "used_at": at(9_001),
+            }
+        ],
+        "login_keys": [
+            {
+                "id": 1,
+                "council_id": 1,
+                "member_id": 6,
+                "digest": "b1" * 32,
+                "created_at": at(9_000),
+                "created_by": CHAIR,
+                "revoked_at": at(9_005),
+            },
+            {
+                "id": 2,
+                "council_id": 1,
+                "member_id": 6,
+                "digest": "b2" * 32,
+                "created_at": at(9_005),
+                "created_by": CHAIR,
+                "revoked_at": None,
+            },
+        ],
+        "web_sessions": [
+            {
+                "id": 1,
+                "digest": "c1" * 32,
+                "council_id": 1,
+                "kind": "staff",
+                "user_id": CHAIR,
+                "member_id": None,
+                "via": "link",
+                "key_id": None,
+                "created_at": at(9_001),
+                "expires_at": at(9_001 + 12 * 60),
+                "revoked_at": None,
+            },
+            {
+                "id": 2,
+                "digest": "c2" * 32,
+                "council_id": 1,
+                "kind": "resident",
+                "user_id": None,
+                "member_id": 6,
+                "via": "key",
+                "key_id": 2,
+                "created_at": at(9_006),
+                "expires_at": at(9_006 + 180 * 24 * 60),
+                "revoked_at": None,
+            },
+        ],
+        "web_access": [
+            {
+                "id": 1,
+                "at": at(9_001),
+                "kind": "link_used",
+                "ok": True,
+                "council_id": 1,
+                "member_id": None,
+                "user_id": CHAIR,
+                "client": "127.0.0.1",
+                "detail": None,
+            },
+            {
+                "id": 2,
+                "at": at(9_004),
+                "kind": "key_refused",
+                "ok": False,
+                "council_id": None,
+                "member_id": None,
+                "user_id": None,
+                "client": "192.0.2.7",
+                "detail": "unknown",
+            },
+            {
+                "id": 3,
+                "at": at(9_006),
+                "kind": "key_used",
+                "ok": True,
+                "council_id": 1,
+                "member_id": 6,
+                "user_id": None,
+                "client": "192.0.2.8",
+                "detail": None,
+            },
+        ],
+    }
+
+
 SEEDS: dict[str, Callable[[], Rows]] = {
     "0001": _0001,
     "0002": _0002,
@@ -714,6 +816,7 @@ SEEDS: dict[str, Callable[[], Rows]] = {
     "0006": _0006,
     "0007": _0007,
     "0008": _0008,
+    "0009": _0009,
 }
 
 

@@ -85,7 +85,7 @@ async def test_upgrade_from_empty(
     monkeypatch.chdir(tmp_path)  # no alembic.ini to be found here, and none needed
     assert await migrate.current(database_url) is None
     await migrate.upgrade(database_url)
-    assert await migrate.current(database_url) == migrate.head() == "0008"
+    assert await migrate.current(database_url) == migrate.head() == "0009"
     assert await _inspect(database_url, _tables) == TABLES | {"alembic_version"}
     await migrate.upgrade(database_url)  # again: nothing to do
     assert await migrate.current(database_url) == migrate.head()
