@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, case, func, select, update
 
 from domain import errors
-from domain.ports import Lock
+from domain.ports import HoursSum, Lock, RequestWaits
 from domain.task_rules import (
     HoursEntry,
     MemberUnit,
@@ -303,6 +303,104 @@ class SqlTaskRepository(Repository):
         )
         return {member_id: int(count) for member_id, count in rows if member_id is not None}
 
+    async def of_council(
+        self, council_id: int, states: Sequence[TaskState], limit: int
+    ) -> list[Task]:
+        if not states or limit <= 0:
+            return []
+        rows = await self.session.scalars(
+            select(TaskRow)
+            .where(TaskRow.council_id == council_id, TaskRow.state.in_([s.value for s in states]))
+            .order_by(
+                func.coalesce(TaskRow.closed_at, TaskRow.created_at).desc(), TaskRow.id.desc()
+            )
+            .limit(limit)
+        )
+        return [_task(row) for row in rows]
+
+    async def count_by_state(self, council_id: int) -> dict[TaskState, int]:
+        rows = await self.session.execute(
+            select(TaskRow.state, func.count())
+            .where(TaskRow.council_id == council_id)
+            .group_by(TaskRow.state)
+        )
+        return {TaskState(state): int(count) for state, count in rows}
+
+    async def request_waits(
+        self, council_id: int, since: datetime | None, until: datetime | None
+    ) -> dict[str | None, RequestWaits]:
+        where = [TaskRow.council_id == council_id, TaskRow.source == TaskSource.REQUEST.value]
+        if since is not None:
+            where.append(TaskRow.created_at >= since)
+        if until is not None:
+            where.append(TaskRow.created_at < until)
+        taken = TaskRow.accepted_at.is_not(None)
+        untaken_in = (TaskState.OPEN.value, TaskState.OFFERED.value)
+        counts = await self.session.execute(
+            select(
+                TaskRow.skill,
+                func.count(),
+                func.count(TaskRow.accepted_at),
+                func.sum(case((~taken & TaskRow.state.in_(untaken_in), 1), else_=0)),
+            )
+            .where(*where)
+            .group_by(TaskRow.skill)
+        )
+        figures = {
+            skill: (int(n), int(n_taken), int(waiting or 0))
+            for skill, n, n_taken, waiting in counts
+        }
+        # The waits at the ranks the median and the 90th percentile need, per category:
+        # the database ranks them, only those few rows come back.
+        ranked = (
+            select(
+                TaskRow.skill.label("skill"),
+                TaskRow.created_at.label("created_at"),
+                TaskRow.accepted_at.label("accepted_at"),
+                func.row_number()
+                .over(partition_by=TaskRow.skill, order_by=(self._wait(), TaskRow.id))
+                .label("place"),
+                func.count().over(partition_by=TaskRow.skill).label("n"),
+            )
+            .where(*where, taken)
+            .subquery()
+        )
+        place, n = ranked.c.place, ranked.c.n
+        low, high, p90 = (n + 1) // 2, n // 2 + 1, (9 * n + 9) // 10
+        rows = await self.session.execute(
+            select(ranked.c.skill, place, n, ranked.c.created_at, ranked.c.accepted_at).where(
+                (place == low) | (place == high) | (place == p90)
+            )
+        )
+        waits: dict[str | None, dict[int, timedelta]] = {}
+        sizes: dict[str | None, int] = {}
+        for skill, at, size, created_at, accepted_at in rows:
+            wait = _aware(accepted_at) - _aware(created_at)
+            waits.setdefault(skill, {})[int(at)] = wait
+            sizes[skill] = int(size)
+        found: dict[str | None, RequestWaits] = {}
+        for skill, (total, n_taken, waiting) in figures.items():
+            median = p90_wait = None
+            if n_taken:
+                size, at = sizes[skill], waits[skill]
+                median = (at[(size + 1) // 2] + at[size // 2 + 1]) / 2
+                p90_wait = at[(9 * size + 9) // 10]
+            found[skill] = RequestWaits(
+                requests=total,
+                taken=n_taken,
+                waiting=waiting,
+                never_taken=total - n_taken - waiting,
+                median=median,
+                p90=p90_wait,
+            )
+        return found
+
+    def _wait(self) -> ColumnElement[Any]:
+        """A request's wait, in an order the database can sort by."""
+        if self.dialect == "sqlite":
+            return func.julianday(TaskRow.accepted_at) - func.julianday(TaskRow.created_at)
+        return TaskRow.accepted_at - TaskRow.created_at
+
 
 def _offer(row: OfferRow) -> Offer:
     return Offer(
@@ -412,6 +510,19 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+def _cents(column: Any) -> Any:
+    """Hours summed as whole cents: exact on SQLite too, which keeps NUMERIC as REAL."""
+    return func.coalesce(func.sum(func.round(column * 100)), 0)
+
+
+def _hours(cents: object) -> Decimal:
+    return Decimal(int(Decimal(str(cents)))).scaleb(-2)
+
+
+def _hours_sum(cents: object, tasks: object, people: object) -> HoursSum:
+    return HoursSum(_hours(cents), int(str(tasks or 0)), int(str(people or 0)))
+
+
 class SqlHoursLedger(Repository):
     async def add(self, entry: HoursEntry) -> bool:
         return await self.insert_ignore(
@@ -445,3 +556,84 @@ class SqlHoursLedger(Repository):
         return {
             member_id: Decimal(str(hours)).quantize(Decimal("0.01")) for member_id, hours in rows
         }
+
+    def _within(self, council_id: int, since: datetime | None, until: datetime | None) -> list[Any]:
+        where: list[Any] = [HoursRow.council_id == council_id]
+        if since is not None:
+            where.append(HoursRow.at >= since)
+        if until is not None:
+            where.append(HoursRow.at < until)
+        return where
+
+    def _sums(self) -> tuple[Any, Any, Any]:
+        return (
+            _cents(HoursRow.hours),
+            func.count(),
+            func.count(func.distinct(HoursRow.member_id)),
+        )
+
+    async def per_member(
+        self, council_id: int, since: datetime | None, until: datetime | None
+    ) -> dict[int, HoursSum]:
+        rows = await self.session.execute(
+            select(HoursRow.member_id, *self._sums())
+            .where(*self._within(council_id, since, until))
+            .group_by(HoursRow.member_id)
+        )
+        return {member_id: _hours_sum(*sums) for member_id, *sums in rows}
+
+    async def per_team(
+        self, council_id: int, since: datetime | None, until: datetime | None
+    ) -> dict[int | None, HoursSum]:
+        rows = await self.session.execute(
+            select(HoursRow.team_id, *self._sums())
+            .where(*self._within(council_id, since, until))
+            .group_by(HoursRow.team_id)
+        )
+        return {team_id: _hours_sum(*sums) for team_id, *sums in rows}
+
+    async def per_period(self, council_id: int, edges: Sequence[datetime]) -> list[HoursSum]:
+        if len(edges) < 2:
+            return []
+        # Each entry's period by a CASE over the edges (as UTC instants), so the periods
+        # may be any (a council's local months) and both databases count them the same.
+        # Grouped in an outer query: PostgreSQL would not see two renderings of the CASE,
+        # each with its own parameters, as the same expression.
+        periods = (
+            select(
+                case(
+                    *((HoursRow.at < edge, index) for index, edge in enumerate(edges[1:])),
+                    else_=-1,
+                ).label("period"),
+                HoursRow.hours,
+                HoursRow.member_id,
+            )
+            .where(*self._within(council_id, edges[0], edges[-1]))
+            .subquery()
+        )
+        rows = await self.session.execute(
+            select(
+                periods.c.period,
+                _cents(periods.c.hours),
+                func.count(),
+                func.count(func.distinct(periods.c.member_id)),
+            ).group_by(periods.c.period)
+        )
+        found = {int(index): _hours_sum(*sums) for index, *sums in rows}
+        empty = HoursSum(Decimal("0.00"), 0, 0)
+        return [found.get(index, empty) for index in range(len(edges) - 1)]
+
+    async def span(
+        self, council_id: int, since: datetime | None, until: datetime | None
+    ) -> tuple[datetime, datetime] | None:
+        row = (
+            await self.session.execute(
+                select(func.min(HoursRow.at), func.max(HoursRow.at)).where(
+                    *self._within(council_id, since, until)
+                )
+            )
+        ).one()
+        first, last = row
+        if first is None or last is None:
+            return None
+        return _aware(first), _aware(last)

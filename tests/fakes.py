@@ -20,6 +20,7 @@ from __future__ import annotations
 import builtins
 import copy
 import dataclasses
+import itertools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -959,6 +960,59 @@ class FakeTaskRepository(_Repository):
                 load[task.accepted_by] = load.get(task.accepted_by, 0) + 1
         return load
 
+    async def of_council(
+        self, council_id: int, states: Sequence[TaskState], limit: int
+    ) -> list[Task]:
+        mine = [
+            t for t in self._t.tasks.values() if t.council_id == council_id and t.state in states
+        ]
+        mine.sort(key=lambda t: (t.closed_at or t.created_at, t.id or 0), reverse=True)
+        return [_clone(t) for t in mine[: max(limit, 0)]]
+
+    async def count_by_state(self, council_id: int) -> dict[TaskState, int]:
+        counts: dict[TaskState, int] = {}
+        for task in self._t.tasks.values():
+            if task.council_id == council_id:
+                counts[task.state] = counts.get(task.state, 0) + 1
+        return counts
+
+    async def request_waits(
+        self, council_id: int, since: datetime | None, until: datetime | None
+    ) -> dict[str | None, ports.RequestWaits]:
+        groups: dict[str | None, list[Task]] = {}
+        for task in self._t.tasks.values():
+            if (
+                task.council_id == council_id
+                and task.source is TaskSource.REQUEST
+                and (since is None or task.created_at >= since)
+                and (until is None or task.created_at < until)
+            ):
+                groups.setdefault(task.skill, []).append(task)
+        found: dict[str | None, ports.RequestWaits] = {}
+        for skill, tasks in groups.items():
+            waits = sorted(
+                t.accepted_at - t.created_at for t in tasks if t.accepted_at is not None
+            )
+            waiting = sum(
+                1
+                for t in tasks
+                if t.accepted_at is None and t.state in (TaskState.OPEN, TaskState.OFFERED)
+            )
+            n = len(waits)
+            median = p90 = None
+            if n:
+                median = (waits[(n + 1) // 2 - 1] + waits[n // 2]) / 2
+                p90 = waits[(9 * n + 9) // 10 - 1]
+            found[skill] = ports.RequestWaits(
+                requests=len(tasks),
+                taken=n,
+                waiting=waiting,
+                never_taken=len(tasks) - n - waiting,
+                median=median,
+                p90=p90,
+            )
+        return found
+
 
 class FakeOfferRepository(_Repository):
     async def add(self, offer: Offer) -> Offer:
@@ -1070,6 +1124,52 @@ class FakeHoursLedger(_Repository):
                 before = totals.get(entry.member_id, Decimal("0.00"))
                 totals[entry.member_id] = before + entry.hours
         return totals
+
+    def _within(
+        self, council_id: int, since: datetime | None, until: datetime | None
+    ) -> list[HoursEntry]:
+        return [
+            e
+            for e in self._t.hours.values()
+            if e.council_id == council_id
+            and (since is None or e.at >= since)
+            and (until is None or e.at < until)
+        ]
+
+    @staticmethod
+    def _sum(entries: Sequence[HoursEntry]) -> ports.HoursSum:
+        hours = sum((e.hours for e in entries), Decimal(0)).quantize(CENT)
+        return ports.HoursSum(hours, len(entries), len({e.member_id for e in entries}))
+
+    async def per_member(
+        self, council_id: int, since: datetime | None, until: datetime | None
+    ) -> dict[int, ports.HoursSum]:
+        groups: dict[int, list[HoursEntry]] = {}
+        for entry in self._within(council_id, since, until):
+            groups.setdefault(entry.member_id, []).append(entry)
+        return {member_id: self._sum(entries) for member_id, entries in groups.items()}
+
+    async def per_team(
+        self, council_id: int, since: datetime | None, until: datetime | None
+    ) -> dict[int | None, ports.HoursSum]:
+        groups: dict[int | None, list[HoursEntry]] = {}
+        for entry in self._within(council_id, since, until):
+            groups.setdefault(entry.team_id, []).append(entry)
+        return {team_id: self._sum(entries) for team_id, entries in groups.items()}
+
+    async def per_period(
+        self, council_id: int, edges: Sequence[datetime]
+    ) -> list[ports.HoursSum]:
+        return [
+            self._sum(self._within(council_id, start, end))
+            for start, end in itertools.pairwise(edges)
+        ]
+
+    async def span(
+        self, council_id: int, since: datetime | None, until: datetime | None
+    ) -> tuple[datetime, datetime] | None:
+        moments = [e.at for e in self._within(council_id, since, until)]
+        return (min(moments), max(moments)) if moments else None
 
 
 class FakeRoleEventRepository(_Repository):
