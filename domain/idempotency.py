@@ -98,6 +98,10 @@ class IdempotentUnitOfWork:
         return self._inner.binding_codes
 
     @property
+    def web(self) -> ports.WebAccessRepository:
+        return self._inner.web
+
+    @property
     def hours(self) -> ports.HoursLedger:
         return self._inner.hours
 

@@ -721,7 +721,9 @@ class WebAccessRow(Base):
     council_id: Mapped[int | None] = mapped_column(
         IdType, ForeignKey("councils.id", ondelete="CASCADE")
     )
-    member_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("members.id", ondelete="CASCADE"))
+    member_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("members.id", ondelete="CASCADE")
+    )
     user_id: Mapped[int | None] = mapped_column(BigInteger)
     client: Mapped[str | None] = mapped_column(String(64))  # the browser's address
     detail: Mapped[str | None] = mapped_column(String(200))

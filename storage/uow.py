@@ -32,6 +32,7 @@ from storage.volunteering import (
     SqlUnitRepository,
     SqlVolunteerRepository,
 )
+from storage.web_access import SqlWebAccessRepository
 
 # Where committed events go once a unit of work has ended (``bot.runtime.bus``).
 Publish = Callable[[Sequence[Event]], Awaitable[None]]
@@ -75,6 +76,7 @@ class SqlUnitOfWork:
     tasks: ports.TaskRepository
     offers: ports.OfferRepository
     binding_codes: ports.BindingCodeRepository
+    web: ports.WebAccessRepository
     hours: ports.HoursLedger
     updates: ports.UpdateLog
     schedule: ports.ScheduleReader
@@ -124,6 +126,7 @@ class SqlUnitOfWork:
         self.tasks = SqlTaskRepository(session)
         self.offers = SqlOfferRepository(session)
         self.binding_codes = SqlBindingCodeRepository(session)
+        self.web = SqlWebAccessRepository(session)
         self.hours = SqlHoursLedger(session)
         self.updates = SqlUpdateLog(session, self._clock)
         self.schedule = SqlScheduleReader(session)

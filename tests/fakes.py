@@ -69,6 +69,7 @@ from domain.task_rules import (
     Team,
     Volunteer,
 )
+from domain.web_access import AccessEvent, LoginKey, WebLink, WebSession
 from tests.schedule_moments import FakeScheduleReader
 
 _T = TypeVar("_T")
@@ -160,6 +161,10 @@ class Tables:
     sign_ins: dict[int, SignIn] = field(default_factory=dict)  # meeting id -> sign-in
     attendance: dict[tuple[int, int], Attendance] = field(default_factory=dict)
     paper_uploads: dict[int, PaperUpload] = field(default_factory=dict)
+    web_links: dict[int, WebLink] = field(default_factory=dict)
+    login_keys: dict[int, LoginKey] = field(default_factory=dict)
+    web_sessions: dict[int, WebSession] = field(default_factory=dict)
+    web_access: list[AccessEvent] = field(default_factory=list)
     last_id: dict[str, int] = field(default_factory=dict)
 
     def copy(self) -> Tables:
@@ -192,6 +197,10 @@ class Tables:
             sign_ins={k: _clone(v) for k, v in self.sign_ins.items()},
             attendance=dict(self.attendance),  # Attendance is frozen
             paper_uploads={k: _clone(v) for k, v in self.paper_uploads.items()},
+            web_links={k: _clone(v) for k, v in self.web_links.items()},
+            login_keys={k: _clone(v) for k, v in self.login_keys.items()},
+            web_sessions={k: _clone(v) for k, v in self.web_sessions.items()},
+            web_access=list(self.web_access),  # AccessEvent is frozen
             last_id=dict(self.last_id),
         )
 
@@ -1099,6 +1108,86 @@ class FakeBindingCodeRepository(_Repository):
         return [at for who, at, ok in attempts if who == user_id and not ok and at >= since]
 
 
+class FakeWebAccessRepository(_Repository):
+    async def add_link(self, link: WebLink) -> WebLink:
+        if any(x.digest == link.digest for x in self._t.web_links.values()):
+            raise AssertionError("unique constraint: web_links.digest")
+        return self._insert("web_links", self._t.web_links, link)
+
+    async def link_by_digest(self, digest: str) -> WebLink | None:
+        found = [x for x in self._t.web_links.values() if x.digest == digest]
+        return _clone(found[0]) if found else None
+
+    async def use_link(self, link_id: int, now: datetime) -> bool:
+        link = self._t.web_links.get(link_id)
+        if link is None or link.used_at is not None:
+            return False
+        link.used_at = _utc(now)
+        return True
+
+    async def links_since(self, user_id: int, since: datetime) -> int:
+        links = self._t.web_links.values()
+        return sum(1 for x in links if x.user_id == user_id and x.created_at >= since)
+
+    async def add_key(self, key: LoginKey) -> LoginKey:
+        if any(x.digest == key.digest for x in self._t.login_keys.values()):
+            raise AssertionError("unique constraint: login_keys.digest")
+        return self._insert("login_keys", self._t.login_keys, key)
+
+    async def key_by_digest(self, digest: str) -> LoginKey | None:
+        found = [x for x in self._t.login_keys.values() if x.digest == digest]
+        return _clone(found[0]) if found else None
+
+    async def keys_of(self, member_id: int) -> list[LoginKey]:
+        keys = sorted(self._t.login_keys.items())
+        return [_clone(x) for _, x in keys if x.member_id == member_id]
+
+    async def revoke_keys(self, member_ids: Sequence[int], now: datetime) -> list[int]:
+        wanted, revoked = set(member_ids), []
+        for key_id, key in sorted(self._t.login_keys.items()):
+            if key.member_id in wanted and key.revoked_at is None:
+                key.revoked_at = _utc(now)
+                revoked.append(key_id)
+        for session in self._t.web_sessions.values():
+            if session.key_id in revoked and session.revoked_at is None:
+                session.revoked_at = _utc(now)
+        return revoked
+
+    async def add_session(self, session: WebSession) -> WebSession:
+        if any(x.digest == session.digest for x in self._t.web_sessions.values()):
+            raise AssertionError("unique constraint: web_sessions.digest")
+        return self._insert("web_sessions", self._t.web_sessions, session)
+
+    async def session_by_digest(self, digest: str) -> WebSession | None:
+        found = [x for x in self._t.web_sessions.values() if x.digest == digest]
+        return _clone(found[0]) if found else None
+
+    async def revoke_session(self, session_id: int, now: datetime) -> None:
+        session = self._t.web_sessions.get(session_id)
+        if session is not None and session.revoked_at is None:
+            session.revoked_at = _utc(now)
+
+    async def record(self, event: AccessEvent) -> None:
+        stored = dataclasses.replace(
+            event, at=_utc(event.at), id=len(self._t.web_access) + 1
+        )
+        self._t.web_access.append(stored)
+
+    async def failures_since(self, client: str, since: datetime) -> list[datetime]:
+        events = self._t.web_access
+        return [e.at for e in events if e.client == client and not e.ok and e.at >= since]
+
+    async def trail(
+        self, council_id: int, *, member_id: int | None = None, limit: int = 200
+    ) -> list[AccessEvent]:
+        events = [
+            e
+            for e in self._t.web_access
+            if e.council_id == council_id and (member_id is None or e.member_id == member_id)
+        ]
+        return sorted(events, key=lambda e: (e.at, e.id or 0), reverse=True)[:limit]
+
+
 class FakeHoursLedger(_Repository):
     async def add(self, entry: HoursEntry) -> bool:
         entry = _stored(entry)
@@ -1255,6 +1344,7 @@ class FakeUnitOfWork:
     tasks: ports.TaskRepository
     offers: ports.OfferRepository
     binding_codes: ports.BindingCodeRepository
+    web: ports.WebAccessRepository
     hours: ports.HoursLedger
     updates: ports.UpdateLog
     schedule: ports.ScheduleReader
@@ -1289,6 +1379,7 @@ class FakeUnitOfWork:
         self.tasks = FakeTaskRepository(self)
         self.offers = FakeOfferRepository(self)
         self.binding_codes = FakeBindingCodeRepository(self)
+        self.web = FakeWebAccessRepository(self)
         self.hours = FakeHoursLedger(self)
         self.schedule = FakeScheduleReader(self)
         self.sign_ins = FakeSignInRepository(self)

@@ -67,7 +67,7 @@ async def issue_cards(
     ``council_id`` (a private chat) it is the council ``user_id`` keeps, if only one."""
     wanted = [_household_key(h) for h in households]
     async with uow:
-        council = await _kept_council(uow, council_id, user_id)
+        council = await kept_council(uow, council_id, user_id)
         assert council.id is not None
         council_id = council.id
         members = [
@@ -101,7 +101,7 @@ async def issue_cards(
         return CardBatch(council, cards, expires_at, replaced)
 
 
-async def _kept_council(uow: UnitOfWork, council_id: int | None, user_id: int | None) -> Council:
+async def kept_council(uow: UnitOfWork, council_id: int | None, user_id: int | None) -> Council:
     if council_id is not None:
         council = await require_council(uow, council_id)
         if user_id is not None:
