@@ -16,8 +16,9 @@ from bot.i18n import EN_US, ZH_CN
 from bot.reports.minutes import EAST_ASIA_FONT, ballot_minutes_docx, meeting_minutes_docx
 from bot.reports.workbooks import turnout_xlsx, votes_xlsx
 from domain import services
+from domain.model import BallotKind, Flat
 from domain.services import reports
-from tests.domain.builders import ident, join, open_topic, put_motion, set_up, vote
+from tests.domain.builders import CHAIR, NOW, ident, join, open_topic, put_motion, set_up, vote
 from tests.domain.test_reports import STAFF, Sitting, sitting
 from tests.fakes import FakeUnitOfWorkFactory
 
@@ -228,3 +229,88 @@ async def test_turnout_workbook(factory: FakeUnitOfWorkFactory) -> None:
     assert sheet[2][7:] == (4, 3, pytest.approx(0.75))
     rates = [(c, v) for c, v, _ in cells(data) if c.startswith("J") and c != "J1"]
     assert [Decimal(str(v)) for _, v in rates] == [Decimal("0.75"), Decimal("0.75")]
+
+
+async def test_an_options_ballot_names_each_option_and_the_one_adopted(
+    factory: FakeUnitOfWorkFactory,
+) -> None:
+    council_id = await set_up(factory)
+    for user_id in (11, 12, 13):
+        await join(factory, council_id, user_id)
+    topic = await open_topic(factory, council_id)
+    for user_id, text in ((11, "种月季"), (12, "种蔬菜")):
+        await services.submit_proposal(
+            factory(), council_id=council_id, topic_id=topic.id, user_id=user_id, text=text, now=NOW
+        )
+    ballot = await services.put_ballot(
+        factory(),
+        council_id=council_id,
+        topic_id=topic.id,
+        user_id=CHAIR,
+        kind=BallotKind.OPTIONS,
+        now=NOW,
+    )
+    first, second = (o.key for o in ballot.options)
+    for user_id, choice in ((11, first), (12, first), (13, second)):
+        await vote(factory, ident(ballot), user_id, choice)
+    await services.close_ballot(
+        factory(), council_id=council_id, ballot_id=ident(ballot), user_id=CHAIR, now=NOW
+    )
+    minutes = await reports.ballot_minutes(factory(), ballot_id=ident(ballot), user_id=None)
+    text = docx_text(ballot_minutes_docx(ZH_CN, minutes))
+    assert "表决1：方案选择，记名投票" in text
+    assert "选项1（种月季）：2 人" in text and "选项2（种蔬菜）：1 人" in text
+    assert "弃权：0 人" in text
+    assert "表决结果：通过" in text and "采纳方案：选项1：种月季" in text
+    record = await reports.ballot_record(factory(), ballot_id=ident(ballot), user_id=None)
+    sheets = xlsx_rows(votes_xlsx(ZH_CN, record))
+    assert [row[2] for row in sheets["表决记录"][1:]] == [
+        "选项1：种月季",
+        "选项1：种月季",
+        "选项2：种蔬菜",
+    ]
+    assert sheets["合计"][1:] == [
+        ("选项1：种月季", 2),
+        ("选项2：种蔬菜", 1),
+        ("弃权", 0),
+        ("参与表决", 3),
+        ("名册", 3),
+    ]
+
+
+async def test_owners_rules_give_area_and_owners_in_the_minutes_and_turnout(
+    factory: FakeUnitOfWorkFactory,
+) -> None:
+    council_id = await set_up(factory)
+    areas = {11: Decimal("89.50"), 12: Decimal("100.25"), 13: Decimal("60")}
+    for user_id, area in areas.items():
+        member = await join(factory, council_id, user_id)
+        async with factory() as uow:
+            member.flats = (Flat(member.household, area, True),)
+            await uow.members.update(member)
+            await uow.commit()
+    topic = await open_topic(factory, council_id)
+    ballot = await services.put_ballot(
+        factory(),
+        council_id=council_id,
+        topic_id=topic.id,
+        user_id=CHAIR,
+        kind=BallotKind.MOTION,
+        rule_name="owners-ordinary",
+        now=NOW,
+    )
+    await vote(factory, ident(ballot), 11, "for")
+    await vote(factory, ident(ballot), 12, "for")
+    minutes = await reports.ballot_minutes(factory(), ballot_id=ident(ballot), user_id=None)
+    text = docx_text(ballot_minutes_docx(ZH_CN, minutes))
+    assert "按专有部分面积：参与 189.75 / 249.75，赞成 189.75，反对 0，弃权 0" in text
+    assert "按业主人数：参与 2 / 3，赞成 2，反对 0，弃权 0" in text
+    found = await reports.turnout(factory(), council_id=council_id, user_id=None)
+    council = await services.council_by_id(factory(), council_id=council_id)
+    (header, row) = xlsx_rows(turnout_xlsx(ZH_CN, council, found))["参与率"]
+    columns = dict(zip(header, row, strict=True))
+    assert columns["专有部分面积（名册）"] == 249.75
+    assert columns["专有部分面积（参与）"] == 189.75
+    assert columns["专有部分面积参与率"] == pytest.approx(0.7598)  # 189.75 / 249.75, 4 places
+    assert (columns["业主人数（名册）"], columns["业主人数（参与）"]) == (3, 2)
+    assert columns["人数参与率"] == pytest.approx(0.6667)
