@@ -238,9 +238,14 @@ async def test_an_options_ballot_names_each_option_and_the_one_adopted(
     for user_id in (11, 12, 13):
         await join(factory, council_id, user_id)
     topic = await open_topic(factory, council_id)
-    for user_id, text in ((11, "种月季"), (12, "种蔬菜")):
+    for user_id, proposal in ((11, "种月季"), (12, "种蔬菜")):
         await services.submit_proposal(
-            factory(), council_id=council_id, topic_id=topic.id, user_id=user_id, text=text, now=NOW
+            factory(),
+            council_id=council_id,
+            topic_id=topic.id,
+            user_id=user_id,
+            text=proposal,
+            now=NOW,
         )
     ballot = await services.put_ballot(
         factory(),
