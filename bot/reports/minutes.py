@@ -28,7 +28,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from bot.reports import wording as w
-from domain.model import BallotKind, Council, Meeting
+from domain.model import BallotKind, Council, Meeting, MeetingStatus
 from domain.rules import Quantity
 from domain.services.reports import (
     Attendee,
@@ -55,6 +55,8 @@ def meeting_minutes_docx(lang: str, minutes: MeetingMinutes) -> bytes:
     doc = _Minutes(lang, minutes.council)
     doc.title()
     doc.meeting(minutes.meeting)
+    if minutes.meeting.status is MeetingStatus.CANCELLED:
+        doc.para(w.text(lang, "report.minutes.meeting_cancelled"), bold=True)
     doc.attendance(minutes.signed_in, minutes.attendance, minutes.roll_size)
     doc.heading(w.text(lang, "report.minutes.agenda"), 1)
     agenda = [*minutes.items]

@@ -14,7 +14,9 @@ Who may read them: the council's chairs and staff. Every use case takes
   account a chair or staff of the council (chairs and staff are kept as messenger
   user ids). When ``member_id`` is given, ``user_id`` is ignored.
 
-Anyone else gets ``errors.NotStaff``.
+Anyone else gets ``errors.NotStaff``. Beware: ``user_id=None`` (with no ``member_id``)
+reads as the operator; a front end passes the signed-in staff member's user id, never
+a resident's missing one.
 
 Secret ballots. Nothing returned here says how one member voted, not even indirectly:
 the audit trail of a secret ballot has every line's moment, member, source and who

@@ -15,7 +15,7 @@ import pytest
 from bot.i18n import EN_US, ZH_CN
 from bot.reports.minutes import EAST_ASIA_FONT, ballot_minutes_docx, meeting_minutes_docx
 from bot.reports.workbooks import turnout_xlsx, votes_xlsx
-from domain import services
+from domain import meetings, services
 from domain.model import BallotKind, Flat
 from domain.services import reports
 from tests.domain.builders import CHAIR, NOW, ident, join, open_topic, put_motion, set_up, vote
@@ -319,3 +319,13 @@ async def test_owners_rules_give_area_and_owners_in_the_minutes_and_turnout(
     assert columns["专有部分面积参与率"] == pytest.approx(0.7598)  # 189.75 / 249.75, 4 places
     assert (columns["业主人数（名册）"], columns["业主人数（参与）"]) == (3, 2)
     assert columns["人数参与率"] == pytest.approx(0.6667)
+
+
+async def test_a_cancelled_meetings_minutes_say_so(factory: FakeUnitOfWorkFactory) -> None:
+    s = await sitting(factory)
+    await meetings.cancel_meeting(
+        factory(), council_id=s.council_id, meeting_id=ident(s.meeting), user_id=CHAIR, now=NOW
+    )
+    minutes = await reports.meeting_minutes(factory(), meeting_id=ident(s.meeting), user_id=None)
+    assert "本次会议已取消。" in docx_text(meeting_minutes_docx(ZH_CN, minutes))
+    assert "This meeting was cancelled." in docx_text(meeting_minutes_docx(EN_US, minutes))
