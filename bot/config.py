@@ -56,6 +56,30 @@ class Settings(BaseSettings):
     # Debian's fonts-noto-cjk is looked for.
     cards_font: str | None = None
 
+    # The web (``yishi web``, or ``yishi run`` with ``web_in_run``): the staff console
+    # and the residents' page, served on web_host:web_port.
+    web_host: str = "127.0.0.1"
+    web_port: int = 8080
+    # The address people open (the reverse proxy's public HTTPS address): sign-in links,
+    # the cards' second QR code and the Mini App buttons use it. Unset: http://host:port.
+    web_url: str | None = None
+    web_in_run: bool = False  # serve the web in the bot's process too
+    web_link_minutes: float = 10.0  # a /console sign-in link is valid this long, once
+    web_staff_hours: float = 12.0  # a console session
+    web_resident_days: float = 180.0  # a household's browser stays signed in
+    limit_web_failures_per_hour: int = 10  # refused links and keys per client address
+    web_app_max_age_minutes: float = 60.0  # how old a Mini App's initData may be
+    # The Mini App's short name given to BotFather (t.me/<bot>/<name>); unset, buttons in
+    # a group open the bot's main Mini App (t.me/<bot>?startapp=...).
+    web_app_name: str | None = None
+
     # A database that cannot be reached at start-up is waited for, trying again with
     # a growing pause up to this many seconds.
     database_retry_max: float = 30.0
+
+    def public_web_url(self) -> str:
+        """The web's address as people open it, without a trailing slash."""
+        if self.web_url:
+            return self.web_url.rstrip("/")
+        host = self.web_host if ":" not in self.web_host else f"[{self.web_host}]"
+        return f"http://{host}:{self.web_port}"

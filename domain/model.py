@@ -353,6 +353,7 @@ class VoteSource(StrEnum):
     ROOM = "room"  # 现场举手: a raised hand a chair or staff recorded in the meeting room
     PAPER = "paper"  # 纸质票: a paper ballot in a file staff uploaded
     ASSISTED = "assisted"  # 代为录入: staff entered it after a home visit, with a reason
+    WEB = "web"  # the member on the residents' page (a login key, or the Mini App)
 
 
 MAX_REASON = 200  # an assisted vote's reason, a paper file's name, in the audit trail

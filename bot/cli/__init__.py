@@ -13,6 +13,7 @@ from collections.abc import Sequence
 # tools at every start (nor `yishi tally` for the bot).
 MODULES = {
     "run": "bot.cli.run",
+    "web": "bot.cli.web",
     "db": "bot.cli.run",
     "demo": "bot.cli.demo",
     "tally": "bot.cli.tally",

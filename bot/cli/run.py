@@ -79,6 +79,7 @@ def run_bot(args: argparse.Namespace) -> int:
 async def serve(settings: Settings, token: str, *, webhook: bool = False) -> None:
     """Run until SIGINT or SIGTERM; the database is waited for and migrated first."""
     from bot.telegram.app import build_application, running, webhook_config
+    from bot.telegram.web import web_beside
     from storage.db import exclusive
 
     stop = asyncio.Event()
@@ -92,7 +93,7 @@ async def serve(settings: Settings, token: str, *, webhook: bool = False) -> Non
         try:
             application = build_application(settings, database, token=token)
             config = webhook_config(settings, token) if webhook else None
-            async with running(application, webhook=config):
+            async with running(application, webhook=config), web_beside(application, token):
                 log.info(
                     "Yishi is running as @%s (%s); press Ctrl+C to stop",
                     application.bot.username,

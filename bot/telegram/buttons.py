@@ -12,6 +12,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
+from bot.keys import base_key, purpose_key
 from domain.numbers import read_id
 
 MAX_BYTES = 64  # Telegram's limit on callback_data
@@ -27,7 +28,7 @@ class Press:
 
 class Signer:
     def __init__(self, secret: bytes) -> None:
-        self._key = hashlib.sha256(b"yishi-buttons:" + secret).digest()
+        self._key = base_key(secret)
 
     def _mac(self, payload: str) -> str:
         digest = hmac.new(self._key, payload.encode(), hashlib.sha256).digest()[:6]
@@ -35,7 +36,7 @@ class Signer:
 
     def key_for(self, purpose: str) -> bytes:
         """A key of its own for another use of the secret (binding codes' digests)."""
-        return hmac.new(self._key, b"purpose:" + purpose.encode(), hashlib.sha256).digest()
+        return purpose_key(self._key, purpose)
 
     def data(self, action: str, target: int, arg: str = "") -> str:
         payload = f"{action}:{target}:{arg}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from telegram.ext import Application
 from bot.config import Settings
 from bot.telegram.app import build_application, running
 from bot.telegram.context import Clock, Deps, utcnow
+from bot.telegram.web import web_beside
 from bot.telegram.webhook import WebhookConfig
 from emulator import BotApiEmulator, RateLimits
 from storage.db import exclusive
@@ -24,6 +26,7 @@ class LocalBot:
     emulator: BotApiEmulator
     application: Application  # type: ignore[type-arg]
     database: Database
+    web_url: str | None = None  # the web's address, when it runs beside the bot
 
     @property
     def deps(self) -> Deps:
@@ -72,11 +75,16 @@ async def bot_on(
     tally_edit_interval: float = 0.05,
     language: str = "zh-CN",
     webhook: WebhookConfig | None = None,
+    web: bool = False,
     **settings: Any,
 ) -> AsyncIterator[LocalBot]:
     """Run the bot against a running emulator until the block ends (a restart is
     leaving one block and entering another on the same database); with ``webhook``
-    the emulator posts updates to the bot's webhook server instead of being polled."""
+    the emulator posts updates to the bot's webhook server instead of being polled;
+    with ``web`` the web is served beside it on a free port of 127.0.0.1."""
+    if web:
+        settings.setdefault("web_port", free_port())
+        settings.update(web_host="127.0.0.1", web_in_run=True)
     config = local_settings(
         emulator,
         database_url,
@@ -90,8 +98,12 @@ async def bot_on(
         try:
             assert emulator.token is not None
             application = build_application(config, database, token=emulator.token, clock=clock)
-            async with running(application, poll_timeout=1, webhook=webhook):
-                local = LocalBot(emulator, application, database)
+            async with (
+                running(application, poll_timeout=1, webhook=webhook),
+                web_beside(application, emulator.token),
+            ):
+                web_url = config.public_web_url() if web else None
+                local = LocalBot(emulator, application, database, web_url)
                 unwatch = emulator.watch(local.idle)
                 try:
                     yield local
@@ -120,3 +132,11 @@ async def local_bot(
         bot_on(emulator, database_url, **settings) as running_bot,
     ):
         yield running_bot
+
+
+def free_port() -> int:
+    """A port of 127.0.0.1 nobody listens on now (the web binds it a moment later)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port

@@ -93,7 +93,7 @@ async def test_the_demo_imports_the_roll_binds_by_the_printed_code_and_records_a
         "    选项2：0 票",
         "    选项3：2 票",
         "    弃权：0",
-        "    票源：本人在线 8，现场举手 1，纸质票 0，入户代录 0",
+        "    票源：本人在线 8，网页 0，现场举手 1，纸质票 0，入户代录 0",
         "    法定人数：",
     ]
     assert any(line.endswith("⏱ 陈师傅 的志愿服务时长：0.5 小时") for line in lines)
@@ -124,7 +124,7 @@ async def test_without_a_cjk_font_the_english_demo_shows_the_refusal_and_goes_on
                              "Take part in the council's group to deliberate and vote.")
                for line in lines)  # fmt: skip
     assert any(line.endswith('"王奶奶 marked present."') for line in lines)
-    assert "    Votes by source: chat 8, raised hands 1, paper 0, home visits 0" in lines
+    assert "    Votes by source: chat 8, web page 0, raised hands 1, paper 0, home visits 0" in lines
     assert [f[: len(UNREACHABLE)] for f in _failures(lines)] == [UNREACHABLE]
     assert lines[-2:] == [
         "——— end of demo ———",
