@@ -223,7 +223,7 @@ NOT_IMPORTED = (
     "sqlalchemy.dialects.postgresql",
     "psycopg",
     "icalendar",
-    "bot.telegram.ics",
+    "bot.reports.ics",
     "emulator",
 )
 

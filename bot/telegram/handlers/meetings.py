@@ -156,7 +156,7 @@ async def calendar(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def send_calendar(
     context: ContextTypes.DEFAULT_TYPE, user_id: int, meeting_id: int, lang: str
 ) -> None:
-    from bot.telegram.ics import meeting_ics  # icalendar: loaded when a member asks for a file
+    from bot.reports.ics import meeting_ics  # icalendar: loaded when a member asks for a file
 
     view = await meetings.calendar_view(uow(context), meeting_id=meeting_id, user_id=user_id)
     data = meeting_ics(lang, view, now=now(context), domain=context.bot.username or "yishi")
