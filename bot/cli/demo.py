@@ -72,13 +72,45 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="the bot speaks English (default: Chinese); what residents type stays Chinese",
     )
+    demo.add_argument(
+        "--web",
+        action="store_true",
+        help="then keep the web console running on 127.0.0.1 with the demo's data, "
+        "printing the sign-in links, until Ctrl+C",
+    )
+    demo.add_argument(
+        "--port", type=int, default=8080, help="the web's port with --web (default 8080)"
+    )
     demo.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(play(language="en" if args.english else "zh-CN"))
+    language = "en" if args.english else "zh-CN"
+    settings: dict[str, Any] = {}
+    if getattr(args, "web", False):
+        settings.update(web=True, web_port=_port(args.port))
+    try:
+        asyncio.run(play(language=language, **settings))
+    except KeyboardInterrupt:
+        print("\nstopped")
     return 0
+
+
+def _port(wanted: int) -> int:
+    """``wanted`` if nobody listens there, else a free one (said so)."""
+    import socket
+
+    from bot.telegram.local import free_port
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", wanted))
+        except OSError:
+            port = free_port()
+            print(f"port {wanted} is taken; the web will use {port}")
+            return port
+    return wanted
 
 
 class Printer:
@@ -118,9 +150,11 @@ async def play(language: str = "zh-CN", **settings: Any) -> None:
         async with local_bot(url, tally_edit_interval=0.3, language=language, **settings) as local:
             out = Printer(local.emulator)
             try:
-                await _script(local, out, "en" if language == "en" else "zh-hans")
+                chair = await _script(local, out, "en" if language == "en" else "zh-hans")
             finally:
                 out.flush()  # what led up to a failure, too
+            if local.web_url is not None:
+                await _keep_serving(local, out, chair)
         print("\n——— end of demo ———")
         print("Try it with a real Telegram bot: set YISHI_TELEGRAM_TOKEN and run `yishi run`.")
 
@@ -242,7 +276,7 @@ def _soon(local: LocalBot) -> str:
     return at.strftime("%H:%M")
 
 
-async def _script(local: LocalBot, out: Printer, language_code: str) -> None:
+async def _script(local: LocalBot, out: Printer, language_code: str) -> User:
     emu = local.emulator
     chair = emu.add_user("杨静", language_code=language_code)
     people = [emu.add_user(name, language_code=language_code) for name, _, _ in RESIDENTS]
@@ -380,7 +414,44 @@ async def _script(local: LocalBot, out: Printer, language_code: str) -> None:
     await emu.wait_idle(quiet=0.5)
     await _say(emu, people[3], group, "/hours")
     out.flush()
+    return chair
 
 
 def main() -> None:
     sys.exit(run(argparse.Namespace(english=False)))
+
+
+async def _keep_serving(local: LocalBot, out: Printer, chair: User) -> None:
+    """``--web``: the chair asks for a console link, a household gets its login key,
+    and the web keeps serving the demo's data until Ctrl+C."""
+    from domain.services import web_access
+
+    emu = local.emulator
+    out.step("Web · 网页管理台与居民页面 (Ctrl+C to stop)")
+    link = await _say(emu, chair, chair, "/console")
+    out.flush()
+    deps = local.deps
+    async with deps.database.uow() as uow:
+        council = (await uow.councils.of_person(chair.id))[0]
+        assert council.id is not None
+        roll = await uow.members.list(council.id)
+    offline = next(m for m in roll if m.name == OFFLINE and m.id is not None)
+    assert offline.id is not None
+    issued = await web_access.issue_login_keys(
+        deps.database.uow(),
+        council_id=council.id,
+        member_ids=[offline.id],
+        user_id=chair.id,
+        now=deps.clock(),
+        key=deps.signer.key_for("web"),
+    )
+    from bot.web_links import key_url
+
+    console = (link.text or "").split()[-1]
+    print()
+    print(f"  The web is serving on {local.web_url}")
+    print(f"  Staff console (one-time link, {deps.settings.web_link_minutes:.0f} min): {console}")
+    print(f"  {OFFLINE}'s household page (her card's web QR code): ")
+    print(f"    {key_url(deps.settings, issued[0].token)}")
+    print("  Press Ctrl+C to stop.", flush=True)
+    await asyncio.Event().wait()  # until Ctrl+C cancels it
