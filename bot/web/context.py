@@ -115,7 +115,10 @@ def refused(
     request: Request, error: errors.DomainError, *, lang: str, visitor: Visitor | None = None
 ) -> HTMLResponse:
     """A refusal as a page, in the words the chat uses (``bot.i18n.refusal_text``)."""
-    status = 404 if isinstance(error, errors.NotFound | errors.BallotNotFound) else 400
+    missing = (
+        errors.NotFound | errors.BallotNotFound | errors.TopicNotFound | errors.ProposalNotFound
+    )
+    status = 404 if isinstance(error, missing) else 400
     if isinstance(error, errors.NotStaff):
         status = 403
     return page(

@@ -14,6 +14,7 @@ from domain.model import (
     Ballot,
     Council,
     Member,
+    MemberStatus,
     Phase,
     Proposal,
     Topic,
@@ -90,15 +91,21 @@ async def submit_proposal(
     *,
     council_id: int,
     topic_id: int | None,
-    user_id: int,
+    user_id: int | None = None,
     text: str,
     now: datetime,
     per_hour: int = 0,
     source_ref: int | None = None,
+    member_id: int | None = None,
 ) -> Submitted:
     """A member's proposal on a topic; ``per_hour`` > 0 caps how many a member makes in
     an hour (each is posted in the group for all to second). ``source_ref``: the
-    member's message that made it, so that editing the message edits the proposal."""
+    member's message that made it, so that editing the message edits the proposal.
+
+    The member is known by their Telegram account (``user_id``, the chat) or by their
+    entry on the roll (``member_id``: the residents' web page, where a household may
+    have no account). A proposal made off the chat is on the topic's card at once; the
+    chat's own is once its message is posted (``set_proposal_message``)."""
     async with uow:
         topic = await topic_of(uow, council_id, topic_id)
         submitted = await add_proposal(
@@ -109,12 +116,34 @@ async def submit_proposal(
             now=now,
             per_hour=per_hour,
             source_ref=source_ref,
+            member_id=member_id,
         )
+        if member_id is not None:
+            assert topic.id is not None
+            uow.record(TopicChanged(topic.id))
         await uow.commit()
         return submitted
 
 
 LIMIT_WINDOW = timedelta(hours=1)
+
+
+async def acting_member(
+    uow: UnitOfWork, council_id: int, *, user_id: int | None, member_id: int | None
+) -> Member:
+    """Who acts, refused unless an active member of the council: known by their
+    Telegram account (``user_id``), or by their entry on the roll (``member_id``, on
+    the web: a household imported from a roster may have no account at all)."""
+    if member_id is None:
+        if user_id is None:
+            raise TypeError("acting_member needs a user_id or a member_id")
+        return await voting_member(uow, council_id, user_id)
+    member = await uow.members.get(member_id)
+    if member is None or member.council_id != council_id or member.status is MemberStatus.REMOVED:
+        raise errors.NotMember()
+    if member.status is MemberStatus.PENDING:
+        raise errors.MembershipPending()
+    return member
 
 
 def within_limit(count: int, limit: int, *, field: str) -> None:
@@ -127,17 +156,18 @@ async def add_proposal(
     uow: UnitOfWork,
     *,
     topic: Topic,
-    user_id: int,
+    user_id: int | None = None,
     text: str,
     now: datetime,
     per_hour: int,
     source_ref: int | None = None,
+    member_id: int | None = None,
 ) -> Submitted:
     """Within a transaction: the member's proposal on ``topic`` (``submit_proposal``
     and ``submit_draft`` commit it)."""
     topic.require_phase(Phase.COLLECTING)
     council = await require_council(uow, topic.council_id)
-    member = await voting_member(uow, topic.council_id, user_id)
+    member = await acting_member(uow, topic.council_id, user_id=user_id, member_id=member_id)
     assert member.id is not None and topic.id is not None
     if per_hour > 0:
         made = await uow.proposals.count_by_author(member.id, now - LIMIT_WINDOW)
@@ -223,15 +253,26 @@ class Seconded:
 
 
 async def second_proposal(
-    uow: UnitOfWork, *, proposal_id: int, user_id: int, now: datetime
+    uow: UnitOfWork,
+    *,
+    proposal_id: int,
+    user_id: int | None = None,
+    now: datetime,
+    member_id: int | None = None,
+    council_id: int | None = None,
 ) -> Seconded:
+    """A member seconds a proposal: by their Telegram account (``user_id``) or their
+    entry on the roll (``member_id``). ``council_id``: the proposal must be that
+    council's, else it is not found (the web names proposals by their id)."""
     async with uow:
         proposal = await uow.proposals.get(proposal_id)
         if proposal is None:
             raise errors.ProposalNotFound()
         topic = await require_topic(uow, proposal.topic_id)
+        if council_id is not None and topic.council_id != council_id:
+            raise errors.ProposalNotFound()
         topic.require_phase(Phase.COLLECTING)
-        member = await voting_member(uow, topic.council_id, user_id)
+        member = await acting_member(uow, topic.council_id, user_id=user_id, member_id=member_id)
         assert member.id is not None and proposal.id is not None
         proposal.second(member.id)  # refuses one's own proposal
         added = await uow.proposals.add_second(proposal.id, member.id, now)
