@@ -27,7 +27,9 @@ class Outgoing:
     reply_to: int | None = None
     # Run once the message is out, with its message id (remember it, refresh a card).
     after: Callable[[int], Awaitable[None]] | None = None
-    photo: str | None = None  # sent as a photo with the text as its caption
+    # Sent as a photo with the text as its caption: the messenger's id of a photo it
+    # has, or an image's bytes (PNG) to upload.
+    photo: str | bytes | None = None
 
 
 class MessengerError(Exception):

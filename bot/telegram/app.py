@@ -369,7 +369,9 @@ def build_application(
     presence = Presence(database.url)
     refresher = TallyRefresher(application.bot, database.uow, signer, settings.tally_edit_interval)
     ballot_box = BallotBox(database.uow, clock)
-    notices = NoticeRenderer(application.bot, database.uow, signer, refresher)
+    notices = NoticeRenderer(
+        application.bot, database.uow, signer, refresher, chart_font=settings.cards_font
+    )
 
     async def chat_moved(old: int, new: int) -> None:
         await services.move_chat(database.uow(), old_chat_id=old, new_chat_id=new, now=clock())

@@ -35,6 +35,7 @@ from bot.runtime.messenger import (
 T = TypeVar("T")
 
 CAPTION = 1024  # Telegram's limit on a photo's caption
+PHOTO_NAME = "chart.png"  # the file name an uploaded image (bytes) is sent under
 
 # What Telegram says when the message an edit, pin or answer is about is gone or too old.
 _GONE = (
@@ -69,7 +70,11 @@ class TelegramMessenger:
             "rate_limit_args": self._limits,
         }
         if out.photo is not None:
-            photo = out.photo
+            photo = (
+                InputFile(out.photo, filename=PHOTO_NAME)
+                if isinstance(out.photo, bytes)
+                else out.photo
+            )
             message = await _call(
                 lambda: self._bot.send_photo(chat_id, photo, caption=_caption(out.text), **common)
             )

@@ -7,20 +7,23 @@ are chosen here, never in the domain.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from telegram import Bot
+from telegram import Bot, InputFile, ReplyParameters
 from telegram.error import TelegramError
 
 from bot.i18n import Markup, joined, language_of, t
+from bot.reports import charts
 from bot.runtime.messenger import Outgoing
 from bot.telegram import notices_recorded, notices_roles, render, render_dispatch
 from bot.telegram.buttons import Signer
 from bot.telegram.cards import refresh_topic_card
+from bot.telegram.messenger import CAPTION, PHOTO_NAME
 from bot.telegram.tally import TallyRefresher
 from domain import errors, meetings, services, volunteering
 from domain.model import Notice, NoticeKind
@@ -37,6 +40,7 @@ class NoticeRenderer:
     uow: UnitOfWorkFactory
     signer: Signer
     refresher: TallyRefresher
+    chart_font: str | None = None  # YISHI_CARDS_FONT; else Debian's fonts-noto-cjk
     _tasks: dict[int, tuple[float, volunteering.TaskView]] = field(default_factory=dict)
 
     async def __call__(self, notice: Notice) -> Outgoing | None:
@@ -65,10 +69,48 @@ class NoticeRenderer:
             # ``text`` is rendered HTML: as Markup, or adding it would escape it again.
             text = t(lang, "outcome.at_deadline", when=when) + "\n" + Markup(text)
 
-        async def after(_message_id: int) -> None:
+        # The result chart, with the outcome as its caption. Only on a first attempt: a
+        # photo Telegram refused is not what keeps an outcome from being announced.
+        chart = await self._chart(view) if notice.attempts <= 1 else None
+        # A caption holds 1,024 characters: a longer outcome goes as the text it is, and
+        # the chart follows as a reply to it, once the outcome is out and recorded (so
+        # the outcome itself is still sent at most once, and the chart never alone).
+        inline = chart is not None and len(text) <= CAPTION
+
+        async def after(message_id: int) -> None:
+            if chart is not None and not inline:
+                await self._chart_reply(notice, chart, message_id)
             await refresh_topic_card(self.bot, self.uow, self.signer, view.topic.id or 0)
 
-        return Outgoing(text, reply_to=view.ballot.message_ref, after=after)
+        return Outgoing(
+            text, reply_to=view.ballot.message_ref, after=after, photo=chart if inline else None
+        )
+
+    async def _chart(self, view: services.BallotView) -> bytes | None:
+        """The ballot's result chart (PNG), drawn in a thread: matplotlib is CPU work.
+        None, logged, when it cannot be drawn: the outcome then goes as text."""
+        try:
+            return await asyncio.to_thread(
+                charts.result_chart, view.council.language, view, "png", font=self.chart_font
+            )
+        except Exception:
+            log.warning(
+                "could not draw the result chart of ballot %s; the outcome goes as text",
+                view.ballot.id,
+                exc_info=True,
+            )
+            return None
+
+    async def _chart_reply(self, notice: Notice, chart: bytes, message_id: int) -> None:
+        try:
+            await self.bot.send_photo(
+                notice.chat_id,
+                InputFile(chart, filename=PHOTO_NAME),
+                message_thread_id=notice.thread_id or None,
+                reply_parameters=ReplyParameters(message_id, allow_sending_without_reply=True),
+            )
+        except TelegramError:  # the outcome is out: the picture is a courtesy
+            log.warning("could not post the result chart of %s", notice.key, exc_info=True)
 
     async def ballot_opened(self, notice: Notice) -> Outgoing | None:
         view = await services.ballot_view(self.uow(), ballot_id=notice.subject)

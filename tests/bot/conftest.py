@@ -178,6 +178,16 @@ def shown(message: Message) -> str:
     return (message.text if message.text is not None else message.caption) or ""
 
 
+def outcome_caption(message: Message) -> str:
+    """An outcome as the group gets it: the result chart (a PNG photo, 800 x 500) with
+    the outcome's text as its caption. Fails if ``message`` is anything else."""
+    assert message.text is None and message.photo, f"the outcome is no chart: {message.text!r}"
+    size = (message.photo[-1]["width"], message.photo[-1]["height"])
+    assert size == (800, 500), size
+    assert message.caption, "the chart has no caption"
+    return message.caption
+
+
 def group_texts(council: Council, marker: str) -> list[str]:
     """What the bot says in the council's chat, of the messages containing ``marker``."""
     return [shown(m) for m in bot_messages(council.emu, council.group) if marker in shown(m)]

@@ -37,6 +37,7 @@ from tests.bot.conftest import (
     group_texts,
     latest_update_id,
     make_council,
+    outcome_caption,
     press,
     redeliver,
     say,
@@ -641,7 +642,7 @@ async def test_a_resolution_becomes_three_unit_tasks_and_the_card_counts_them_do
     for user in (chair, aunt, uncle, sister, master):
         await press(emu, user, ballot, button(ballot, "赞成"))
     outcome = await council.say(chair, "/close")
-    assert (outcome.text or "").splitlines()[1] == "✅ 通过"
+    assert outcome_caption(outcome).splitlines()[1] == "✅ 通过"
     assert "阶段：已决定" in text_of(emu, card)
     assert card_progress(emu, card) == []
 

@@ -26,6 +26,7 @@ from tests.bot.conftest import (
     current_votes,
     latest_update_id,
     make_council,
+    outcome_caption,
     press,
     proposals_of,
     redeliver,
@@ -313,8 +314,7 @@ async def test_motion_votes_tally_and_close(
     assert provisional.text is not None and provisional.text.startswith("⏳ 表决仍在进行")
 
     outcome = await council.say(chair, "/close")
-    assert outcome.text is not None
-    lines = outcome.text.splitlines()
+    lines = outcome_caption(outcome).splitlines()
     assert lines[0] == "📣 表决结果：在东侧空地建口袋花园"
     assert lines[1] == "✅ 通过"
     assert "赞成 3 · 反对 1 · 弃权 1" in lines
@@ -408,10 +408,10 @@ async def test_tied_options_and_tied_motion_are_announced_as_tied(
     await press(emu, uncle, ballot, button(ballot, "选项2"))
     await press(emu, sister, ballot, button(ballot, "弃权"))
     outcome = await council.say(chair, "/close")
-    assert outcome.text is not None
-    assert outcome.text.splitlines()[1] == "⚖️ 平票，未形成决议"
-    assert "未通过" not in outcome.text and "采纳" not in outcome.text
-    assert "选项1：1 票" in outcome.text and "选项2：1 票" in outcome.text
+    said = outcome_caption(outcome)
+    assert said.splitlines()[1] == "⚖️ 平票，未形成决议"
+    assert "未通过" not in said and "采纳" not in said
+    assert "选项1：1 票" in said and "选项2：1 票" in said
     assert "阶段：已决定 ⚖️" in text_of(emu, card)
 
     # A motion with as many for as against is tied too, not rejected.
@@ -420,9 +420,9 @@ async def test_tied_options_and_tied_motion_are_announced_as_tied(
     await press(emu, aunt, motion, button(motion, "赞成"))
     await press(emu, uncle, motion, button(motion, "反对"))
     tied = await council.say(chair, "/close")
-    assert tied.text is not None
-    assert tied.text.splitlines()[1] == "⚖️ 平票，未形成决议"
-    assert "赞成 1 · 反对 1 · 弃权 0" in tied.text
+    said = outcome_caption(tied)
+    assert said.splitlines()[1] == "⚖️ 平票，未形成决议"
+    assert "赞成 1 · 反对 1 · 弃权 0" in said
     assert_clean(emu, caplog)
 
 
@@ -441,11 +441,10 @@ async def test_residents_meeting_without_quorum(
     assert "法定人数 ✘ 参与表决的人数超过名册总数的 1/2：3/6 人" in text_of(emu, ballot)
 
     outcome = await council.say(chair, "/close")
-    assert outcome.text is not None
-    lines = outcome.text.splitlines()
+    lines = outcome_caption(outcome).splitlines()
     assert lines[1] == "⚠️ 未达法定人数，表决无效"
     assert "✘ 参与表决的人数超过名册总数的 1/2：3/6 人" in lines
-    assert "通过" not in outcome.text.replace("通过条件", "")
+    assert "通过" not in outcome_caption(outcome).replace("通过条件", "")
     assert_clean(emu, caplog)
 
 
@@ -472,9 +471,9 @@ async def test_secret_ballot_shows_counts_only(
     assert "赞成 2 · 反对 1 · 弃权 1" in shown and "已参与 4/5 人" in shown
     outcome = await council.say(chair, "/close")
     result = await council.say(aunt, "/result")
-    for text in (shown, text_of(emu, ballot), outcome.text or "", result.text or ""):
+    for text in (shown, text_of(emu, ballot), outcome_caption(outcome), result.text or ""):
         assert not any(name in text for name in names), text
-    assert "✅ 通过" in (outcome.text or "")
+    assert "✅ 通过" in outcome_caption(outcome)
     assert_clean(emu, caplog)
 
 
@@ -528,7 +527,7 @@ async def test_user_text_is_shown_literally(
     assert f"：{name}" in text_of(emu, ballot) or f"、{name}" in text_of(emu, ballot)
 
     outcome = await council.say(chair, "/close")
-    assert f"采纳：选项1：{text[:39]}…" in (outcome.text or "")
+    assert f"采纳：选项1：{text[:39]}…" in outcome_caption(outcome)
     assert_clean(emu, caplog)
 
 
@@ -716,7 +715,7 @@ async def test_burst_of_votes_is_coalesced_under_the_group_limit(
         print(f"40 votes shown in {edits} edits")
 
         outcome = await say(emu, chair, group, "/close")
-        assert (outcome.text or "").splitlines()[1] == "✅ 通过"
+        assert outcome_caption(outcome).splitlines()[1] == "✅ 通过"
         assert emu.stats.too_many_requests == 0 and 429 not in emu.stats.errors
         assert emu.stats.sent[group.id] + emu.stats.edited[group.id] <= 20
         assert_clean(emu, caplog)
@@ -790,7 +789,7 @@ async def test_english_council_posts_english_cards(
         await press(emu, bob, ballot, button(ballot, "For"))
         assert "For 2 · Against 0 · Abstain 0" in text_of(emu, ballot)
         outcome = await council.say(chair, "/close")
-        assert (outcome.text or "").splitlines()[:2] == [
+        assert outcome_caption(outcome).splitlines()[:2] == [
             "📣 Outcome: Opening hours of the activity room",
             "✅ Passed",
         ]
@@ -819,7 +818,7 @@ async def test_forum_council_lives_in_its_thread(
     await press(emu, aunt, ballot, button(ballot, "选项1"))
     await press(emu, uncle, ballot, button(ballot, "选项1"))
     outcome = await council.say(chair, "/close")
-    assert "✅ 通过" in (outcome.text or "")
+    assert "✅ 通过" in outcome_caption(outcome)
 
     posted = bot_messages(emu, group)
     assert len(posted) >= 8

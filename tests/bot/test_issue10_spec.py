@@ -37,6 +37,7 @@ from tests.bot.conftest import (
     current,
     current_votes,
     make_council,
+    outcome_caption,
     press,
     say,
     settled,
@@ -193,13 +194,13 @@ async def test_four_flats_and_a_silent_spouse_pass_under_owners_ordinary(
     assert "法定人数 ✔ 参与表决的业主人数达到名册总数的 2/3：3/4 人" in shown_ballot
 
     outcome = await council.say(chair, "/close")
-    lines = (outcome.text or "").splitlines()
-    assert lines[1] == "✅ 通过", outcome.text
+    lines = outcome_caption(outcome).splitlines()
+    assert lines[1] == "✅ 通过", outcome_caption(outcome)
     assert "✔ 参与表决的专有部分面积达到名册总数的 2/3：300/400 ㎡" in lines
     assert "✔ 参与表决的业主人数达到名册总数的 2/3：3/4 人" in lines
     assert "✔ 赞成的专有部分面积超过参与表决总数的 1/2：300/300 ㎡" in lines
     assert "✔ 赞成的业主人数超过参与表决总数的 1/2：3/3 人" in lines
-    assert "未达法定人数" not in (outcome.text or "")
+    assert "未达法定人数" not in outcome_caption(outcome)
     assert_clean(emu, caplog, allowed_errors=["initiate conversation"])
 
 
@@ -245,8 +246,8 @@ async def test_a_buyer_of_two_flats_is_one_owner_with_both_areas(
     assert "法定人数 ✘ 参与表决的业主人数达到名册总数的 2/3：1/2 人" in shown_ballot
     await say(emu, chair, chair, "/assist 3-2-304 赞成 入户走访")
     outcome = await council.say(chair, "/close")
-    assert (outcome.text or "").splitlines()[1] == "✅ 通过", outcome.text
-    assert "✔ 赞成的业主人数超过参与表决总数的 1/2：2/2 人" in (outcome.text or "")
+    assert outcome_caption(outcome).splitlines()[1] == "✅ 通过", outcome_caption(outcome)
+    assert "✔ 赞成的业主人数超过参与表决总数的 1/2：2/2 人" in outcome_caption(outcome)
     assert_clean(emu, caplog)
 
 
@@ -317,8 +318,8 @@ async def test_joining_someone_elses_flat_with_a_huge_area_cannot_block_a_ballot
     await press(emu, uncle, ballot, button(ballot, "赞成"))
     assert (await press(emu, liar, ballot, button(ballot, "反对"))).text == "已记录：反对"
     outcome = await council.say(chair, "/close")
-    lines = (outcome.text or "").splitlines()
-    assert lines[1] == "✅ 通过", outcome.text
+    lines = outcome_caption(outcome).splitlines()
+    assert lines[1] == "✅ 通过", outcome_caption(outcome)
     assert "✔ 参与表决的专有部分面积达到名册总数的 2/3：200/200 ㎡" in lines
     assert "✔ 赞成的专有部分面积超过参与表决总数的 1/2：200/200 ㎡" in lines
     assert_clean(emu, caplog)
@@ -681,7 +682,7 @@ async def test_members_removed_by_an_import_keep_their_history(
 
     # His votes stay: the closed ballot, its outcome and the audit trail are as they were.
     assert text_of(emu, ballot) == closed_ballot and "李叔叔" in closed_ballot
-    assert text_of(emu, outcome) == outcome.text
+    assert outcome_caption(current(emu, outcome)) == outcome_caption(outcome)
     assert (await council.say(aunt, "/result")).text == result_before
     assert await vote_events(local, ballot_id) == events == 4
     # A removed member cannot vote on a new ballot.
@@ -929,8 +930,8 @@ async def test_sign_in_roll_call_and_the_outcome_counts_votes_by_source(
 
     outcome = await council.say(chair, "/close")
     sources = "票源：本人在线 3，现场举手 1，纸质票 0，入户代录 0"
-    assert sources in (outcome.text or ""), outcome.text
-    assert (outcome.text or "").splitlines()[1] == "✅ 通过"
+    assert sources in outcome_caption(outcome), outcome_caption(outcome)
+    assert outcome_caption(outcome).splitlines()[1] == "✅ 通过"
     assert len(await current_votes(local, ballot_id)) == 4
     assert_clean(emu, caplog, allowed_errors=["initiate conversation"])
 
@@ -983,9 +984,9 @@ async def test_an_assisted_vote_is_told_privately_and_changed_by_button(
     assert "反对：李叔叔" in text_of(emu, ballot)
     outcome = await council.say(chair, "/close")
     # His own press replaced the assisted vote: the outcome counts it as his.
-    assert (outcome.text or "").splitlines()[1] == "❌ 未通过"
-    assert "赞成 0 · 反对 1 · 弃权 0" in (outcome.text or "")
-    assert "入户代录 1" not in (outcome.text or "")
+    assert outcome_caption(outcome).splitlines()[1] == "❌ 未通过"
+    assert "赞成 0 · 反对 1 · 弃权 0" in outcome_caption(outcome)
+    assert "入户代录 1" not in outcome_caption(outcome)
     late = await press(emu, uncle, notice, button(notice, "赞成"))
     assert late.show_alert and late.text == "⛔ 表决「楼顶加装太阳能」已结束，不能再投票。"
     assert await vote_events(local, ballot_id) == 2
@@ -1042,7 +1043,7 @@ async def test_paper_ballots_dry_run_then_confirm_and_never_replace_a_press(
 
     outcome = await council.say(chair, "/close")
     sources = "票源：本人在线 1，现场举手 0，纸质票 1，入户代录 1"
-    assert sources in (outcome.text or ""), outcome.text
+    assert sources in outcome_caption(outcome), outcome_caption(outcome)
     no_ballot = await send_file(emu, chair, "paper.csv", PAPER.encode(), caption="/paper")
     assert (no_ballot.text or "").startswith("⛔"), no_ballot.text
     assert_clean(emu, caplog, allowed_errors=["initiate conversation"])

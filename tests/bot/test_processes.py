@@ -21,7 +21,7 @@ from bot.telegram.local import LocalBot, bot_on
 from domain import meetings
 from domain.schedule import Subject
 from emulator import BotApiEmulator, RateLimits
-from tests.bot.conftest import Council, bot_messages, make_council
+from tests.bot.conftest import Council, bot_messages, make_council, shown
 
 ROOT = Path(__file__).resolve().parents[2]
 POLL = 0.3
@@ -68,7 +68,8 @@ async def bot_process(url: str, emu: BotApiEmulator) -> AsyncIterator[Process]:
 
 
 def outcomes(council: Council) -> list[str]:
-    texts = [m.text or "" for m in bot_messages(council.emu, council.group)]
+    """The outcomes announced in the group: texts, or charts' captions."""
+    texts = [shown(m) for m in bot_messages(council.emu, council.group)]
     return [text for text in texts if "表决结果" in text]
 
 

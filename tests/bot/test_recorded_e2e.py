@@ -22,8 +22,10 @@ from tests.bot.conftest import (
     current,
     current_votes,
     make_council,
+    outcome_caption,
     press,
     say,
+    shown,
     text_of,
     vote_events,
 )
@@ -215,9 +217,9 @@ async def test_room_home_and_paper_votes_count_with_the_chats(
 
     await press(emu, sister, ballot, button(ballot, "赞成"))
     await council.send(chair, "/close")
-    outcome = [m for m in bot_messages(emu, council.group) if (m.text or "").startswith("📣")]
-    assert outcome, [m.text for m in bot_messages(emu, council.group)][-3:]
-    assert "票源：本人在线 2，现场举手 1，纸质票 1，入户代录 1" in (outcome[-1].text or "")
+    outcome = [m for m in bot_messages(emu, council.group) if shown(m).startswith("📣")]
+    assert outcome, [shown(m) for m in bot_messages(emu, council.group)][-3:]
+    assert "票源：本人在线 2，现场举手 1，纸质票 1，入户代录 1" in outcome_caption(outcome[-1])
     assert_clean(emu, allowed_errors=[UNSTARTED])
 
 

@@ -41,6 +41,7 @@ from tests.bot.conftest import (
     press,
     say,
     settle_jobs,
+    shown,
     start_payload,
     text_of,
 )
@@ -200,7 +201,7 @@ async def test_a_crash_between_the_closing_and_its_message_still_sends_it_once(
     async with bot_on(emulator, migrated_url) as second:
         council.local = second
         await second.emulator.wait_for_bot_message(
-            council.group, lambda m: "表决结果" in (m.text or ""), timeout=10, after=0
+            council.group, lambda m: "表决结果" in shown(m), timeout=10, after=0
         )
         await second.deps.outbox.drain()
         await emulator.wait_idle(quiet=0.2)

@@ -704,11 +704,13 @@ async def closing_trial(stage: Stage, *, lead: float = 4.0) -> ClosingTrial:
     result.in_doubt = state == NoticeState.UNKNOWN.value
     result.logged = key in stage.bot.log_text() and "not sent again" in stage.bot.log_text()
     question = found.question if found is not None else "?"
-    result.outcome_messages = sum(
-        1
+    # An outcome is the result chart with the outcome as its caption, or a text.
+    said = [
+        (m.caption or "") if m.text is None else m.text
         for m in stage.emu.messages(stage.group)
-        if m.from_bot and "表决结果" in (m.text or "") and question in (m.text or "")
-    )
+        if m.from_bot
+    ]
+    result.outcome_messages = sum(1 for s in said if "表决结果" in s and question in s)
     return result
 
 
