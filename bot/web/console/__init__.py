@@ -5,6 +5,11 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from bot.web.console import home
+from bot.web.console import ballots, downloads, home, tasks
 
-routes: list[BaseRoute] = [*home.routes]
+routes: list[BaseRoute] = [
+    *home.routes,
+    *ballots.routes,
+    *tasks.routes,
+    *downloads.routes,
+]
