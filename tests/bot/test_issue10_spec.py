@@ -929,7 +929,7 @@ async def test_sign_in_roll_call_and_the_outcome_counts_votes_by_source(
     await press(emu, uncle, ballot, button(ballot, "赞成"))
 
     outcome = await council.say(chair, "/close")
-    sources = "票源：本人在线 3，现场举手 1，纸质票 0，入户代录 0"
+    sources = "票源：本人在线 3，网页 0，现场举手 1，纸质票 0，入户代录 0"
     assert sources in outcome_caption(outcome), outcome_caption(outcome)
     assert outcome_caption(outcome).splitlines()[1] == "✅ 通过"
     assert len(await current_votes(local, ballot_id)) == 4
@@ -1042,7 +1042,7 @@ async def test_paper_ballots_dry_run_then_confirm_and_never_replace_a_press(
     assert "第 2 行：刘大姐（本人在线）" in (kept.text or "")
 
     outcome = await council.say(chair, "/close")
-    sources = "票源：本人在线 1，现场举手 0，纸质票 1，入户代录 1"
+    sources = "票源：本人在线 1，网页 0，现场举手 0，纸质票 1，入户代录 1"
     assert sources in outcome_caption(outcome), outcome_caption(outcome)
     no_ballot = await send_file(emu, chair, "paper.csv", PAPER.encode(), caption="/paper")
     assert (no_ballot.text or "").startswith("⛔"), no_ballot.text
