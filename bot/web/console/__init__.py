@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from bot.web.console import ballots, downloads, home, tasks
+from bot.web.console import ballots, downloads, home, people, roll, tasks
 
 routes: list[BaseRoute] = [
     *home.routes,
+    *roll.routes,
+    *people.routes,
     *ballots.routes,
     *tasks.routes,
     *downloads.routes,
