@@ -205,7 +205,7 @@ def _panel(
         ):
             rows.append(
                 _Row(
-                    _plain(t(lang, f"choice.{choice.value}")),
+                    _capital(_plain(t(lang, f"choice.{choice.value}"))),
                     float(value),
                     COLOURS[choice.value],
                     _number(value, quantity),
@@ -218,7 +218,7 @@ def _panel(
             label = _plain(t(lang, "choice.option", n=n, text=_short(option.label, LABEL_CHARS)))
             colour = WINNER if option.key == outcome.winner else OPTION
             rows.append(_Row(label, float(value), colour, _number(value, quantity)))
-        abstain = _plain(t(lang, "choice.abstain"))
+        abstain = _capital(_plain(t(lang, "choice.abstain")))
         rows.append(
             _Row(
                 abstain,
@@ -510,6 +510,11 @@ def _save(figure: Figure, fmt: Format, title: str) -> bytes:
 def _plain(text: str) -> str:
     """A catalogue text (HTML for the chat) as the characters to draw."""
     return html.unescape(_TAG.sub("", str(text)))
+
+
+def _capital(label: str) -> str:
+    """A label on its own starts with a capital ("for" in a sentence, "For" by a bar)."""
+    return label[:1].upper() + label[1:]
 
 
 def _short(text: str, limit: int) -> str:
