@@ -41,6 +41,7 @@ class NoticeRenderer:
     signer: Signer
     refresher: TallyRefresher
     chart_font: str | None = None  # YISHI_CARDS_FONT; else Debian's fonts-noto-cjk
+    caption_limit: int = CAPTION  # the longest outcome sent as the chart's caption
     _tasks: dict[int, tuple[float, volunteering.TaskView]] = field(default_factory=dict)
 
     async def __call__(self, notice: Notice) -> Outgoing | None:
@@ -75,7 +76,7 @@ class NoticeRenderer:
         # A caption holds 1,024 characters: a longer outcome goes as the text it is, and
         # the chart follows as a reply to it, once the outcome is out and recorded (so
         # the outcome itself is still sent at most once, and the chart never alone).
-        inline = chart is not None and len(text) <= CAPTION
+        inline = chart is not None and len(text) <= self.caption_limit
 
         async def after(message_id: int) -> None:
             if chart is not None and not inline:

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from bot.telegram.local import LocalBot, local_bot
+from bot.telegram.notices import NoticeRenderer
 from emulator import Message
 from tests.bot.conftest import (
     assert_clean,
@@ -91,3 +92,34 @@ async def test_a_chart_that_cannot_be_drawn_leaves_the_outcome_a_text(
         )
         texts = [shown(m) for m in bot_messages(emu, council.group) if "表决结果" in shown(m)]
         assert len(texts) == 1, texts
+
+
+async def test_an_outcome_too_long_for_a_caption_is_a_text_and_the_chart_its_reply(
+    local: LocalBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Telegram's captions hold 1,024 characters; no everyday outcome is that long, so
+    # the limit is lowered here to take the path such an outcome takes.
+    renderer = local.deps.outbox._render
+    assert isinstance(renderer, NoticeRenderer)
+    renderer.caption_limit = 40
+    council = await make_council(local)
+    emu, chair = council.emu, council.chair
+    await council.topic("楼道堆物清理")
+    ballot, _ = await council.ballot()
+    await press(emu, council.members[0], ballot, button(ballot, "赞成"))
+    before = len(bot_messages(emu, council.group))
+    await council.send(chair, "/close")
+    await emu.wait_idle(quiet=0.3)
+    new = bot_messages(emu, council.group)[before:]
+    outcomes = [m for m in new if "表决结果" in shown(m)]
+    assert len(outcomes) == 1, [shown(m) for m in new]
+    (outcome,) = outcomes
+    assert outcome.photo is None and outcome.text is not None
+    assert outcome.text.splitlines()[:2] == ["📣 表决结果：楼道堆物清理", "✅ 通过"]
+    assert outcome.reply_to_message_id == ballot.message_id
+    # The chart follows, a photo without a caption, in reply to the outcome.
+    (chart,) = [m for m in new if m.photo]
+    assert chart.caption is None and chart.reply_to_message_id == outcome.message_id
+    assert chart.message_id > outcome.message_id
+    assert photo_of(local, chart).size == (800, 500)
+    assert_clean(emu, caplog)
