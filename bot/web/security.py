@@ -57,8 +57,10 @@ class SecurityHeaders:
         headers = [
             (b"content-security-policy", csp(path).encode()),
             (b"x-content-type-options", b"nosniff"),
-            # Links and keys travel in URLs: never hand them to another site.
-            (b"referrer-policy", b"no-referrer"),
+            # Links and keys travel in URLs: never hand them to another site. Not
+            # "no-referrer": a browser then sends "Origin: null" with our own forms'
+            # POSTs (Fetch: serializing a request origin), and the origin check fails.
+            (b"referrer-policy", b"same-origin"),
             (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
         ]
         if path.startswith("/console"):

@@ -136,7 +136,7 @@ async def test_a_resident_proposes_seconds_votes_and_the_group_sees_the_tally(
     assert made.status_code == 303 and made.headers["location"] == f"/r/t/{topic_id}?done=proposed"
     shown = await http.get(made.headers["location"])
     words = text_only(shown.text)
-    assert "✅ 您的建议已提交" in words
+    assert "✔ 您的建议已提交" in words
     assert "在空地上装几张长椅 提出人：李叔叔 （您的建议）" in words
     assert await proposals_of(web_local, topic_id) == ["建一个小花园", "在空地上装几张长椅"]
     async with web_local.database.uow() as uow:
@@ -182,7 +182,7 @@ async def test_a_resident_proposes_seconds_votes_and_the_group_sees_the_tally(
     assert voted.status_code == 303 and voted.headers["location"] == f"/r/b/{ballot_id}?done=voted"
     page = await http.get(voted.headers["location"])
     words = text_only(page.text)
-    assert "✅ 已记录：赞成" in words and "您的选择：赞成" in words
+    assert "✔ 已记录：赞成" in words and "您的选择：赞成" in words
     assert re.search(r'value="for" class="choice chosen" aria-pressed="true"', page.text)
     group = await wait_for_group(web_local, council, ballot_id, "赞成 1 ·")
     assert "赞成：李叔叔" in group and "已参与 1/5 人" in group
