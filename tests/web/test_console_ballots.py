@@ -19,6 +19,7 @@ from openpyxl import load_workbook
 from bot.telegram.local import LocalBot
 from domain.services import web_access
 from tests.bot.conftest import Council, button, make_council, press
+from tests.bot.test_dispatch_e2e import accepted_request, ask
 from tests.web.conftest import desk_page, same_origin
 from tests.web.test_sign_in import console_link, form_token
 
@@ -268,20 +269,33 @@ async def test_volunteering_and_the_meetings_files(
         council.chair, f"/meeting {day.year}-{day.month:02d}-{day.day:02d} 19:30 社区活动室"
     )
     meeting_id = int((card.text or "").split("#", 1)[1].split("（", 1)[0])
+    # 张阿姨 asks for a repair, 李叔叔 takes it and reports it done in 1.5 hours.
+    _aunt, uncle = await accepted_request(council)
+    done = await ask(council, uncle, "/finish 1 1.5h 换了阀门")
+    assert (done.text or "").startswith("✅")
     await sign_in(web_local, http, council)
 
     tasks = await http.get("/console/tasks")
-    assert tasks.status_code == 200 and "志愿服务时长" in tasks.text
+    assert tasks.status_code == 200
+    assert "已完成的任务（1）" in tasks.text and "厨房水管爆了" in tasks.text
+    people = [row for row in table_rows(tasks.text) if "李叔叔" in row and "1.50" in row]
+    assert people, tasks.text  # hours per person (and the done task's line)
+    category = [row for row in table_rows(tasks.text) if "维修" in row and "分钟" in row]
+    assert category, "requests by category with how fast they were taken"
+    assert "已接单 1，等待中 0，无人接单 0" in tasks.text
     for name in ("hours-people", "hours-teams", "hours-months", "requests", "waits"):
+        assert f'src="/console/tasks/{name}.svg"' in tasks.text
         chart = await http.get(f"/console/tasks/{name}.svg")
         assert chart.status_code == 200 and chart.headers["content-type"] == "image/svg+xml"
-        assert b"<svg" in chart.content
+        assert b"<svg" in chart.content and b"<path" in chart.content
     assert (await http.get("/console/tasks/nothing.svg")).status_code == 404
 
     hours = await http.get("/console/hours.xlsx")
     assert hours.status_code == 200 and hours.headers["content-type"] == XLSX
     assert filename_star(hours) == quote("杨家园社区小院议事会 志愿服务时长.xlsx")
-    assert any("杨家园社区小院议事会" in cell for row in rows_of(hours.content) for cell in row)
+    rows = rows_of(hours.content)
+    assert any("杨家园社区小院议事会" in cell for row in rows for cell in row)
+    assert any("李叔叔" in row and "1.5" in row for row in rows), rows
 
     downloads = await http.get("/console/downloads")
     assert f"/console/meetings/{meeting_id}/minutes.docx" in downloads.text
