@@ -17,8 +17,8 @@ from openpyxl import load_workbook
 
 from bot.telegram.local import LocalBot
 from domain.services import web_access
-from tests.bot.conftest import button, make_council, press
-from tests.web.conftest import browser, desk_page, pages, same_origin  # noqa: F401
+from tests.bot.conftest import RESIDENTS, button, make_council, press
+from tests.web.conftest import desk_page, same_origin
 from tests.web.test_sign_in import console_link, form_token
 
 GROUP = "杨家园社区小院议事会"
@@ -359,3 +359,54 @@ async def test_a_post_without_the_csrf_token_is_forbidden(web_local: LocalBot) -
             refused = await client.post(action, data=without, headers=same_origin(web_local))
             assert refused.status_code == 403
         assert "社工（网格员）：无" in text_of((await client.get("/console/roll/roles")).text)
+
+
+# --- in a real browser ------------------------------------------------------------------
+
+
+async def test_a_chair_imports_a_roll_file_in_a_browser(
+    web_local: LocalBot, browser: object, pages: list[object], tmp_path: Path
+) -> None:
+    council = await make_council(web_local, residents=RESIDENTS)
+    emu = council.emu
+    # Three ballots behind, so the home page's turnout has a line: 3, 5 and 6 of 7 voted.
+    for title, voters in (("东侧空地建口袋花园", 3), ("加装电梯", 5), ("楼道灯改声控", 6)):
+        await council.topic(title)
+        ballot, _ = await council.ballot()
+        for user in council.members[:voters]:
+            await press(emu, user, ballot, button(ballot, "赞成"))
+        await council.say(council.chair, "/close")
+    roll_file = tmp_path / "名册.csv"
+    roll_file.write_bytes(ROLL.encode("gb18030"))
+    link = await console_link(web_local, council.chair)
+
+    page = await desk_page(browser, pages)
+    await page.goto(link)
+    await page.get_by_role("button").first.click()
+    await page.wait_for_url("**/console")
+    await page.get_by_role("link", name="名册", exact=True).first.click()
+    await page.wait_for_url("**/console/roll")
+    assert "孙老师" in await page.inner_text("main")
+    async with page.expect_file_chooser() as chosen:
+        await page.click("#file")
+    chooser = await chosen.value
+    await chooser.set_files(str(roll_file))
+    await page.get_by_role("button", name="上传并核对").click()
+    await page.wait_for_url("**/console/roll/import")
+    diff = await page.inner_text("main")
+    assert "➕ 新增 2 人" in diff and "王五 5-1-101" in diff and "确认之前名册不会改动。" in diff
+    await page.get_by_role("button", name="✅ 确认导入").click()
+    await page.wait_for_load_state()
+    assert "名册已导入：新增 2 人，变更 1 人，移出 6 人。" in await page.inner_text("main")
+    await page.goto(f"{web_local.web_url}/console/roll")
+    shown = await page.inner_text("main")
+    assert "王五" in shown and "赵六" in shown and "孙老师" not in shown
+
+    await page.goto(f"{web_local.web_url}/console")
+    await page.wait_for_load_state("networkidle")
+    chart = page.locator("img.chart")
+    assert await chart.evaluate("img => img.complete && img.naturalWidth > 0")
+    said = await page.inner_text("main")
+    assert "楼道灯改声控" in said and "86%" in said  # 6 of the 7 on the roll then
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOTS / "console.png"), full_page=True)
