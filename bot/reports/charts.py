@@ -23,6 +23,7 @@ import html
 import io
 import re
 import threading
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -54,7 +55,9 @@ FALLBACK = "DejaVu Sans"  # matplotlib's own, for a character the CJK font lacks
 
 WIDTH, HEIGHT, DPI = 8.0, 5.0, 100  # inches: 800 x 500 px
 TITLE_SIZE, SUBTITLE_SIZE, LABEL_SIZE, VALUE_SIZE = 20, 15, 14, 13
-TITLE_CHARS = 30  # a longer title is cut ("…"): it must fit the picture's width
+TITLE_WIDTH = 52  # a title's width in half-width characters (a Chinese one is two):
+# a longer one is cut ("…"), as it must fit the picture's width
+SUBTITLE_WIDTH = 70  # the same, at the subtitle's smaller size
 LABEL_CHARS = 14
 
 COLOURS = {
@@ -385,7 +388,7 @@ def _titled(
     figure.text(
         0.5,
         0.975,
-        _short(title, TITLE_CHARS),
+        _fitted(title, TITLE_WIDTH),
         ha="center",
         va="top",
         fontsize=TITLE_SIZE,
@@ -396,7 +399,7 @@ def _titled(
         figure.text(
             0.5,
             0.9,
-            subtitle,
+            _fitted(subtitle, SUBTITLE_WIDTH),
             ha="center",
             va="top",
             fontsize=SUBTITLE_SIZE,
@@ -520,6 +523,19 @@ def _capital(label: str) -> str:
 def _short(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _fitted(text: str, width: int) -> str:
+    """``text`` cut to ``width`` columns, a wide (Chinese) character taking two."""
+    text = " ".join(text.split())
+    columns = [2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text]
+    if sum(columns) <= width:
+        return text
+    used, end = 0, 0
+    while used + columns[end] <= width - 2:  # room for "…"
+        used += columns[end]
+        end += 1
+    return text[:end] + "…"
 
 
 def _number(value: Fraction, quantity: Quantity) -> str:

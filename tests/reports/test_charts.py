@@ -232,3 +232,15 @@ def test_a_configured_font_file_is_used() -> None:
     path = "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc"
     image = png(charts.bar_chart(ZH_CN, "求助分类", [("水电", 3.0)], "件", "png", font=path))
     assert image.size == (800, 500)
+
+
+def test_a_long_title_is_cut_to_the_pictures_width() -> None:
+    long = "关于小区东侧违建拆除后空出的空地改造为儿童游乐场和老年人休憩花园的方案征求意见"
+    svg = charts.result_chart(ZH_CN, view(preset("simple"), SIMPLE, title=long), "svg")
+    assert title_of(svg) == long  # the whole title for screen readers
+    (cut,) = [text for text in drawn(svg) if text.startswith("关于小区")]
+    assert cut.endswith("…") and long.startswith(cut[:-1]) and len(cut) <= 26
+    english = "Whether the council should ask the property manager to open the room on weekends"
+    svg = charts.result_chart(EN_US, view(preset("simple"), SIMPLE, title=english), "svg")
+    (cut,) = [text for text in drawn(svg) if text.startswith("Whether")]
+    assert cut.endswith("…") and 40 <= len(cut) <= 52
