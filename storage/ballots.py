@@ -669,7 +669,7 @@ class SqlVoteRepository(Repository):
                 MemberFlatRow.council_id.label("council_id"),
                 MemberFlatRow.household.label("household"),
                 func.max(centi).label("centi"),
-                and_(func.count() == 1, func.max(per_member.c.n) == 1).label("alone"),
+                (func.max(per_member.c.n) == 1).label("alone"),
                 case(
                     (low.is_(None), None),
                     (low == high, low),
@@ -744,10 +744,11 @@ class SqlVoteRepository(Repository):
         """Per label (None: did not vote): the verified flats' area, each flat once, and
         the owners, flats linked by a shared holder counted once (``domain.rules``).
 
-        A flat's label is its co-owners' one vote (split: abstain). Most flats have one
-        holder who holds nothing else: each is an owner of its own, counted in SQL. The
-        others (co-owned flats, a buyer's several flats) are merged into owners here,
-        by union-find over their (flat, holder) rows."""
+        A flat's label is its co-owners' one vote (split: abstain). Most flats are held
+        by people who hold nothing else (one owner, or a couple owning it together):
+        each such flat is an owner of its own, counted in SQL. The others (a buyer's
+        several flats, and the flats linked to them by a co-owner) are merged into
+        owners here, by union-find over their (flat, holder) rows."""
         centi: ColumnElement[Any] = (
             MemberFlatRow.area * 100
             if self.dialect == "postgresql"
@@ -766,7 +767,7 @@ class SqlVoteRepository(Repository):
             select(
                 MemberFlatRow.household.label("household"),
                 func.max(centi).label("centi"),
-                and_(func.count() == 1, func.max(per_member.c.n) == 1).label("alone"),
+                (func.max(per_member.c.n) == 1).label("alone"),
                 case(
                     (low.is_(None), None),
                     (low == high, low),
