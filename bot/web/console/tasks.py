@@ -43,6 +43,8 @@ def wait_text(lang: str, wait: timedelta | None) -> str:
     """A wait as people read it: "1 天 2 小时", "35 分钟" ("—" for none)."""
     if wait is None:
         return "—"
+    if timedelta(0) < wait < timedelta(minutes=1):
+        return w.text(lang, "web.tasks.under_a_minute")
     minutes = max(int(wait.total_seconds() // 60), 0)
     days, rest = divmod(minutes, 24 * 60)
     hours, mins = divmod(rest, 60)
