@@ -2,13 +2,15 @@
 shows (``bot.telegram.render.ballot_message``), laid out for a phone.
 
 Counts per choice, turnout and the quorum while open; once closed, the outcome, the
-winner, the passing conditions and the votes per way. Names only where the chat names
+winner, the passing conditions and the votes per way; never a floor area (personal
+data: for chairs and staff). Names only where the chat names
 them: an open (记名) ballot's voters; a secret ballot's never (``BallotView.voters`` is
 empty for one, and nothing here reads the votes).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -62,6 +64,13 @@ def check_line(lang: str, check: ConditionCheck) -> str:
     )
 
 
+def _shown(checks: Sequence[ConditionCheck]) -> list[ConditionCheck]:
+    """The checks a resident reads: not those of floor area. Areas are for chairs and
+    staff only, and beside an open ballot's names a total of the voters' areas could
+    tell a household's own (the result, the counts and the chart say how it ended)."""
+    return [c for c in checks if c.condition.quantity is not Quantity.AREA]
+
+
 def tally(lang: str, view: BallotView) -> Tally:
     ballot, outcome = view.ballot, view.outcome
     assert ballot.id is not None
@@ -102,7 +111,7 @@ def tally(lang: str, view: BallotView) -> Tally:
         participants=wording.number(head.participants, Quantity.HEADCOUNT),
         count=view.roll_size,
     )
-    quorum = [check_line(lang, c) for c in outcome.quorum_checks]
+    quorum = [check_line(lang, c) for c in _shown(outcome.quorum_checks)]
     found = Tally(
         ballot_id=ballot.id,
         open=ballot.is_open,
@@ -126,6 +135,8 @@ def tally(lang: str, view: BallotView) -> Tally:
         result=wording.text(lang, f"outcome.{outcome.result.value}", mark=MARK[outcome.result]),
         result_kind=outcome.result.value,
         winner=wording.choice(lang, ballot, outcome.winner) if outcome.winner else "",
-        passing=[check_line(lang, c) for c in outcome.pass_checks] if outcome.quorum_met else [],
+        passing=[check_line(lang, c) for c in _shown(outcome.pass_checks)]
+        if outcome.quorum_met
+        else [],
         sources=wording.text(lang, "outcome.sources", **counts) if other_ways else "",
     )

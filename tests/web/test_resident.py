@@ -408,3 +408,53 @@ async def test_on_a_phone_a_resident_presses_a_choice_and_sees_it_marked(
     await phone.locator("#tally").get_by_text("张阿姨").wait_for(timeout=10_000)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     await phone.screenshot(path=str(SCREENSHOTS / "resident-ballot.png"), full_page=True)
+
+
+async def test_a_household_without_telegram_proposes_seconds_and_votes(
+    web_local: LocalBot, http: httpx.AsyncClient
+) -> None:
+    """An imported roll's household (no Telegram account: ``user_id`` None) acts by its
+    roll entry; the group's topic card lists its proposal, the ballot its vote."""
+    council = await make_council(web_local)
+    card, topic_id = await council.topic("楼道灯坏了怎么办？")
+    await council.say(council.members[0], "/propose 请物业统一更换声控灯")
+    async with web_local.database.uow() as uow:
+        grandma = await uow.members.add(
+            Member(
+                council_id=1,
+                user_id=None,
+                name="王奶奶",
+                building="5",
+                unit="1",
+                room="101",
+                joined_at=web_local.deps.clock(),
+            )
+        )
+        await uow.commit()
+    assert grandma.id is not None and grandma.user_id is None
+    await sign_in(web_local, http, await key_path(web_local, council, grandma))
+    shown = await http.get(f"/r/t/{topic_id}")
+    made = await post(
+        web_local, http, f"/r/t/{topic_id}/propose", shown.text, text="每层加一个感应灯"
+    )
+    assert made.status_code == 303
+    async with web_local.database.uow() as uow:
+        aunts, hers = await uow.proposals.for_topic(topic_id)
+    assert hers.author_id == grandma.id and hers.text == "每层加一个感应灯"
+    await web_local.emulator.wait_idle(quiet=0.3)
+    assert "每层加一个感应灯" in text_of(web_local.emulator, card)
+    assert "王奶奶" in text_of(web_local.emulator, card)
+    shown = await http.get(f"/r/t/{topic_id}")
+    seconded = await post(web_local, http, f"/r/p/{aunts.id}/second", shown.text)
+    assert seconded.status_code == 303
+    async with web_local.database.uow() as uow:
+        again = await uow.proposals.get(aunts.id or 0)
+    assert again is not None and again.seconds == {grandma.id}
+
+    _message, ballot_id = await council.ballot()
+    page = await http.get(f"/r/b/{ballot_id}")
+    voted = await post(web_local, http, f"/r/b/{ballot_id}/vote", page.text, choice="for")
+    assert voted.status_code == 303
+    assert await current_votes(web_local, ballot_id) == {grandma.id: "for"}
+    group = await wait_for_group(web_local, council, ballot_id, "赞成 1 ·")
+    assert "赞成：王奶奶" in group and "已参与 1/6 人" in group
