@@ -299,6 +299,10 @@ async def test_volunteering_and_the_meetings_files(
 
     downloads = await http.get("/console/downloads")
     assert f"/console/meetings/{meeting_id}/minutes.docx" in downloads.text
+    for workbook in ("/console/hours.xlsx", "/console/roll.xlsx", "/console/turnout.xlsx"):
+        assert f'href="{workbook}"' in downloads.text
+        got = await http.get(workbook)
+        assert got.status_code == 200 and got.headers["content-type"] == XLSX, workbook
     minutes = await http.get(f"/console/meetings/{meeting_id}/minutes.docx")
     assert minutes.status_code == 200 and minutes.headers["content-type"] == DOCX
     assert "社区活动室" in docx_text(minutes.content)
