@@ -319,7 +319,8 @@ class Server:
         command = [sys.executable, str(Path(__file__)), "--phase", "serve", "--app", self.app_name]
         if self.url:
             command += ["--url", self.url]
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(HERE)]))
+        path = [str(ROOT), str(HERE), os.environ.get("PYTHONPATH", "")]
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in path if p))
         self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
@@ -651,17 +652,26 @@ async def double_submits(
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
 
         async def post(m: int) -> None:
-            response = await client.post(
-                f"/r/b/{ballot_id}/vote",
-                headers={"cookie": f"yishi_home={seeded.tokens[m]}", "origin": base},
-                data={
-                    "choice": CHOICES[m % len(CHOICES)],
-                    "nonce": f"twice-{m:010d}",
-                    "csrf": seeded.csrf[m],
-                },
-            )
-            if response.status_code == 303:
-                answered[m] = answered.get(m, 0) + 1
+            for attempt in range(3):
+                try:
+                    response = await client.post(
+                        f"/r/b/{ballot_id}/vote",
+                        headers={"cookie": f"yishi_home={seeded.tokens[m]}", "origin": base},
+                        data={
+                            "choice": CHOICES[m % len(CHOICES)],
+                            "nonce": f"twice-{m:010d}",
+                            "csrf": seeded.csrf[m],
+                        },
+                    )
+                except httpx.TransportError:
+                    # A kept-alive connection the server had just closed: the same form
+                    # again, as a browser retries (one nonce: still one vote).
+                    if attempt == 2:
+                        raise
+                    continue
+                if response.status_code == 303:
+                    answered[m] = answered.get(m, 0) + 1
+                return
 
         async def worker() -> None:
             while queue:
