@@ -10,13 +10,17 @@ import contextlib
 import io
 import re
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
 from openpyxl import load_workbook
+from sqlalchemy import event
 
 from bot.telegram.local import LocalBot
+from domain.model import Flat, Member, MemberStatus
 from domain.services import web_access
+from storage.base import CHUNK
 from tests.bot.conftest import RESIDENTS, button, make_council, press
 from tests.web.conftest import desk_page, same_origin
 from tests.web.test_sign_in import console_link, form_token
@@ -63,7 +67,7 @@ def text_of(html: str) -> str:
 
 async def member_id(local: LocalBot, name: str) -> int:
     async with local.database.uow() as uow:
-        found = [m for m in await uow.members.list(1) if m.name == name]
+        found = [m for m in await uow.members.list(1, tuple(MemberStatus)) if m.name == name]
     assert len(found) == 1 and found[0].id is not None
     return found[0].id
 
@@ -359,6 +363,79 @@ async def test_a_post_without_the_csrf_token_is_forbidden(web_local: LocalBot) -
             refused = await client.post(action, data=without, headers=same_origin(web_local))
             assert refused.status_code == 403
         assert "社工（网格员）：无" in text_of((await client.get("/console/roll/roles")).text)
+
+
+async def test_a_join_waiting_is_approved_and_the_roll_of_3000_is_paged(
+    web_local: LocalBot,
+) -> None:
+    council = await make_council(web_local)
+    chair, newcomer = council.chair, council.outsider
+    assert (await council.say(chair, "/settings approval on")).text is not None
+    joined = await council.say(newcomer, "/join 6-1-601 75")
+    assert joined.text is not None and "审核" in joined.text, joined.text
+    # 3,000 more households on the roll, written as a roll import writes them.
+    async with web_local.database.uow() as uow:
+        await uow.members.add_many(
+            [
+                Member(
+                    1,
+                    None,
+                    f"住户{n}",
+                    str(10 + n % 30),
+                    "1",
+                    str(100 + n),
+                    joined_at=web_local.deps.clock(),
+                    flats=(Flat(f"{10 + n % 30}-1-{100 + n}", Decimal(90), True),),
+                )
+                for n in range(3000)
+            ]
+        )
+        await uow.commit()
+    statements: list[str] = []
+
+    def counted(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    engine = web_local.database.engine.sync_engine
+    async with signed_in(web_local, chair) as client:
+        event.listen(engine, "before_cursor_execute", counted)
+        try:
+            last = await client.get("/console/roll", params={"page": "31"})
+        finally:
+            event.remove(engine, "before_cursor_execute", counted)
+        assert last.status_code == 200
+        # The signed-in chair's entry, the active roll and the joins waiting, each with
+        # its flats and accounts in a statement a chunk of 500: none a member.
+        flats = [x for x in statements if "FROM member_flats" in x]
+        assert 1 <= len(flats) <= -(-3006 // CHUNK) + 2, len(flats)
+        assert sum("FROM members" in x for x in statements) <= 3
+        said = text_of(last.text)
+        assert "共 3005 人" in said and "<strong>31</strong>" in last.text
+        assert said.count("已核实") >= 5
+        first = await client.get("/console/roll", params={"building": "12"})
+        rows = re.findall(r'<tr>\s*<td><a href="/console/roll/\d+">', first.text)
+        assert len(rows) == 100  # a page
+        assert "共 100 人" in text_of(first.text)  # 3,000 households in 30 buildings
+        assert "住户2 " in text_of(first.text) and "住户3 " not in text_of(first.text)
+
+        pending = await client.get("/console/roll/pending")
+        assert "1 份入册申请待审核" in text_of(pending.text)
+        assert "路人甲" in pending.text and "6-1-601" in pending.text
+        newcomer_id = await member_id(web_local, "路人甲")
+        approved = await post(
+            client, web_local, "/console/roll/pending", f"/console/roll/pending/{newcomer_id}",
+            decision="approve",
+        )  # fmt: skip
+        assert "✅ 路人甲 的入册申请已获批准" in text_of(approved.text)
+        page = (await client.get("/console/roll/pending")).text
+        assert f"/console/roll/pending/{newcomer_id}" not in page  # decided: no buttons
+        again = await client.post(
+            f"/console/roll/pending/{newcomer_id}",
+            data={"csrf": csrf_of(page), "nonce": "another", "decision": "reject"},
+            headers=same_origin(web_local),
+        )
+        assert again.status_code == 400 and "⛔" in again.text  # in the chat's words
+        assert "路人甲" in text_of((await client.get("/console/roll", params={"q": "路人"})).text)
 
 
 # --- in a real browser ------------------------------------------------------------------
