@@ -9,7 +9,21 @@ from urllib.parse import quote
 from bot.config import Settings
 from bot.keys import WEB_PURPOSE
 
-__all__ = ["WEB_PURPOSE", "console_url", "key_url", "mini_app_link", "mini_app_url"]
+__all__ = [
+    "WEB_PURPOSE",
+    "console_url",
+    "key_url",
+    "mini_app_link",
+    "mini_app_url",
+    "web_configured",
+]
+
+
+def web_configured(settings: Settings) -> bool:
+    """Whether the web is served where people can reach it: its public address set
+    (``YISHI_WEB_URL``), or served by the bot's process (``YISHI_WEB_IN_RUN``). Only
+    then do the chat and the cards hand out its addresses."""
+    return bool(settings.web_url) or settings.web_in_run
 
 
 def console_url(settings: Settings, token: str) -> str:

@@ -229,6 +229,12 @@ class BallotRepository(Protocol):
         """Raise ``rendered_seq`` to ``seq`` (never lowers it)."""
         ...
 
+    async def behind(self) -> list[int]:
+        """Ids of open ballots with a message whose ``rendered_seq`` is below the number
+        of their vote events (``VoteRepository.last_seq``): votes another process wrote
+        that the message does not show yet. One query, however many ballots are open."""
+        ...
+
     async def of_council(self, council_id: int) -> list[Ballot]:
         """Every ballot of one council, open, closed or cancelled, oldest first
         (by when it was opened, then id)."""

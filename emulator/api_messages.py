@@ -35,8 +35,8 @@ CHAT_ACTIONS = frozenset(
 )
 
 
-def _inline_markup(p: Params) -> dict[str, Any] | None:
-    markup = validate_markup(p.get_json("reply_markup"))
+def _inline_markup(p: Params, chat: Chat) -> dict[str, Any] | None:
+    markup = validate_markup(p.get_json("reply_markup"), private=not chat.is_group)
     # Reply keyboards are accepted on send but are not part of the message itself.
     return markup if markup is not None and "inline_keyboard" in markup else None
 
@@ -80,7 +80,7 @@ async def send_message(engine: Engine, p: Params) -> Any:
         empty="message text is empty",
         too_long="message is too long",
     )
-    markup = _inline_markup(p)
+    markup = _inline_markup(p, chat)
     reply = _reply_target(engine, chat, p)
     thread_id = p.get_int("message_thread_id")
     if thread_id is None and reply is not None:
@@ -115,7 +115,7 @@ async def edit_message_text(engine: Engine, p: Params) -> Any:
         too_long="MESSAGE_TOO_LONG",
     )
     # Omitting reply_markup removes the keyboard, exactly as on Telegram.
-    markup = validate_markup(p.get_json("reply_markup"))
+    markup = validate_markup(p.get_json("reply_markup"), private=not message.chat.is_group)
     if (formatted.text, formatted.entities, markup) == (
         message.text,
         message.entities,
@@ -147,7 +147,7 @@ async def edit_message_caption(engine: Engine, p: Params) -> Any:
         empty=None,
         too_long="message caption is too long",
     )
-    markup = validate_markup(p.get_json("reply_markup"))
+    markup = validate_markup(p.get_json("reply_markup"), private=not message.chat.is_group)
     caption = formatted.text or None
     if (caption, formatted.entities, markup) == (
         message.caption,
@@ -165,7 +165,7 @@ async def edit_message_caption(engine: Engine, p: Params) -> Any:
 
 async def edit_message_reply_markup(engine: Engine, p: Params) -> Any:
     message = _own_message(engine, p, "message to edit not found")
-    markup = validate_markup(p.get_json("reply_markup"))
+    markup = validate_markup(p.get_json("reply_markup"), private=not message.chat.is_group)
     if markup == message.reply_markup:
         raise bad_request(NOT_MODIFIED)
     engine.limiter.acquire(message.chat.id, is_group=message.chat.is_group)
@@ -256,7 +256,7 @@ async def _send_media(engine: Engine, p: Params, field: str) -> Any:
         empty=None,
         too_long="message caption is too long",
     )
-    markup = _inline_markup(p)
+    markup = _inline_markup(p, chat)
     reply = _reply_target(engine, chat, p)
     engine.limiter.acquire(chat.id, is_group=chat.is_group)
     file_id, upload = _store_file(engine, p, field, "BQAD" if field == "document" else "AgAC")

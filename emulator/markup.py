@@ -24,11 +24,12 @@ _ACTIONS = (
 _OTHER_KEYBOARDS = ("keyboard", "remove_keyboard", "force_reply")
 
 
-def validate_markup(markup: Any) -> dict[str, Any] | None:
+def validate_markup(markup: Any, *, private: bool = True) -> dict[str, Any] | None:
     """Return the markup as stored, or None when it carries no inline keyboard.
 
     An empty inline keyboard is normalised to None because Telegram treats it as "no
-    keyboard" (this matters for the "message is not modified" comparison).
+    keyboard" (this matters for the "message is not modified" comparison). A ``web_app``
+    button is allowed only in a ``private`` chat, and only with an HTTPS address.
     """
     if markup is None:
         return None
@@ -44,14 +45,14 @@ def validate_markup(markup: Any) -> dict[str, Any] | None:
             'can\'t parse inline keyboard button: field "inline_keyboard" '
             "must be an Array of Arrays"
         )
-    clean_rows = [[_validate_button(button) for button in row] for row in rows]
+    clean_rows = [[_validate_button(button, private) for button in row] for row in rows]
     clean_rows = [row for row in clean_rows if row]
     if sum(len(row) for row in clean_rows) > MAX_INLINE_BUTTONS:
         raise bad_request("reply markup is too long")
     return {"inline_keyboard": clean_rows} if clean_rows else None
 
 
-def _validate_button(button: Any) -> dict[str, Any]:
+def _validate_button(button: Any, private: bool) -> dict[str, Any]:
     if not isinstance(button, dict):
         raise bad_request(
             "can't parse inline keyboard button: InlineKeyboardButton must be an Object"
@@ -77,5 +78,19 @@ def _validate_button(button: Any) -> dict[str, Any]:
         url = urlparse(str(button["url"]))
         if url.scheme not in ("http", "https", "tg") or (url.scheme != "tg" and not url.netloc):
             raise bad_request("BUTTON_URL_INVALID")
+    if "web_app" in actions:
+        _validate_web_app(button["web_app"], private)
     # Drop nulls so that equal keyboards compare equal however they were serialised.
     return {key: value for key, value in button.items() if value is not None}
+
+
+def _validate_web_app(web_app: Any, private: bool) -> None:
+    """A Mini App button: Telegram allows it in private chats only, opening HTTPS."""
+    if not private:
+        raise bad_request("BUTTON_TYPE_INVALID")
+    url = str(web_app.get("url", "")) if isinstance(web_app, dict) else ""
+    parsed = urlparse(url)
+    if parsed.scheme != "https" or not parsed.netloc:
+        raise bad_request(
+            f"inline keyboard button Web App URL '{url}' is invalid: Only HTTPS links are allowed"
+        )

@@ -222,6 +222,26 @@ class SqlBallotRepository(Repository):
             .values(rendered_seq=seq)
         )
 
+    async def behind(self) -> list[int]:
+        # A correlated count a ballot: the index on vote_events.ballot_id answers it,
+        # and only open ballots with a message are counted.
+        shown = (
+            select(func.count())
+            .select_from(VoteEventRow)
+            .where(VoteEventRow.ballot_id == BallotRow.id)
+            .scalar_subquery()
+        )
+        rows = await self.session.scalars(
+            select(BallotRow.id)
+            .where(
+                BallotRow.closed_at.is_(None),
+                BallotRow.message_ref.is_not(None),
+                shown > BallotRow.rendered_seq,
+            )
+            .order_by(BallotRow.id)
+        )
+        return list(rows)
+
     async def of_council(self, council_id: int) -> list[Ballot]:
         rows = await self.session.scalars(
             select(BallotRow)

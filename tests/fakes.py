@@ -569,6 +569,16 @@ class FakeBallotRepository(_Repository):
         if ballot is not None and seq > ballot.rendered_seq:
             ballot.rendered_seq = seq
 
+    async def behind(self) -> list[int]:
+        events: dict[int, int] = {}
+        for event in self._t.events:
+            events[event.ballot_id] = events.get(event.ballot_id, 0) + 1
+        return [
+            ballot_id
+            for ballot_id, b in sorted(self._t.ballots.items())
+            if b.is_open and b.message_ref is not None and events.get(ballot_id, 0) > b.rendered_seq
+        ]
+
     async def of_council(self, council_id: int) -> list[Ballot]:
         found = [b for b in self._t.ballots.values() if b.council_id == council_id]
         return [_clone(b) for b in sorted(found, key=lambda b: (b.opened_at, b.id or 0))]

@@ -16,6 +16,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.config import Settings
+from bot.keys import WEB_PURPOSE
 
 TELEGRAM_API = "https://api.telegram.org/bot"
 
@@ -63,8 +64,9 @@ async def _print_cards(settings: Settings, args: argparse.Namespace) -> str:
     from bot.runtime.clock import utcnow
     from bot.telegram.binding_pdf import FontMissing, find_font
     from bot.telegram.handlers.binding import render_batch
+    from bot.web_links import web_configured
     from domain.errors import DomainError
-    from domain.services.binding import issue_cards
+    from domain.services.household_cards import issue_household_cards
     from storage.uow import Database
 
     try:
@@ -74,12 +76,14 @@ async def _print_cards(settings: Settings, args: argparse.Namespace) -> str:
         raise CardsError(str(missing)) from None
     bot = args.bot or await _bot_username(settings)
     key = _codes_key(settings)
+    # With the web (YISHI_WEB_URL): the household's login key, the card's second QR code.
+    web_key = _codes_key(settings, WEB_PURPOSE) if web_configured(settings) else None
     days = args.days if args.days is not None else settings.binding_code_days
     if days < 1:
         raise CardsError("--days must be 1 or more")
     database = await Database.open(settings.database_url)
     try:
-        batch = await issue_cards(
+        batch = await issue_household_cards(
             database.uow(),
             council_id=args.council,
             user_id=None,
@@ -87,12 +91,13 @@ async def _print_cards(settings: Settings, args: argparse.Namespace) -> str:
             now=utcnow(),
             valid_for=timedelta(days=days),
             key=key,
+            web_key=web_key,
         )
     except DomainError as error:
         raise CardsError(_refusal(error)) from None
     finally:
         await database.dispose()
-    pdf = await asyncio.to_thread(render_batch, batch, bot.lstrip("@"), font)
+    pdf = await asyncio.to_thread(render_batch, batch, bot.lstrip("@"), font, settings)
     args.out.write_bytes(pdf)
     expires = batch.expires_at.astimezone(ZoneInfo(batch.council.timezone)).date().isoformat()
     replaced = f"; {batch.replaced} older unused codes ended" if batch.replaced else ""
@@ -111,9 +116,10 @@ def _refusal(error: Exception) -> str:
     return f"refused: {code} {getattr(error, 'params', '')}".strip()
 
 
-def _codes_key(settings: Settings) -> bytes:
-    """The key the bot checks codes with: from YISHI_SECRET, else from the token, as the
-    bot derives it (so the token, or the secret, must be the bot's own)."""
+def _codes_key(settings: Settings, purpose: str = "") -> bytes:
+    """The key the bot checks codes with (or the web its login keys, ``purpose``
+    ``WEB_PURPOSE``): from YISHI_SECRET, else from the token, as the bot derives it (so
+    the token, or the secret, must be the bot's own)."""
     from bot.telegram.app import signer_for
     from bot.telegram.handlers.binding import CODES
 
@@ -123,7 +129,7 @@ def _codes_key(settings: Settings) -> bytes:
             "the codes are checked with a key derived from it"
         )
     token = settings.telegram_token.get_secret_value() if settings.telegram_token else ""
-    return signer_for(settings, token).key_for(CODES)
+    return signer_for(settings, token).key_for(purpose or CODES)
 
 
 async def _bot_username(settings: Settings) -> str:

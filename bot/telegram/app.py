@@ -367,10 +367,17 @@ def build_application(
     application = builder.build()
     signer = signer_for(settings, token)
     presence = Presence(database.url)
-    refresher = TallyRefresher(application.bot, database.uow, signer, settings.tally_edit_interval)
+    refresher = TallyRefresher(
+        application.bot, database.uow, signer, settings.tally_edit_interval, settings=settings
+    )
     ballot_box = BallotBox(database.uow, clock)
     notices = NoticeRenderer(
-        application.bot, database.uow, signer, refresher, chart_font=settings.cards_font
+        application.bot,
+        database.uow,
+        signer,
+        refresher,
+        chart_font=settings.cards_font,
+        settings=settings,
     )
 
     async def chat_moved(old: int, new: int) -> None:
@@ -392,6 +399,7 @@ def build_application(
     async def housekeeping() -> None:
         await outbox.recover()
         await inbox.housekeeping()
+        await refresher.follow_others()  # votes another process (the web) wrote
 
     scheduler = Scheduler(
         database.url,
@@ -405,7 +413,7 @@ def build_application(
     )
     bus = MessageBus()
     database.publish_to(bus.handle)
-    _follow(bus, application.bot, database, signer, scheduler, outbox, refresher)
+    _follow(bus, application.bot, database, signer, scheduler, outbox, refresher, settings)
     application.bot_data["deps"] = Deps(
         settings,
         database,
@@ -432,6 +440,7 @@ def _follow(
     scheduler: Scheduler,
     outbox: Outbox,
     refresher: TallyRefresher,
+    settings: Settings | None = None,
 ) -> None:
     """What follows each domain event, in one place (``bot.runtime.bus``)."""
 
@@ -439,7 +448,7 @@ def _follow(
         await scheduler.reconcile()
 
     async def topic_card(event: TopicChanged) -> None:
-        await refresh_topic_card(bot, database.uow, signer, event.topic_id)
+        await refresh_topic_card(bot, database.uow, signer, event.topic_id, settings=settings)
 
     async def meeting_card(event: MeetingChanged) -> None:
         await refresh_meeting_card(bot, database.uow, signer, event.meeting_id)

@@ -2,11 +2,15 @@
 
 Each card carries the council's name, the household's address, the member's name, the
 code and a QR code of the bot's deep link (``https://t.me/<bot>?start=<code>``), which a
-phone's camera opens in Telegram. fpdf2 writes the PDF: pure Python, and unlike
-ReportLab it embeds OpenType fonts with CFF outlines, which Noto Sans CJK is (Debian's
-``fonts-noto-cjk`` ships nothing else), subset to the characters used. segno makes the
-QR code (pure Python, no dependencies); it is drawn as vector rectangles, sharp at any
-printer's resolution. Both are imported when a PDF is made, not when the bot starts.
+phone's camera opens in Telegram. Where the web is served, a second QR code beside it
+holds the residents' page with the household's login key (``<web>/k/<key>``), for
+WeChat and any browser, which cannot open a ``t.me`` link; each code is labelled.
+
+fpdf2 writes the PDF: pure Python, and unlike ReportLab it embeds OpenType fonts with
+CFF outlines, which Noto Sans CJK is (Debian's ``fonts-noto-cjk`` ships nothing else),
+subset to the characters used. segno makes the QR codes (pure Python, no
+dependencies); they are drawn as vector rectangles, sharp at any printer's resolution.
+Both are imported when a PDF is made, not when the bot starts.
 """
 
 from __future__ import annotations
@@ -40,6 +44,11 @@ CARD_W, CARD_H = 95.0, 68.0
 PAD = 5.0
 QR_SIZE = 32.0  # with its quiet zone of four modules
 QR_BORDER = 4
+# Two codes side by side (the web's beside Telegram's), each labelled underneath.
+PAIR_SIZE = 24.0
+PAIR_GAP = 2.0
+LABEL_SIZE = 6.5  # points
+LABEL_LINE = 2.6  # mm
 FOOTER_SIZE = 7  # points
 FOOTER_LINE = 3.2  # mm
 
@@ -59,6 +68,7 @@ class PrintedCard:
     household: str
     name: str
     code: str
+    web: str | None = None  # the residents' page with the household's login key
 
 
 def find_font(configured: str | None = None) -> Font:
@@ -148,7 +158,8 @@ def _card(
         pdf.set_dash_pattern(dash=1.5, gap=1.5)
         pdf.rect(x, y, CARD_W, CARD_H)
     inner = CARD_W - 2 * PAD
-    beside_qr = inner - QR_SIZE - 2
+    pair = card.web is not None
+    beside_qr = inner - (2 * PAIR_SIZE + PAIR_GAP if pair else QR_SIZE) - 2
     pdf.set_text_color(90)
     _line(pdf, x + PAD, y + PAD, inner, 9, council)
     _line(pdf, x + PAD, y + PAD + 4.5, inner, 7.5, _text(lang, "card.heading"))
@@ -159,7 +170,15 @@ def _card(
     _line(pdf, x + PAD, y + 34, beside_qr, 7.5, _text(lang, "card.code"))
     pdf.set_text_color(0)
     _line(pdf, x + PAD, y + 38, beside_qr, 15, card.code)
-    _qr(pdf, x + CARD_W - PAD - QR_SIZE, y + 14, deep_link(bot, card.code))
+    if card.web is not None:
+        web_x = x + CARD_W - PAD - PAIR_SIZE
+        telegram_x = web_x - PAIR_GAP - PAIR_SIZE
+        _qr(pdf, telegram_x, y + 13, deep_link(bot, card.code), PAIR_SIZE)
+        _qr(pdf, web_x, y + 13, card.web, PAIR_SIZE)
+        _label(pdf, telegram_x, y + 13 + PAIR_SIZE, _text(lang, "card.scan_telegram"), lang)
+        _label(pdf, web_x, y + 13 + PAIR_SIZE, _text(lang, "card.scan_web"), lang)
+    else:
+        _qr(pdf, x + CARD_W - PAD - QR_SIZE, y + 14, deep_link(bot, card.code))
     pdf.set_text_color(60)
     pdf.set_font("cjk", size=FOOTER_SIZE)
     how, valid = footer
@@ -205,12 +224,29 @@ def _line(pdf: FPDF, x: float, y: float, width: float, size: float, text: str) -
     pdf.cell(width, size * 0.4, text)
 
 
-def _qr(pdf: FPDF, x: float, y: float, url: str) -> None:
+def _label(pdf: FPDF, x: float, y: float, text: str, lang: str) -> None:
+    """What a QR code is for, centred under it on a line or two."""
+    from fpdf.enums import Align, WrapMode
+
+    pdf.set_text_color(0)
+    pdf.set_font("cjk", size=LABEL_SIZE)
+    pdf.set_xy(x - PAIR_GAP / 2, y)
+    pdf.multi_cell(
+        PAIR_SIZE + PAIR_GAP,
+        LABEL_LINE,
+        text,
+        align=Align.C,
+        wrapmode=WrapMode.WORD if lang.startswith("en") else WrapMode.CHAR,
+        max_line_height=LABEL_LINE,
+    )
+
+
+def _qr(pdf: FPDF, x: float, y: float, url: str, size: float = QR_SIZE) -> None:
     import segno
 
     qr = segno.make(url, error="m", micro=False)
     matrix = [list(row) for row in qr.matrix_iter(scale=1, border=QR_BORDER)]
-    module = QR_SIZE / len(matrix)
+    module = size / len(matrix)
     pdf.set_fill_color(0)
     # One rectangle per run of dark modules in a row: a tenth of the drawing operators.
     for r, row in enumerate(matrix):

@@ -5,8 +5,10 @@ from __future__ import annotations
 from telegram import Bot
 from telegram.error import BadRequest
 
+from bot.config import Settings
 from bot.telegram import render, render_dispatch
 from bot.telegram.buttons import Signer
+from bot.telegram.mini_app import MiniApp
 from domain import meetings, volunteering
 from domain.ports import UnitOfWorkFactory
 
@@ -25,15 +27,24 @@ async def edit_quietly(bot: Bot, text: str, *, caption: bool = False, **kwargs: 
 
 
 async def refresh_topic_card(
-    bot: Bot, uow: UnitOfWorkFactory, signer: Signer, topic_id: int
+    bot: Bot,
+    uow: UnitOfWorkFactory,
+    signer: Signer,
+    topic_id: int,
+    *,
+    settings: Settings | None = None,
 ) -> None:
-    """Re-render a topic card from the database after its proposals or phase changed."""
+    """Re-render a topic card from the database after its proposals or phase changed
+    (with the web in ``settings``, its Mini App button too)."""
     card = await volunteering.topic_card(uow(), topic_id=topic_id)
     view, council = card.view, card.council
     if view.topic.card_ref is None:
         return
     progress = render_dispatch.progress_lines(council.language, card.tasks, card.names)
-    text, markup = render.topic_card(council.language, view, bot.username, signer, progress)
+    app = MiniApp.of(settings, bot.username)
+    text, markup = render.topic_card(
+        council.language, view, bot.username, signer, progress, app=app
+    )
     await edit_quietly(
         bot, text, chat_id=council.chat_id, message_id=view.topic.card_ref, reply_markup=markup
     )

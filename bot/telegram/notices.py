@@ -17,6 +17,7 @@ from datetime import datetime
 from telegram import Bot, InputFile, ReplyParameters
 from telegram.error import TelegramError
 
+from bot.config import Settings
 from bot.i18n import Markup, joined, language_of, t
 from bot.reports import charts
 from bot.runtime.messenger import Outgoing
@@ -24,6 +25,7 @@ from bot.telegram import notices_recorded, notices_roles, render, render_dispatc
 from bot.telegram.buttons import Signer
 from bot.telegram.cards import refresh_topic_card
 from bot.telegram.messenger import CAPTION, PHOTO_NAME
+from bot.telegram.mini_app import MiniApp, ballot_start, private_row
 from bot.telegram.tally import TallyRefresher
 from domain import errors, meetings, services, volunteering
 from domain.model import Notice, NoticeKind
@@ -42,7 +44,12 @@ class NoticeRenderer:
     refresher: TallyRefresher
     chart_font: str | None = None  # YISHI_CARDS_FONT; else Debian's fonts-noto-cjk
     caption_limit: int = CAPTION  # the longest outcome sent as the chart's caption
+    settings: Settings | None = None  # the web's: the Mini App's buttons
     _tasks: dict[int, tuple[float, volunteering.TaskView]] = field(default_factory=dict)
+
+    def mini_app(self) -> MiniApp | None:
+        """The Mini App's buttons, where the web is configured."""
+        return MiniApp.of(self.settings, self.bot.username)
 
     async def __call__(self, notice: Notice) -> Outgoing | None:
         try:
@@ -81,7 +88,9 @@ class NoticeRenderer:
         async def after(message_id: int) -> None:
             if chart is not None and not inline:
                 await self._chart_reply(notice, chart, message_id)
-            await refresh_topic_card(self.bot, self.uow, self.signer, view.topic.id or 0)
+            await refresh_topic_card(
+                self.bot, self.uow, self.signer, view.topic.id or 0, settings=self.settings
+            )
 
         return Outgoing(
             text, reply_to=view.ballot.message_ref, after=after, photo=chart if inline else None
@@ -116,7 +125,7 @@ class NoticeRenderer:
     async def ballot_opened(self, notice: Notice) -> Outgoing | None:
         view = await services.ballot_view(self.uow(), ballot_id=notice.subject)
         lang = view.council.language
-        text, markup = render.ballot_message(lang, view, self.signer)
+        text, markup = render.ballot_message(lang, view, self.signer, self.mini_app())
         if notice.params.get("moved"):  # the group became a supergroup: vote here now
             if not view.ballot.is_open:
                 return None
@@ -148,7 +157,8 @@ class NoticeRenderer:
         text = t(
             lang, "nudge.private", question=view.ballot.question, when=when, council=council.title
         )
-        return Outgoing(text)
+        start = ballot_start(notice.subject)
+        return Outgoing(text, render.keyboard(private_row(self.mini_app(), lang, start)))
 
     async def non_voters(self, notice: Notice) -> Outgoing | None:
         view = await services.ballot_view(self.uow(), ballot_id=notice.subject)

@@ -26,5 +26,7 @@ async def vote_recorded(renderer: NoticeRenderer, notice: Notice) -> Outgoing | 
     council = await services.council_by_id(renderer.uow(), council_id=ballot.council_id)
     lang = language_of(str(notice.params.get("language") or ""), council.language)
     role = "chair" if notice.params.get("role") == "chair" else "staff"
-    text, markup = render_recorded.recorded_notice(lang, ballot, vote, role, renderer.signer)
+    text, markup = render_recorded.recorded_notice(
+        lang, ballot, vote, role, renderer.signer, renderer.mini_app()
+    )
     return Outgoing(text, markup)

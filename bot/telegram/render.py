@@ -14,6 +14,7 @@ from telegram.helpers import mention_html
 
 from bot.i18n import ZH_CN, Markup, escape, joined, t
 from bot.telegram.buttons import Signer, agenda_data, calendar_data, second_data, vote_data
+from bot.telegram.mini_app import MiniApp, ballot_start, group_row, topic_start
 from domain.meetings import AgendaView, MeetingView
 from domain.model import Ballot, BallotKind, Council, Meeting, Member, Phase, Proposal, VoteSource
 from domain.rules import (
@@ -205,9 +206,15 @@ def keyboard(rows: list[list[InlineKeyboardButton]]) -> InlineKeyboardMarkup | N
 
 
 def topic_card(
-    lang: str, view: TopicView, bot_username: str, signer: Signer, extra: Sequence[str] = ()
+    lang: str,
+    view: TopicView,
+    bot_username: str,
+    signer: Signer,
+    extra: Sequence[str] = (),
+    app: MiniApp | None = None,
 ) -> tuple[str, InlineKeyboardMarkup | None]:
-    """The topic card; ``extra`` lines follow (a resolution's tasks and their progress)."""
+    """The topic card; ``extra`` lines follow (a resolution's tasks and their progress).
+    With the web, a button opens the topic's page in the Mini App (``app``)."""
     topic = view.topic
     assert topic.id is not None
     lines: list[str] = [
@@ -247,6 +254,7 @@ def topic_card(
                 )
             ]
         )
+    buttons += group_row(app, lang, topic_start(topic.id))
     return fit("\n".join(lines)), keyboard(buttons)
 
 
@@ -346,8 +354,10 @@ def check_line(lang: str, check: ConditionCheck) -> str:
 
 
 def ballot_message(
-    lang: str, view: BallotView, signer: Signer
+    lang: str, view: BallotView, signer: Signer, app: MiniApp | None = None
 ) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The ballot's message with its live tally and vote buttons; with the web, a
+    button opens the ballot's page in the Mini App (``app``), open or closed."""
     ballot, outcome = view.ballot, view.outcome
     assert ballot.id is not None
     lines: list[str] = [
@@ -392,13 +402,13 @@ def ballot_message(
             )
             + more
         )
+    rows = group_row(app, lang, ballot_start(ballot.id))
     if ballot.is_open:
         lines.append(t(lang, "ballot.how_to_vote"))
-        markup = keyboard(_vote_buttons(lang, ballot, signer))
+        rows = _vote_buttons(lang, ballot, signer) + rows
     else:
         lines.append(_closed_line(lang, ballot))
-        markup = None
-    return fit("\n".join(lines)), markup
+    return fit("\n".join(lines)), keyboard(rows)
 
 
 def _vote_buttons(lang: str, ballot: Ballot, signer: Signer) -> list[list[InlineKeyboardButton]]:

@@ -8,6 +8,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.i18n import Markup, escape, joined, t
 from bot.telegram.buttons import Signer
+from bot.telegram.mini_app import MiniApp, ballot_start, private_row
 from bot.telegram.render import choice_label, fit, keyboard, moment, place_text, plain, short
 from domain.model import Ballot, BallotKind, Vote, VoteSource
 from domain.rules import Choice
@@ -326,9 +327,15 @@ def paper_applied_message(lang: str, applied: PaperApplied) -> str:
 
 
 def recorded_notice(
-    lang: str, ballot: Ballot, vote: Vote | None, role: str, signer: Signer
+    lang: str,
+    ballot: Ballot,
+    vote: Vote | None,
+    role: str,
+    signer: Signer,
+    app: MiniApp | None = None,
 ) -> tuple[str, InlineKeyboardMarkup | None]:
-    """To the member: who recorded what, and buttons to change it until the close."""
+    """To the member: who recorded what, and buttons to change it until the close
+    (with the web over HTTPS, one opening the ballot's page as a Mini App too)."""
     assert ballot.id is not None
     own = vote is None or vote.source is VoteSource.CHAT  # the member changed it since
     text = t(
@@ -347,4 +354,5 @@ def recorded_notice(
         ]
         for choice in _choices(ballot)
     ]
+    rows += private_row(app, lang, ballot_start(ballot.id))
     return text + "\n" + t(lang, "recorded.change"), keyboard(rows)

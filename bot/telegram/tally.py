@@ -15,8 +15,10 @@ import logging
 from telegram import Bot
 from telegram.error import BadRequest, TelegramError
 
+from bot.config import Settings
 from bot.telegram import render
 from bot.telegram.buttons import Signer
+from bot.telegram.mini_app import MiniApp
 from domain import errors, services
 from domain.ports import UnitOfWorkFactory
 
@@ -24,8 +26,17 @@ log = logging.getLogger(__name__)
 
 
 class TallyRefresher:
-    def __init__(self, bot: Bot, uow: UnitOfWorkFactory, signer: Signer, interval: float) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        uow: UnitOfWorkFactory,
+        signer: Signer,
+        interval: float,
+        *,
+        settings: Settings | None = None,  # the web's: the Mini App's button
+    ) -> None:
         self._bot = bot
+        self._settings = settings
         self._uow = uow
         self._signer = signer
         self._interval = interval
@@ -62,7 +73,8 @@ class TallyRefresher:
         ballot = view.ballot
         if ballot.message_ref is None or (not force and view.seq <= ballot.rendered_seq):
             return
-        text, markup = render.ballot_message(view.council.language, view, self._signer)
+        app = MiniApp.of(self._settings, self._bot.username)
+        text, markup = render.ballot_message(view.council.language, view, self._signer, app)
         try:
             await self._bot.edit_message_text(
                 text,
@@ -79,6 +91,13 @@ class TallyRefresher:
     async def catch_up(self) -> None:
         """At start-up: bring every open ballot message that fell behind up to date."""
         for ballot_id in await services.open_ballot_ids(self._uow()):
+            self.request(ballot_id)
+
+    async def follow_others(self) -> None:
+        """On the scheduler's tick: bring up to date the ballot messages behind votes
+        that never reached this process's bus (``yishi web`` running on its own). One
+        query finds them; the others are not touched."""
+        for ballot_id in await services.ballots_behind(self._uow()):
             self.request(ballot_id)
 
     @property

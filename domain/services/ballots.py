@@ -540,6 +540,13 @@ async def open_ballot_ids(uow: UnitOfWork) -> list[int]:
         return await uow.ballots.all_open()
 
 
+async def ballots_behind(uow: UnitOfWork) -> list[int]:
+    """Open ballots whose message shows fewer votes than were cast: votes another
+    process (``yishi web`` on its own) recorded, which never reached this one's bus."""
+    async with uow:
+        return await uow.ballots.behind()
+
+
 async def ballot_ids(uow: UnitOfWork, *, topic_id: int) -> list[int]:
     async with uow:
         return [b.id for b in await uow.ballots.for_topic(topic_id) if b.id is not None]

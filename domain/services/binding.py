@@ -39,6 +39,7 @@ from domain.services.reading import require_council
 class Card:
     member: Member
     code: str  # as printed; nowhere else once the card is made
+    login_key: str | None = None  # the household's key to the web page, when issued with it
 
 
 @dataclass(frozen=True)
@@ -65,40 +66,65 @@ async def issue_cards(
     ending their older unused codes. ``user_id`` must be a chair or staff; None is the
     operator at the command line, who holds the database already. Without
     ``council_id`` (a private chat) it is the council ``user_id`` keeps, if only one."""
-    wanted = [_household_key(h) for h in households]
     async with uow:
-        council = await kept_council(uow, council_id, user_id)
-        assert council.id is not None
-        council_id = council.id
-        members = [
-            m
-            for m in await uow.members.list(council_id, (MemberStatus.ACTIVE,))
-            if m.user_id is None and (not wanted or any(_within(m.household, w) for w in wanted))
-        ]
-        if not members:
-            if households:
-                raise NothingToPrint(field="households", households=" ".join(households))
-            raise NothingToPrint()
-        members.sort(key=lambda m: (_address_order(m.household), m.name, m.id or 0))
-        member_ids = [m.id for m in members if m.id is not None]
-        replaced = await uow.binding_codes.expire_unused(member_ids, now)
-        expires_at = now + valid_for
-        cards = [Card(m, make_code()) for m in members]
-        await uow.binding_codes.add(
-            [
-                BindingCode(
-                    council_id=council_id,
-                    member_id=card.member.id,
-                    digest=digest(card.code, key),
-                    created_at=now,
-                    expires_at=expires_at,
-                )
-                for card in cards
-                if card.member.id is not None
-            ]
+        batch = await issue_cards_within(
+            uow,
+            council_id=council_id,
+            user_id=user_id,
+            households=households,
+            now=now,
+            valid_for=valid_for,
+            make_code=make_code,
+            key=key,
         )
         await uow.commit()
-        return CardBatch(council, cards, expires_at, replaced)
+        return batch
+
+
+async def issue_cards_within(
+    uow: UnitOfWork,
+    *,
+    council_id: int | None,
+    user_id: int | None,
+    households: Sequence[str] = (),
+    now: datetime,
+    valid_for: timedelta = timedelta(days=DEFAULT_VALID_DAYS),
+    make_code: Callable[[], str] = new_code,
+    key: bytes = b"",
+) -> CardBatch:
+    """``issue_cards`` in a transaction the caller commits (cards with login keys)."""
+    wanted = [_household_key(h) for h in households]
+    council = await kept_council(uow, council_id, user_id)
+    assert council.id is not None
+    council_id = council.id
+    members = [
+        m
+        for m in await uow.members.list(council_id, (MemberStatus.ACTIVE,))
+        if m.user_id is None and (not wanted or any(_within(m.household, w) for w in wanted))
+    ]
+    if not members:
+        if households:
+            raise NothingToPrint(field="households", households=" ".join(households))
+        raise NothingToPrint()
+    members.sort(key=lambda m: (_address_order(m.household), m.name, m.id or 0))
+    member_ids = [m.id for m in members if m.id is not None]
+    replaced = await uow.binding_codes.expire_unused(member_ids, now)
+    expires_at = now + valid_for
+    cards = [Card(m, make_code()) for m in members]
+    await uow.binding_codes.add(
+        [
+            BindingCode(
+                council_id=council_id,
+                member_id=card.member.id,
+                digest=digest(card.code, key),
+                created_at=now,
+                expires_at=expires_at,
+            )
+            for card in cards
+            if card.member.id is not None
+        ]
+    )
+    return CardBatch(council, cards, expires_at, replaced)
 
 
 async def kept_council(uow: UnitOfWork, council_id: int | None, user_id: int | None) -> Council:

@@ -9,11 +9,13 @@ with it must bind the member that card names.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pypdfium2
 import pytest
 import zxingcpp
@@ -21,11 +23,15 @@ from pydantic import SecretStr
 
 from bot.cli import main
 from bot.config import Settings
+from bot.keys import web_key
 from bot.telegram import binding_pdf
 from bot.telegram.app import signer_for
 from bot.telegram.handlers.binding import CODES
+from bot.web.app import build_web
+from bot.web_links import key_url
 from domain import binding, services
 from domain.model import Member
+from domain.services import web_access
 from domain.services.binding import bind
 from emulator import BotApiEmulator
 from storage.uow import Database
@@ -49,7 +55,8 @@ NAMES = [
 @dataclass(frozen=True)
 class ReadCard:
     text: str  # what is printed on it
-    link: str  # what its QR code says
+    link: str  # what its (Telegram) QR code says
+    web: str | None = None  # what its second QR code says, the web page's, if it has one
 
 
 def read_cards(pdf: Path) -> list[ReadCard]:
@@ -74,16 +81,25 @@ def read_cards(pdf: Path) -> list[ReadCard]:
                 continue  # the last page's empty slots
             pixels = tuple(round(v * MM * DPI / 72) for v in box)
             found = zxingcpp.read_barcodes(image.crop(pixels))
-            assert len(found) == 1, (slot, printed, found)
-            assert found[0].format == zxingcpp.BarcodeFormat.QRCode
-            cards.append(ReadCard(printed, found[0].text))
+            assert len(found) in (1, 2), (slot, printed, found)
+            assert all(code.format == zxingcpp.BarcodeFormat.QRCode for code in found)
+            # Left to right: Telegram's, then the web page's.
+            found = sorted(found, key=lambda code: code.position.top_left.x)
+            web = found[1].text if len(found) == 2 else None
+            cards.append(ReadCard(printed, found[0].text, web))
     return cards
 
 
 @pytest.fixture
 def settings_env(migrated_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.chdir(tmp_path)  # no .env of the developer's
-    for name in ("YISHI_TELEGRAM_TOKEN", "YISHI_TELEGRAM_BASE_URL", "YISHI_CARDS_FONT"):
+    for name in (
+        "YISHI_TELEGRAM_TOKEN",
+        "YISHI_TELEGRAM_BASE_URL",
+        "YISHI_CARDS_FONT",
+        "YISHI_WEB_URL",
+        "YISHI_WEB_IN_RUN",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("YISHI_DATABASE_URL", migrated_url)
     monkeypatch.setenv("YISHI_SECRET", SECRET)
@@ -147,6 +163,7 @@ async def test_every_qr_code_binds_the_member_its_card_names(
         payload = card.link.removeprefix(prefix)
         assert binding.read_code(payload) == payload and payload in card.text
         assert "杨家园社区小院议事会" in card.text and "居民绑定卡" in card.text
+        assert card.web is None and "微信" not in card.text  # no web configured: no key
         bound = await bind(
             database.uow(),
             text=payload,
@@ -272,3 +289,77 @@ async def test_without_the_bots_secret_no_card_is_printed(
     assert await yishi("cards", "--council", str(council_id), "--out", str(out), "--bot", BOT) == 2
     assert "set YISHI_SECRET (or YISHI_TELEGRAM_TOKEN)" in capsys.readouterr().err
     assert not out.exists()
+
+
+WEB = "https://yishi.example.org"
+
+
+async def test_with_the_web_the_second_code_signs_the_household_in_on_the_page(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the web is served, each card's second QR code is the residents' page with
+    the household's login key, for WeChat and any browser; scanned, it signs the browser
+    in as the household the card names, on the web itself."""
+    council_id = await council_with_roster(database, NAMES)
+    monkeypatch.setenv("YISHI_WEB_URL", WEB)
+    out = tmp_path / "cards.pdf"
+    assert await yishi("cards", "--council", str(council_id), "--out", str(out), "--bot", BOT) == 0
+    cards = read_cards(out)
+    assert len(cards) == len(NAMES)
+    assert len(pypdfium2.PdfDocument(out)) == 2  # still eight cards a page
+    settings = Settings()
+    # The key the web checks login keys with, derived as the bot derives it.
+    key = web_key(settings, "")
+    app = build_web(settings, database, token="")
+    tokens = []
+    for card in cards:
+        assert card.link.startswith(f"https://t.me/{BOT}?start=")
+        assert card.web is not None and card.web.startswith(f"{WEB}/k/"), card.web
+        assert "微信或浏览器扫码进入" in card.text and "Telegram 扫码绑定" in card.text
+        token = card.web.removeprefix(f"{WEB}/k/")
+        assert card.web == key_url(settings, token)
+        tokens.append(token)
+        # Scanned: the page, its one big button, and the household signed in.
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=WEB) as browser:
+            shown = await browser.get(f"/k/{token}")
+            assert shown.status_code == 200
+            found = re.search(r'name="form_token" value="([0-9a-f]+)"', shown.text)
+            assert found, shown.text
+            signed = await browser.post(
+                f"/k/{token}", data={"form_token": found.group(1)}, headers={"origin": WEB}
+            )
+            assert signed.status_code == 303 and signed.headers["location"] == "/r"
+            home = await browser.get("/r")
+            assert home.status_code == 200
+            name = card.text.split("\n")[3]
+            assert name in NAMES and name in home.text
+    assert len(set(tokens)) == len(NAMES)
+
+    # The use case takes the same key; reprinting ends the old keys with the old codes.
+    signed_in = await web_access.sign_in_by_key(
+        database.uow(), token=tokens[0], client="test", now=datetime.now(UTC), key=key
+    )
+    assert signed_in.refusal is None and signed_in.session is not None
+    reprinted = tmp_path / "again.pdf"
+    assert (
+        await yishi("cards", "--council", str(council_id), "--out", str(reprinted), "--bot", BOT)
+        == 0
+    )
+    again = await web_access.sign_in_by_key(
+        database.uow(), token=tokens[0], client="test", now=datetime.now(UTC), key=key
+    )
+    assert again.refusal is not None
+    (first, *_) = read_cards(reprinted)
+    fresh = await web_access.sign_in_by_key(
+        database.uow(),
+        token=(first.web or "").removeprefix(f"{WEB}/k/"),
+        client="test",
+        now=datetime.now(UTC),
+        key=key,
+    )
+    assert fresh.refusal is None and fresh.session is not None
+    assert fresh.session.member_id is not None
+    async with database.uow() as uow:
+        member = await uow.members.get(fresh.session.member_id)
+    assert member is not None and member.name in first.text

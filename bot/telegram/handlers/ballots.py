@@ -20,6 +20,7 @@ from bot.telegram.context import (
     user_language,
 )
 from bot.telegram.handlers.common import council_here, group_only, quiet_answer, refusals, refuse
+from bot.telegram.mini_app import MiniApp
 from domain import errors, services
 from domain.model import BallotKind
 from domain.numbers import looks_like_id, parse_id
@@ -99,7 +100,8 @@ async def ballot(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         now=now(context),
     )
     assert view.ballot.id is not None
-    text, markup = render.ballot_message(view.council.language, view, deps(context).signer)
+    app = MiniApp.of(deps(context).settings, context.bot.username)
+    text, markup = render.ballot_message(view.council.language, view, deps(context).signer, app)
     sent = await message.reply_text(text, reply_markup=markup)
     await services.set_ballot_message(
         uow(context), ballot_id=view.ballot.id, message_ref=sent.message_id

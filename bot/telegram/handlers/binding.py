@@ -12,13 +12,16 @@ from telegram import InputFile, Update
 from telegram.constants import ChatAction
 from telegram.ext import ContextTypes
 
+from bot.config import Settings
 from bot.i18n import language_of, t
 from bot.telegram import binding_pdf
 from bot.telegram.context import deps, keyed_uow, now, user_language
 from bot.telegram.handlers.common import private_only, refusals, refuse
+from bot.web_links import WEB_PURPOSE, key_url, web_configured
 from domain import errors
 from domain.numbers import read_id
-from domain.services.binding import CardBatch, bind, issue_cards
+from domain.services.binding import CardBatch, bind
+from domain.services.household_cards import issue_household_cards
 
 log = logging.getLogger(__name__)
 
@@ -56,18 +59,21 @@ async def cards(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("/cards: %s", missing)
         await message.reply_text(t(lang, "cards.no_font", package=binding_pdf.FONT_PACKAGE))
         return
-    batch = await issue_cards(
+    signer = deps(context).signer
+    batch = await issue_household_cards(
         keyed_uow(update, context),
         council_id=council_id,
         user_id=user.id,
         households=households,
         now=now(context),
         valid_for=timedelta(days=settings.binding_code_days),
-        key=deps(context).signer.key_for(CODES),
+        key=signer.key_for(CODES),
+        # With the web, the household's login key too: the card's second QR code.
+        web_key=signer.key_for(WEB_PURPOSE) if web_configured(settings) else None,
     )
     await context.bot.send_chat_action(user.id, ChatAction.UPLOAD_DOCUMENT)
     # In a thread: a roll of 3,000 households takes about half a minute to draw.
-    pdf = await asyncio.to_thread(render_batch, batch, context.bot.username, font)
+    pdf = await asyncio.to_thread(render_batch, batch, context.bot.username, font, settings)
     council = batch.council
     date = batch.expires_at.astimezone(ZoneInfo(council.timezone)).strftime("%Y-%m-%d")
     caption = t(lang, "cards.sent", council=council.title, count=len(batch.cards), date=date)
@@ -78,12 +84,22 @@ async def cards(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
 
 
-def render_batch(batch: CardBatch, bot_username: str, font: binding_pdf.Font) -> bytes:
-    """The PDF of a batch, in the council's language (the cards are for its residents)."""
+def render_batch(
+    batch: CardBatch, bot_username: str, font: binding_pdf.Font, settings: Settings | None = None
+) -> bytes:
+    """The PDF of a batch, in the council's language (the cards are for its residents);
+    a card with a login key gets the web page's QR code too (``settings``' address)."""
     council = batch.council
     return binding_pdf.render(
         [
-            binding_pdf.PrintedCard(card.member.household, card.member.name, card.code)
+            binding_pdf.PrintedCard(
+                card.member.household,
+                card.member.name,
+                card.code,
+                web=key_url(settings, card.login_key)
+                if settings is not None and card.login_key
+                else None,
+            )
             for card in batch.cards
         ],
         council=council.title,

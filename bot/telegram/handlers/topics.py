@@ -18,6 +18,7 @@ from bot.telegram.context import (
     user_language,
 )
 from bot.telegram.handlers.common import council_here, group_only, private_only, refusals
+from bot.telegram.mini_app import MiniApp
 from domain import errors, services
 from domain.model import Phase
 
@@ -42,8 +43,9 @@ async def topic(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
     assert opened.id is not None
     view = await services.topic_view(uow(context), topic_id=opened.id)
+    app = MiniApp.of(deps(context).settings, context.bot.username)
     text, markup = render.topic_card(
-        council.language, view, context.bot.username, deps(context).signer
+        council.language, view, context.bot.username, deps(context).signer, app=app
     )
     card = await message.reply_text(text, reply_markup=markup)
     await services.set_card(uow(context), topic_id=opened.id, card_ref=card.message_id)
