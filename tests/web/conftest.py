@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,9 @@ def same_origin(local: LocalBot) -> dict[str, str]:
     return {"origin": local.web_url}
 
 
-def init_data(token: str, user_id: int, *, auth_date: int, start: str | None = None, **extra: str) -> str:
+def init_data(
+    token: str, user_id: int, *, auth_date: int, start: str | None = None, **extra: str
+) -> str:
     """``initData`` as Telegram would sign it for ``user_id`` (tests forge by changing it)."""
     from urllib.parse import urlencode
 
@@ -67,7 +69,10 @@ def init_data(token: str, user_id: int, *, auth_date: int, start: str | None = N
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Keeps each phase's report on the test, so ``pages`` knows whether it failed."""
     report = yield
     setattr(item, f"report_{report.when}", report)
     return report
