@@ -29,7 +29,7 @@ from bot.web.resident_forms import (
     new_nonce,
     stale_form,
 )
-from bot.web.resident_tally import tally
+from bot.web.resident_tally import choice_label, tally
 from bot.web.security import checked_form, forbidden
 from domain import errors
 from domain.model import VoteSource
@@ -54,7 +54,7 @@ async def _ballot_page(
         member_id=member.id,
     )
     ballot = found.view.ballot
-    choices = [(key, wording.choice(lang, ballot, key)) for key in ballot.valid_choices()]
+    choices = [(key, choice_label(lang, ballot, key)) for key in ballot.valid_choices()]
     tz = visitor.council.timezone
     return page(
         request,
@@ -65,7 +65,7 @@ async def _ballot_page(
         view=found.view,
         ballot=ballot,
         mine=found.choice,
-        mine_label=wording.choice(lang, ballot, found.choice) if found.choice else None,
+        mine_label=choice_label(lang, ballot, found.choice) if found.choice else None,
         choices=choices,
         tally=tally(lang, found.view),
         rule=wording.rule_name(lang, ballot.rule),

@@ -16,7 +16,7 @@ from fractions import Fraction
 
 from bot.i18n import joined
 from bot.reports import wording
-from domain.model import BallotKind, VoteSource
+from domain.model import Ballot, BallotKind, VoteSource
 from domain.rules import Choice, ConditionCheck, Quantity, Result
 from domain.services import BallotView
 
@@ -64,6 +64,12 @@ def check_line(lang: str, check: ConditionCheck) -> str:
     )
 
 
+def choice_label(lang: str, ballot: Ballot, choice: str) -> str:
+    """赞成 / 反对 / 弃权 or "选项2：…", as a label begins ("For", not "for")."""
+    label = wording.choice(lang, ballot, choice)
+    return label[:1].upper() + label[1:]
+
+
 def _shown(checks: Sequence[ConditionCheck]) -> list[ConditionCheck]:
     """The checks a resident reads: not those of floor area. Areas are for chairs and
     staff only, and beside an open ballot's names a total of the voters' areas could
@@ -96,7 +102,7 @@ def tally(lang: str, view: BallotView) -> Tally:
         rows.append(
             Row(
                 choice=choice,
-                label=wording.choice(lang, ballot, choice),
+                label=choice_label(lang, ballot, choice),
                 count=wording.number(value, Quantity.HEADCOUNT),
                 figure=value,
                 value=float(value / most) if most else 0.0,
@@ -134,7 +140,7 @@ def tally(lang: str, view: BallotView) -> Tally:
         quorum=quorum,
         result=wording.text(lang, f"outcome.{outcome.result.value}", mark=MARK[outcome.result]),
         result_kind=outcome.result.value,
-        winner=wording.choice(lang, ballot, outcome.winner) if outcome.winner else "",
+        winner=choice_label(lang, ballot, outcome.winner) if outcome.winner else "",
         passing=[check_line(lang, c) for c in _shown(outcome.pass_checks)]
         if outcome.quorum_met
         else [],

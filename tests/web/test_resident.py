@@ -94,11 +94,27 @@ async def wait_for_group(local: LocalBot, council: Council, ballot_id: int, part
     vote is committed: wait for the bot to be idle, a few times)."""
     shown = ""
     for _ in range(20):
-        await local.emulator.wait_idle(quiet=0.2)
+        await local.emulator.wait_idle(quiet=0.2, timeout=30)
         shown = group_ballot(local, council, ballot_id)
         if part in shown:
             return shown
     raise AssertionError(f"{part!r} never shown:\n{shown}")
+
+
+async def close(council: Council) -> None:
+    """The chair closes the ballot; the outcome comes with its chart, drawn in a thread,
+    which takes a while on a loaded machine: wait for it rather than for a quiet bot."""
+    emu = council.emu
+    await emu.wait_idle(timeout=60)
+    after = emu.event_seq
+    await emu.send_text(council.chair, council.group, "/close", thread_id=council.thread_id)
+    await emu.wait_for_bot_message(
+        council.group,
+        after=after,
+        timeout=60,
+        predicate=lambda m: "表决结果" in ((m.text or m.caption) or ""),
+    )
+    await emu.wait_idle(timeout=60)
 
 
 def text_only(page: str) -> str:
@@ -206,7 +222,7 @@ async def test_a_resident_proposes_seconds_votes_and_the_group_sees_the_tally(
     assert "反对 1 票" in words and "李叔叔" in words and "已参与 1/5 人" in words
 
     # The chair closes it: the page shows the outcome, its figures and the chart.
-    await council.say(council.chair, "/close")
+    await close(council)
     page = await http.get(f"/r/b/{ballot_id}")
     words = text_only(page.text)
     assert "最终票数" in words and "未通过" in words and 'name="choice"' not in page.text
@@ -238,13 +254,6 @@ async def test_a_double_submitted_vote_counts_once(
     assert again.headers["location"] == f"/r/b/{ballot_id}"
     assert await vote_events(web_local, ballot_id) == 1
     assert await current_votes(web_local, ballot_id) == {member.id: "for"}
-    # A proposal's double submit too.
-    _card, topic_id = await council.topic("第二个议题")
-    shown = await http.get(f"/r/t/{topic_id}")
-    for _ in range(2):
-        made = await post(web_local, http, f"/r/t/{topic_id}/propose", shown.text, text="只提一次")
-        assert made.status_code == 303
-    assert await proposals_of(web_local, topic_id) == ["只提一次"]
     # A form without a nonce is refused, nothing written.
     bare = await http.post(
         f"/r/b/{ballot_id}/vote",
@@ -253,6 +262,27 @@ async def test_a_double_submitted_vote_counts_once(
     )
     assert bare.status_code == 400 and "页面已过期" in text_only(bare.text)
     assert await vote_events(web_local, ballot_id) == 1
+
+    # The chair cancels the topic: the ballot is void, its page says so and offers no
+    # choice, and a form still open on a phone is refused in the chat's words.
+    await council.say(council.chair, "/cancel")
+    voided = await http.get(f"/r/b/{ballot_id}")
+    assert "议题已撤销，本次表决作废" in text_only(voided.text)
+    assert 'name="choice"' not in voided.text
+    fresh = page.text.replace(field(page.text, "nonce"), "n" * 22)
+    late = await post(web_local, http, f"/r/b/{ballot_id}/vote", fresh, choice="against")
+    assert late.status_code == 400
+    assert "⛔ 表决「拆除违建后空出的空地做什么？」已结束，不能再投票。" in text_only(late.text)
+    assert await current_votes(web_local, ballot_id) == {member.id: "for"}
+    assert "已作废（议题已撤销）" in text_only((await http.get("/r")).text)
+
+    # A proposal's double submit too.
+    _card, topic_id = await council.topic("第二个议题")
+    shown = await http.get(f"/r/t/{topic_id}")
+    for _ in range(2):
+        made = await post(web_local, http, f"/r/t/{topic_id}/propose", shown.text, text="只提一次")
+        assert made.status_code == 303
+    assert await proposals_of(web_local, topic_id) == ["只提一次"]
 
 
 async def test_another_councils_ballot_is_not_found_and_a_form_needs_its_csrf_token(
@@ -341,12 +371,18 @@ async def test_a_secret_ballots_page_names_no_voter(
         assert "方式：无记名" in words and "您的选择：赞成" in words
         assert "赞成 2 票" in words and "反对 1 票" in words and "已参与 4/5 人" in words
         everyone = [council.chair.full_name, *(u.full_name for u in council.members)]
+        # In English, for whoever chose it (the language links at the foot of the page).
+        chosen = await clients[1].get(f"/lang/en?next=/r/b/{ballot_id}")
+        assert chosen.status_code in (302, 303)
+        english = text_only((await clients[1].get(f"/r/b/{ballot_id}")).text)
+        assert "Votes so far" in english and "Your choice: For" in english, english
+        assert "For 2 votes Against 1 vote Abstain 1 vote " in english, english
 
         async def names_nobody_else(closed: bool) -> None:
             for client, own in zip(clients, council.members, strict=True):
                 page = await client.get(f"/r/b/{ballot_id}")
                 fragment = await client.get(f"/r/b/{ballot_id}/tally")
-                assert ("最终票数" in page.text) is closed
+                assert ('name="choice"' not in page.text) is closed
                 # The header names who is signed in; nobody else is named anywhere.
                 for name in everyone:
                     assert name not in fragment.text, name
@@ -354,7 +390,7 @@ async def test_a_secret_ballots_page_names_no_voter(
                         assert name not in page.text, name
 
         await names_nobody_else(closed=False)
-        await council.say(council.chair, "/close")
+        await close(council)
         await names_nobody_else(closed=True)
         chart = await clients[0].get(f"/r/b/{ballot_id}/chart.svg")
         assert chart.status_code == 200
