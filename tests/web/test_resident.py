@@ -27,7 +27,7 @@ from tests.bot.conftest import (
     text_of,
     vote_events,
 )
-from tests.web.conftest import phone_page, same_origin
+from tests.web.conftest import OUTPUT, phone_page, same_origin
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
@@ -416,6 +416,12 @@ async def test_on_a_phone_a_resident_presses_a_choice_and_sees_it_marked(
     await phone.goto(f"{web_local.web_url}{await key_path(web_local, council, member)}")
     await phone.get_by_role("button", name="进入").click()
     await phone.wait_for_url("**/r")
+    # What the other pages look like, for a person to check (not asserted here).
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    await phone.screenshot(path=str(OUTPUT / "resident-home.png"), full_page=True)
+    await phone.goto(f"{web_local.web_url}/r/t/1")
+    await phone.screenshot(path=str(OUTPUT / "resident-topic.png"), full_page=True)
+    await phone.go_back()
     await phone.get_by_role("link", name=re.compile("去投票")).click()
     await phone.wait_for_url(f"**/r/b/{ballot_id}")
     assert await phone.get_by_text("您还没有投票。").is_visible()
