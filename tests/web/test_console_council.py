@@ -6,6 +6,7 @@ without its CSRF token are refused. And a chair doing it in a real browser."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import re
@@ -17,6 +18,7 @@ import httpx
 from openpyxl import load_workbook
 from sqlalchemy import event
 
+from bot.reports import charts
 from bot.telegram.local import LocalBot
 from domain.model import Flat, Member, MemberStatus
 from domain.services import web_access
@@ -446,6 +448,9 @@ async def test_a_chair_imports_a_roll_file_in_a_browser(
 ) -> None:
     council = await make_council(web_local, residents=RESIDENTS)
     emu = council.emu
+    # The first chart drawn loads matplotlib and the CJK font (seconds on a busy machine):
+    # done before the first /close, whose outcome the bot posts as a chart.
+    await asyncio.to_thread(charts.turnout_chart, "zh-CN", [("#1", 0.5)])
     # Three ballots behind, so the home page's turnout has a line: 3, 5 and 6 of 7 voted.
     for title, voters in (("东侧空地建口袋花园", 3), ("加装电梯", 5), ("楼道灯改声控", 6)):
         await council.topic(title)

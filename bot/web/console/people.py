@@ -52,10 +52,15 @@ async def decide(request: Request, visitor: Visitor) -> Response:
         return forbidden()
     d = deps(request)
     approve = text(form, "decision") == "approve"
+    member_id = request.path_params["member_id"]
+    # The session's council only, though its staff member may keep another's roll too.
+    shown = await services.entry(d.database.uow(), member_id=member_id, user_id=staff_id(visitor))
+    if shown.council.id != visitor.council.id:
+        raise errors.NotFound(field="member", id=member_id)
     try:
         admitted = await services.decide_join(
             keyed_uow(request, visitor, form),
-            member_id=request.path_params["member_id"],
+            member_id=member_id,
             by_user=staff_id(visitor),
             approve=approve,
             now=d.clock(),
