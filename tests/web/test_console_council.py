@@ -141,6 +141,14 @@ async def test_the_council_at_a_glance_and_the_roll(web_local: LocalBot) -> None
         glance = text_of((await client.get("/console")).text)
         assert re.search(r"82\.00 已核实面积", glance), glance
 
+        # In English too: the visitor's language, kept in a cookie.
+        await client.get("/lang/en", params={"next": "/console/roll"})
+        english = text_of((await client.get("/console/roll")).text)
+        assert f"📋 Roll of {GROUP} : 5 members" in english, english
+        assert "Chair" in english and "Voter" in english and "Export the roll (XLSX)" in english
+        assert "Turnout of every ballot" in text_of((await client.get("/console")).text)
+        await client.get("/lang/zh-CN", params={"next": "/console"})
+
         chart = await client.get("/console/turnout.svg")
         assert chart.status_code == 200 and chart.headers["content-type"].startswith(
             "image/svg+xml"
