@@ -7,9 +7,12 @@ scheduler's tick."""
 from __future__ import annotations
 
 import asyncio
+import re
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+import httpx
 import pytest
 
 from bot.telegram.local import LocalBot, local_bot
@@ -170,3 +173,34 @@ async def _another_process(local: LocalBot, monkeypatch: pytest.MonkeyPatch) -> 
     await local.deps.scheduler.tick()
     await refresher.drain()
     assert requested == [ballot_id]
+
+
+async def test_with_the_web_cards_from_the_chat_carry_the_households_key(
+    migrated_url: str, tmp_path: Path
+) -> None:
+    """``/cards`` in a private chat, the web on: each card's second QR code is the web
+    page with the household's login key, and scanning it signs a browser in there."""
+    from tests.bot.test_binding_e2e import ROSTER, cards_of, pdf_cards, roster
+
+    async with local_bot(migrated_url, web=True) as local:
+        assert local.web_url is not None
+        council = await make_council(local, residents=("张阿姨",))
+        emu, chair = council.emu, council.chair
+        emu.start_bot(chair)
+        await roster(council)
+        cards = pdf_cards(council, await cards_of(council, chair, tmp_path), tmp_path)
+        assert len(cards) == len(ROSTER)
+        for card, (name, *_address) in zip(cards, ROSTER, strict=True):
+            assert name in card.text and "微信或浏览器扫码进入" in card.text
+            assert card.web is not None and card.web.startswith(f"{local.web_url}/k/")
+            async with httpx.AsyncClient(base_url=local.web_url) as browser:
+                shown = await browser.get(card.web.removeprefix(local.web_url))
+                found = re.search(r'name="form_token" value="([0-9a-f]+)"', shown.text)
+                assert found, shown.text
+                signed = await browser.post(
+                    card.web.removeprefix(local.web_url),
+                    data={"form_token": found.group(1)},
+                    headers={"origin": local.web_url},
+                )
+                assert signed.status_code == 303 and signed.headers["location"] == "/r"
+                assert name in (await browser.get("/r")).text
