@@ -46,7 +46,7 @@ COMMANDS = {
     "request", "volunteer", "tasks", "hours", "finish", "task", "volunteers", "skills", "team",
     "unit",
     "roles", "grant", "revoke", "pending", "verify", "remove", "settings",
-    "cards",
+    "cards", "console",
     "signin", "rollcall", "assist", "paper",
 }  # fmt: skip
 CJK = re.compile(r"[\u4e00-\u9fff]")

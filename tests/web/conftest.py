@@ -24,6 +24,9 @@ from bot.web.init_data import sign
 CHROMIUM = os.environ.get("YISHI_CHROMIUM", "/usr/bin/chromium")
 OUTPUT = Path(os.environ.get("YISHI_TEST_OUTPUT", "test-output")) / "web"
 PHONE = {"width": 375, "height": 812}
+# The README's pictures are taken by tests: YISHI_SCREENSHOTS=docs/screenshots pytest
+# tests/web -k "phone or console_home" refreshes them; otherwise they go to test-output.
+SCREENSHOTS = Path(os.environ.get("YISHI_SCREENSHOTS", str(OUTPUT / "screenshots")))
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import re
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,10 +26,7 @@ from tests.bot.conftest import (
     text_of,
     vote_events,
 )
-from tests.web.conftest import OUTPUT, phone_page, same_origin
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
+from tests.web.conftest import OUTPUT, SCREENSHOTS, phone_page, same_origin
 
 # --- helpers ---------------------------------------------------------------------
 
