@@ -24,10 +24,11 @@ import pytest
 import time_machine
 
 from bot.telegram.local import LocalBot, free_port, local_bot
-from emulator import Message, User
+from emulator import BotApiEmulator, Message, User
 from tests.bot.conftest import (
     Council,
     button,
+    current,
     current_votes,
     make_council,
     pinned_start,
@@ -1041,12 +1042,16 @@ async def test_an_open_secret_ballot_names_no_voter_on_any_page(web_local: Local
     await chair.aclose()
 
 
-async def test_a_participant_without_a_vote_cannot_vote_on_the_web(web_local: LocalBot) -> None:
-    council = await make_council(web_local)
-    sister = council.members[2]  # 刘大姐 becomes a participant (列席): no vote
-    chair = await chair_client(web_local, council.chair)
+async def participant_at_a_ballot(
+    local: LocalBot,
+) -> tuple[Council, Message, int, httpx.AsyncClient, httpx.AsyncClient]:
+    """刘大姐 made a participant (列席, no vote) on the console's roles page, a ballot
+    opened; returns the council, the ballot, its id, her Mini App session and the chair's."""
+    council = await make_council(local)
+    sister = council.members[2]
+    chair = await chair_client(local, council.chair)
     roles = await chair.get("/console/roll/roles")
-    async with web_local.database.uow() as uow:
+    async with local.database.uow() as uow:
         member = await uow.members.by_user(1, sister.id)
     assert member is not None
     granted = await chair.post(
@@ -1058,7 +1063,7 @@ async def test_a_participant_without_a_vote_cannot_vote_on_the_web(web_local: Lo
             "role": "participant",
             "action": "grant",
         },
-        headers=same_origin(web_local),
+        headers=same_origin(local),
     )
     assert granted.status_code in (200, 303), granted.text
     assert "刘大姐" in (await chair.get("/console/roll/roles")).text.split("列席")[1][:200]
@@ -1066,28 +1071,45 @@ async def test_a_participant_without_a_vote_cannot_vote_on_the_web(web_local: Lo
     ballot, ballot_id = await council.ballot()
     token = council.emu.token
     assert token is not None
-    async with web_client(web_local) as resident:
-        await resident.post(
-            "/app/session",
-            data={"init_data": init_data(token, sister.id, auth_date=int(time.time()), start="c1")},
-            headers=same_origin(web_local),
-        )
-        page = await resident.get(f"/r/b/{ballot_id}")
-        assert page.status_code == 200
-        home = await resident.get("/r")
-        data = {"csrf": hidden(home.text, "csrf", "logout"), "nonce": "x" * 22, "choice": "for"}
-        if 'name="choice"' in page.text:  # the page's own form, if it offers one
-            data["nonce"] = hidden(page.text, "nonce", "/vote")
-        forged = await resident.post(
-            f"/r/b/{ballot_id}/vote", data=data, headers=same_origin(web_local)
-        )
-        if forged.status_code == 303:
-            forged = await resident.get(forged.headers["location"])
-        assert "列席" in forged.text or "不参加表决" in forged.text, forged.text
-        assert await current_votes(web_local, ballot_id) == {}
-        assert "已参与 0/" in text_of(council.emu, ballot)
-        # And the page does not invite her to vote.
-        assert 'name="choice"' not in page.text, "the ballot offers vote buttons to a participant"
+    resident = web_client(local)
+    signed = await resident.post(
+        "/app/session",
+        data={"init_data": init_data(token, sister.id, auth_date=int(time.time()), start="c1")},
+        headers=same_origin(local),
+    )
+    assert signed.status_code == 200
+    return council, ballot, ballot_id, resident, chair
+
+
+async def test_a_participant_without_a_vote_cannot_vote_on_the_web(web_local: LocalBot) -> None:
+    council, ballot, ballot_id, resident, chair = await participant_at_a_ballot(web_local)
+    page = await resident.get(f"/r/b/{ballot_id}")
+    assert page.status_code == 200
+    home = await resident.get("/r")
+    data = {"csrf": hidden(home.text, "csrf", "logout"), "nonce": "x" * 22, "choice": "for"}
+    if 'name="choice"' in page.text:  # the page's own form, where it offers one
+        data["nonce"] = hidden(page.text, "nonce", "/vote")
+    forged = await resident.post(
+        f"/r/b/{ballot_id}/vote", data=data, headers=same_origin(web_local)
+    )
+    if forged.status_code == 303:
+        forged = await resident.get(forged.headers["location"])
+    assert "列席" in forged.text or "不参加表决" in forged.text, forged.text
+    assert await current_votes(web_local, ballot_id) == {}
+    assert "已参与 0/" in text_of(council.emu, ballot)
+    await resident.aclose()
+    await chair.aclose()
+
+
+async def test_a_participants_ballot_page_offers_no_vote_buttons(web_local: LocalBot) -> None:
+    """A personal page knows who is looking: a participant (列席) is not invited to press
+    buttons that can only refuse her, and is told why she has no vote."""
+    _, _, ballot_id, resident, chair = await participant_at_a_ballot(web_local)
+    page = await resident.get(f"/r/b/{ballot_id}")
+    assert page.status_code == 200
+    assert 'name="choice"' not in page.text, "the ballot offers vote buttons to a participant"
+    assert "列席" in page.text, "the page does not say she takes part without a vote"
+    await resident.aclose()
     await chair.aclose()
 
 
@@ -1113,3 +1135,68 @@ async def test_signing_out_needs_the_forms_token_and_ends_the_session(web_local:
         assert (await replay.get("/r")).status_code == 401
     await grandma.aclose()
     await chair.aclose()
+
+
+def telegram_stub(init: str, start: str) -> str:
+    """What Telegram's telegram-web-app.js gives a Mini App page: Telegram.WebApp with the
+    signed initData (the test serves this in place of telegram.org's script)."""
+    return (
+        "window.Telegram = {WebApp: {"
+        f"initData: {init!r}, initDataUnsafe: {{start_param: {start!r}}},"
+        "version: '7.0', platform: 'android', colorScheme: 'light', themeParams: {},"
+        "ready() {}, expand() {}, close() {}, onEvent() {}, offEvent() {},"
+        "MainButton: {show() {}, hide() {}, setText() {}, onClick() {}},"
+        "BackButton: {show() {}, hide() {}, onClick() {}}}};"
+    )
+
+
+async def test_the_mini_app_button_opens_the_ballot_and_forged_init_data_is_refused(
+    web_local: LocalBot, browser: Any, pages: list[Any]
+) -> None:
+    council = await make_council(web_local)
+    emu = council.emu
+    card, _ = await council.topic("楼道堆物清理")
+    ballot, ballot_id = await council.ballot()
+    buttons_on = {
+        "the topic card": text_urls(emu, card),
+        "the ballot": text_urls(emu, ballot),
+    }
+    for where, urls in buttons_on.items():
+        assert any("startapp=" in url for url in urls), (where, urls)
+    (start,) = [u.split("startapp=", 1)[1] for u in buttons_on["the ballot"] if "startapp=" in u]
+    token = emu.token
+    assert token is not None and web_local.web_url is not None
+    aunt = council.members[0]
+    good = init_data(token, aunt.id, auth_date=int(time.time()), start=start)
+    forged = good.replace(f"%22id%22%3A{aunt.id}", f"%22id%22%3A{council.members[1].id}")
+
+    refused = await phone_page(browser, pages)
+    await refused.route(
+        "https://telegram.org/**",
+        lambda route: route.fulfill(
+            content_type="text/javascript", body=telegram_stub(forged, start)
+        ),
+    )
+    await refused.goto(f"{web_local.web_url}/app")
+    status = refused.locator("#mini-app-status")
+    await status.filter(has_text="校验").wait_for(timeout=10_000)
+    assert urlsplit(refused.url).path == "/app"
+    assert (await refused.goto(f"{web_local.web_url}/r")).status == 401
+
+    inside = await phone_page(browser, pages)
+    await inside.route(
+        "https://telegram.org/**",
+        lambda route: route.fulfill(
+            content_type="text/javascript", body=telegram_stub(good, start)
+        ),
+    )
+    await inside.goto(f"{web_local.web_url}/app")
+    await inside.wait_for_url(re.compile(rf"/r/b/{ballot_id}$"), timeout=10_000)
+    main = await inside.inner_text("main")
+    assert "楼道堆物清理" in main and "赞成" in main, main
+
+
+def text_urls(emu: BotApiEmulator, message: Message) -> list[str]:
+    """The link buttons of ``message`` as it stands now."""
+    rows = (current(emu, message).reply_markup or {}).get("inline_keyboard") or []
+    return [b["url"] for row in rows for b in row if "url" in b]
