@@ -24,7 +24,7 @@ from domain.model import Flat, Member, MemberStatus
 from domain.services import web_access
 from storage.base import CHUNK
 from tests.bot.conftest import RESIDENTS, button, make_council, press
-from tests.web.conftest import desk_page, same_origin
+from tests.web.conftest import SCREENSHOTS, desk_page, same_origin
 from tests.web.test_sign_in import console_link, form_token
 
 GROUP = "杨家园社区小院议事会"
@@ -34,7 +34,6 @@ ROLL = (
     "王五,5-1-101,90,业主,\n"
     "赵六,5-1-102,88.5,业主,\n"
 )
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 @contextlib.asynccontextmanager
@@ -451,7 +450,7 @@ async def test_a_join_waiting_is_approved_and_the_roll_of_3000_is_paged(
 # --- in a real browser ------------------------------------------------------------------
 
 
-async def test_a_chair_imports_a_roll_file_in_a_browser(
+async def test_console_home_after_a_chair_imports_a_roll_file_in_a_browser(
     web_local: LocalBot, browser: object, pages: list[object], tmp_path: Path
 ) -> None:
     council = await make_council(web_local, residents=RESIDENTS)
