@@ -47,6 +47,14 @@ class TopicChanged(Event):
 
 
 @dataclass(frozen=True)
+class ProposalChanged(Event):
+    """A proposal's own message in the group shows something new (a second made off the
+    chat, on the web page)."""
+
+    proposal_id: int
+
+
+@dataclass(frozen=True)
 class MeetingChanged(Event):
     """A meeting's card shows something new: moved, cancelled, its agenda changed."""
 

@@ -549,6 +549,7 @@ class NoticeKind(StrEnum):
     JOIN_PENDING = "join_pending"  # privately, to chairs and staff: approve or reject
     JOIN_DECIDED = "join_decided"  # to the applicant (in the group if unreachable)
     CHAIR_LEFT = "chair_left"  # in the group: a chair is no longer a group admin
+    PROPOSAL_POSTED = "proposal_posted"  # in the group: a proposal made on the web page
 
 
 class NoticeState(StrEnum):

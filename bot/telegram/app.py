@@ -60,6 +60,7 @@ from bot.telegram.handlers import (
 from bot.telegram.limits import MemberLimits
 from bot.telegram.messenger import TelegramMessenger
 from bot.telegram.notices import NoticeRenderer
+from bot.telegram.notices_proposals import refresh_proposal_message
 from bot.telegram.polling import Poller
 from bot.telegram.processor import PerUserUpdateProcessor
 from bot.telegram.ratelimit import NO_RETRY, RateLimiter
@@ -71,6 +72,7 @@ from domain.events import (
     BallotChanged,
     MeetingChanged,
     NoticesQueued,
+    ProposalChanged,
     RemindersChanged,
     ScheduleChanged,
     SignInChanged,
@@ -462,6 +464,11 @@ def _follow(
     bus.subscribe(VoteCast, lambda event: refresher.request(event.ballot_id))
     bus.subscribe(BallotChanged, ballot_message)
     bus.subscribe(TopicChanged, topic_card)
+
+    async def proposal_message(event: ProposalChanged) -> None:
+        await refresh_proposal_message(bot, database.uow, signer, event.proposal_id)
+
+    bus.subscribe(ProposalChanged, proposal_message)
     bus.subscribe(MeetingChanged, meeting_card)
 
     async def sign_in_card(event: SignInChanged) -> None:

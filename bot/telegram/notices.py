@@ -21,7 +21,13 @@ from bot.config import Settings
 from bot.i18n import Markup, joined, language_of, t
 from bot.reports import charts
 from bot.runtime.messenger import Outgoing
-from bot.telegram import notices_recorded, notices_roles, render, render_dispatch
+from bot.telegram import (
+    notices_proposals,
+    notices_recorded,
+    notices_roles,
+    render,
+    render_dispatch,
+)
 from bot.telegram.buttons import Signer
 from bot.telegram.cards import refresh_topic_card
 from bot.telegram.messenger import CAPTION, PHOTO_NAME
@@ -291,4 +297,5 @@ _RENDERERS: dict[NoticeKind, Callable[[NoticeRenderer, Notice], Awaitable[Outgoi
     NoticeKind.JOIN_PENDING: notices_roles.join_pending,
     NoticeKind.JOIN_DECIDED: notices_roles.join_decided,
     NoticeKind.CHAIR_LEFT: notices_roles.chair_left,
+    NoticeKind.PROPOSAL_POSTED: notices_proposals.proposal_posted,
 }

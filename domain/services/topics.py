@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from domain import errors
-from domain.events import TopicChanged
+from domain.events import ProposalChanged, TopicChanged
 from domain.model import (
     MAX_DESCRIPTION,
     MAX_PROPOSAL,
@@ -15,10 +15,13 @@ from domain.model import (
     Council,
     Member,
     MemberStatus,
+    Notice,
+    NoticeKind,
     Phase,
     Proposal,
     Topic,
 )
+from domain.notices import queue
 from domain.ports import Lock, UnitOfWork
 from domain.services.reading import (
     council_of_chat,
@@ -119,8 +122,24 @@ async def submit_proposal(
             member_id=member_id,
         )
         if member_id is not None:
-            assert topic.id is not None
+            # Off the chat: the card shows it at once, and the group gets its message
+            # with the second button from the outbox (durable, unlike the chat's reply).
+            assert topic.id is not None and submitted.proposal.id is not None
             uow.record(TopicChanged(topic.id))
+            council = submitted.council
+            assert council.id is not None
+            await queue(
+                uow,
+                Notice(
+                    key=f"proposal_posted:{submitted.proposal.id}",
+                    kind=NoticeKind.PROPOSAL_POSTED,
+                    council_id=council.id,
+                    chat_id=council.chat_id,
+                    thread_id=council.thread_id,
+                    subject=submitted.proposal.id,
+                    created_at=now,
+                ),
+            )
         await uow.commit()
         return submitted
 
@@ -281,6 +300,8 @@ async def second_proposal(
             proposal = await uow.proposals.get(proposal_id) or proposal
             assert topic.id is not None
             uow.record(TopicChanged(topic.id))
+            if member_id is not None:  # off the chat: its message in the group follows
+                uow.record(ProposalChanged(proposal_id))
         council = await require_council(uow, topic.council_id)
         author = await uow.members.get(proposal.author_id)
         if author is None:
@@ -314,3 +335,26 @@ async def read_topic_view(uow: UnitOfWork, topic_id: int) -> TopicView:
             if author is not None:
                 authors[proposal.author_id] = author
     return TopicView(topic, proposals, authors, await uow.ballots.for_topic(topic.id))
+
+
+@dataclass(frozen=True)
+class ProposalView:
+    """What a proposal's own message in the group shows."""
+
+    proposal: Proposal
+    topic: Topic
+    council: Council
+    author: Member
+
+
+async def proposal_view(uow: UnitOfWork, *, proposal_id: int) -> ProposalView:
+    async with uow:
+        proposal = await uow.proposals.get(proposal_id)
+        if proposal is None:
+            raise errors.ProposalNotFound()
+        topic = await require_topic(uow, proposal.topic_id)
+        council = await require_council(uow, topic.council_id)
+        author = await uow.members.get(proposal.author_id)
+        if author is None:
+            raise errors.NotMember()
+        return ProposalView(proposal, topic, council, author)
