@@ -219,7 +219,8 @@ async def test_room_home_and_paper_votes_count_with_the_chats(
     await council.send(chair, "/close")
     outcome = [m for m in bot_messages(emu, council.group) if shown(m).startswith("📣")]
     assert outcome, [shown(m) for m in bot_messages(emu, council.group)][-3:]
-    assert "票源：本人在线 2，网页 0，现场举手 1，纸质票 1，入户代录 1" in outcome_caption(outcome[-1])
+    sources = "票源：本人在线 2，网页 0，现场举手 1，纸质票 1，入户代录 1"
+    assert sources in outcome_caption(outcome[-1])
     assert_clean(emu, allowed_errors=[UNSTARTED])
 
 

@@ -124,7 +124,8 @@ async def test_without_a_cjk_font_the_english_demo_shows_the_refusal_and_goes_on
                              "Take part in the council's group to deliberate and vote.")
                for line in lines)  # fmt: skip
     assert any(line.endswith('"王奶奶 marked present."') for line in lines)
-    assert "    Votes by source: chat 8, web page 0, raised hands 1, paper 0, home visits 0" in lines
+    sources = "    Votes by source: chat 8, web page 0, raised hands 1, paper 0, home visits 0"
+    assert sources in lines
     assert [f[: len(UNREACHABLE)] for f in _failures(lines)] == [UNREACHABLE]
     assert lines[-2:] == [
         "——— end of demo ———",
