@@ -1200,3 +1200,118 @@ def text_urls(emu: BotApiEmulator, message: Message) -> list[str]:
     """The link buttons of ``message`` as it stands now."""
     rows = (current(emu, message).reply_markup or {}).get("inline_keyboard") or []
     return [b["url"] for row in rows for b in row if "url" in b]
+
+
+async def test_console_actions_on_another_councils_members_are_refused(
+    web_local: LocalBot,
+) -> None:
+    """Chair B posts the console's own forms with A's member numbers: a login key for A's
+    household (which would sign B in as that household), a verified area, a role."""
+    council = await council_with_grandma(web_local)
+    emu = council.emu
+    ours = await chair_client(web_local, council.chair)
+    roll = await ours.get("/console/roll")
+    grandma_page = re.search(r'href="(/console/roll/\d+)"[^>]*>\s*王奶奶\s*<', roll.text)
+    assert grandma_page
+    target = grandma_page.group(1)
+
+    other_chair = emu.add_user("王主任", language_code="zh-hans")
+    neighbour = emu.add_user("周大哥", language_code="zh-hans")
+    group = emu.add_group("幸福里社区议事会", admins=[other_chair], members=[neighbour])
+    assert (await say(emu, other_chair, group, "/setup")).text.startswith("✅")  # type: ignore[union-attr]
+    assert (await say(emu, neighbour, group, "/join 8-1-101 70")).text.startswith("✅")  # type: ignore[union-attr]
+    other = await chair_client(web_local, other_chair)
+    their_roll = await other.get("/console/roll")
+    own = re.search(r'href="(/console/roll/\d+)"[^>]*>\s*周大哥\s*<', their_roll.text)
+    assert own
+    page = await other.get(own.group(1))
+    answers: dict[str, httpx.Response] = {}
+    form = {"csrf": hidden(page.text, "csrf", "/key"), "nonce": hidden(page.text, "nonce", "/key")}
+    answers["a login key"] = await other.post(
+        f"{target}/key", data=form, headers=same_origin(web_local)
+    )
+    form = {
+        "csrf": hidden(page.text, "csrf", "/verify"),
+        "nonce": hidden(page.text, "nonce", "/verify"),
+        "household": "5-1-101",
+    }
+    answers["a verified area"] = await other.post(
+        f"{target}/verify", data=form, headers=same_origin(web_local)
+    )
+    roles = await other.get("/console/roll/roles")
+    number = target.rsplit("/", 1)[1]
+    answers["a role"] = await other.post(
+        "/console/roll/roles",
+        data={
+            "csrf": hidden(roles.text, "csrf", "/console/roll/roles"),
+            "nonce": hidden(roles.text, "nonce", "/console/roll/roles"),
+            "who": f"#{number}",
+            "role": "staff",
+            "action": "grant",
+        },
+        headers=same_origin(web_local),
+    )
+    # Our council is as it was: 王奶奶 has no key in use, no verified change, no role.
+    entry = await ours.get(target)
+    assert "这户还没有在用的网页登录码" in entry.text, entry.text
+    assert "王奶奶" not in (await ours.get("/console/roll/roles")).text.split("社工")[1][:100]
+    for what, answer in sorted(answers.items(), key=lambda item: item[0] == "a login key"):
+        if answer.status_code == 303:
+            answer = await other.get(answer.headers["location"])
+        assert "/k/" not in answer.text and "王奶奶" not in answer.text, what
+        # Refused in words, as every refusal is: never a server error.
+        assert answer.status_code in (200, 400, 403, 404), (what, answer.status_code, answer.text)
+        assert "⛔" in answer.text, (what, answer.text)
+    await other.aclose()
+    await ours.aclose()
+
+
+async def test_staff_cannot_make_themselves_chair_and_residents_cannot_post_console_forms(
+    web_local: LocalBot,
+) -> None:
+    council = await council_with_grandma(web_local)
+    aunt = council.members[0]
+    async with web_local.database.uow() as uow:
+        member = await uow.members.by_user(1, aunt.id)
+    assert member is not None and member.id is not None
+    granted = await council.say(council.chair, f"/grant staff #{member.id}")
+    assert granted.text is not None and granted.text.startswith("✅"), granted.text
+    staff = await chair_client(web_local, aunt)  # staff get a console link too
+    roles = await staff.get("/console/roll/roles")
+    assert roles.status_code == 200
+    promote = await staff.post(
+        "/console/roll/roles",
+        data={
+            "csrf": hidden(roles.text, "csrf", "/console/roll/roles"),
+            "nonce": hidden(roles.text, "nonce", "/console/roll/roles"),
+            "who": f"#{member.id}",
+            "role": "chair",
+            "action": "grant",
+        },
+        headers=same_origin(web_local),
+    )
+    if promote.status_code == 303:
+        promote = await staff.get(promote.headers["location"])
+    assert "只有召集人" in promote.text, promote.text
+    chairs = (await staff.get("/console/roll/roles")).text
+    assert "召集人：杨静" in re.sub(r"<[^>]+>", "", chairs), chairs
+
+    # A household's session posting the console's forms (with its own page's token).
+    chair = await chair_client(web_local, council.chair)
+    grandma = await household_client(
+        web_local, await issue_key_in_console(web_local, chair, "王奶奶")
+    )
+    home = await grandma.get("/r")
+    token = hidden(home.text, "csrf", "logout")
+    for path, data in (
+        (f"/console/roll/{member.id}/key", {}),
+        (f"/console/roll/{member.id}/verify", {"household": "3-2-302"}),
+        ("/console/roll/roles", {"who": "#1", "role": "staff", "action": "grant"}),
+    ):
+        tried = await grandma.post(
+            path, data={"csrf": token, "nonce": "n" * 16, **data}, headers=same_origin(web_local)
+        )
+        assert tried.status_code in (401, 403), (path, tried.status_code)
+    await grandma.aclose()
+    await chair.aclose()
+    await staff.aclose()
