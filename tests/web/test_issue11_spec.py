@@ -1315,3 +1315,57 @@ async def test_staff_cannot_make_themselves_chair_and_residents_cannot_post_cons
     await grandma.aclose()
     await chair.aclose()
     await staff.aclose()
+
+
+async def test_forms_posted_for_things_that_do_not_exist_are_refused_in_words(
+    web_local: LocalBot,
+) -> None:
+    """An old bookmark, a typo, a crafted number: a refusal a person can read, never a
+    server error."""
+    council = await council_with_grandma(web_local)
+    await council.topic("楼道堆物清理")
+    chair = await chair_client(web_local, council.chair)
+    grandma = await household_client(
+        web_local, await issue_key_in_console(web_local, chair, "王奶奶")
+    )
+    console_token = hidden((await chair.get("/console/roll")).text, "csrf", "import")
+    home_token = hidden((await grandma.get("/r")).text, "csrf", "logout")
+    tries = [
+        (chair, console_token, "/console/roll/99999/key", {}),
+        (chair, console_token, "/console/roll/99999/verify", {"household": "3-2-301"}),
+        (chair, console_token, "/console/roll/import/99999", {"decision": "apply"}),
+        (grandma, home_token, "/r/b/99999/vote", {"choice": "for"}),
+        (grandma, home_token, "/r/t/99999/propose", {"text": "种花"}),
+        (grandma, home_token, "/r/p/99999/second", {}),
+    ]
+    errors = []
+    for client, token, path, data in tries:
+        answer = await client.post(
+            path, data={"csrf": token, "nonce": "n" * 16, **data}, headers=same_origin(web_local)
+        )
+        if answer.status_code >= 500 or "⛔" not in answer.text:
+            errors.append((path, answer.status_code, answer.text[:80]))
+    assert not errors, errors
+    await grandma.aclose()
+    await chair.aclose()
+
+
+async def test_every_use_of_a_households_key_is_in_the_chairs_record(web_local: LocalBot) -> None:
+    """The key is like a paper voting card: scanned again when WeChat's browser forgot the
+    cookie, and every use shows in the console's sign-in record of that household."""
+    council = await council_with_grandma(web_local)
+    chair = await chair_client(web_local, council.chair)
+    key = await issue_key_in_console(web_local, chair, "王奶奶")
+    for _ in range(2):
+        phone = await household_client(web_local, key)
+        assert "王奶奶" in (await phone.get("/r")).text
+        await phone.aclose()
+    roll = await chair.get("/console/roll")
+    entry = re.search(r'href="(/console/roll/\d+)"[^>]*>\s*王奶奶\s*<', roll.text)
+    assert entry
+    record = re.sub(r"<[^>]+>", " ", (await chair.get(entry.group(1))).text)
+    record = record.split("登录记录", 1)[1]
+    assert "还没有登录记录" not in record, record
+    uses = re.findall(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", record)
+    assert len(uses) >= 3, record  # issued, then used twice
+    await chair.aclose()
