@@ -20,7 +20,10 @@ async def serving(app: Starlette, host: str, port: int) -> AsyncIterator[int]:
     """Serve ``app`` until the block ends; yields the port (``port`` 0: a free one,
     chosen by binding here, so the tests and the demo know it before anyone asks)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP named, not left 0: asyncio sets TCP_NODELAY on an accepted connection
+    # only when its socket says TCP, and without it every response (headers and body
+    # written apart) waited ~40 ms for the client's delayed ACK (bench/web.py).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(128)
