@@ -56,6 +56,18 @@ PHONES = re.compile(r"1[3-9]\d{9}")
 ADDRESSES = ("3-2-301", "3-2-302", "3-2-303", "3-2-304", "3-2-305", "5-1-101", "5-1-102")
 CHOICES = ("赞成", "反对", "弃权")
 
+# Bugs found (the tests marked with them fail for the product's reason, not the test's).
+KEY_500 = (
+    "bug: POST /console/roll/<n>/key for a member not on the chair's council (another"
+    " council's, or no such number) answers 500 Internal Server Error: the NotFound"
+    " refusal's text wants {id} (KeyError in bot.i18n.refusal_text); nothing is issued,"
+    " but it is no refusal in words"
+)
+PARTICIPANT_BUTTONS = (
+    "bug: a participant (列席) is shown the 赞成/反对/弃权 buttons on /r/b/<id> and is not"
+    " told she has no vote; pressing one is then refused"
+)
+
 
 # --- helpers ---------------------------------------------------------------------------
 
@@ -1101,6 +1113,10 @@ async def test_a_participant_without_a_vote_cannot_vote_on_the_web(web_local: Lo
     await chair.aclose()
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason=PARTICIPANT_BUTTONS,
+)
 async def test_a_participants_ballot_page_offers_no_vote_buttons(web_local: LocalBot) -> None:
     """A personal page knows who is looking: a participant (列席) is not invited to press
     buttons that can only refuse her, and is told why she has no vote."""
@@ -1202,6 +1218,10 @@ def text_urls(emu: BotApiEmulator, message: Message) -> list[str]:
     return [b["url"] for row in rows for b in row if "url" in b]
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason=KEY_500,
+)
 async def test_console_actions_on_another_councils_members_are_refused(
     web_local: LocalBot,
 ) -> None:
@@ -1317,6 +1337,10 @@ async def test_staff_cannot_make_themselves_chair_and_residents_cannot_post_cons
     await staff.aclose()
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason=KEY_500,
+)
 async def test_forms_posted_for_things_that_do_not_exist_are_refused_in_words(
     web_local: LocalBot,
 ) -> None:
@@ -1369,3 +1393,46 @@ async def test_every_use_of_a_households_key_is_in_the_chairs_record(web_local: 
     uses = re.findall(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", record)
     assert len(uses) >= 3, record  # issued, then used twice
     await chair.aclose()
+
+
+async def test_the_downloads_page_gives_the_meetings_papers_and_the_roll_comes_back_unchanged(
+    web_local: LocalBot, browser: Any, pages: list[Any]
+) -> None:
+    council = await council_with_grandma(web_local)
+    emu = council.emu
+    await council.topic("楼道堆物清理")
+    ballot, _ = await council.ballot()
+    await press(emu, council.members[0], ballot, button(ballot, "赞成"))
+    await close_ballot(council)
+    meeting = await council.say(council.chair, "/meeting 明天 19:30 社区活动室\n楼道堆物清理")
+    assert meeting.text is not None and "社区活动室" in meeting.text, meeting.text
+    page = await desk_page(browser, pages)
+    await sign_in_in_browser(page, await console_link(web_local, council.chair))
+    # The console's home: the turnout of every ballot, as a chart that draws.
+    chart = page.locator("img.chart")
+    assert await chart.evaluate("img => img.complete && img.naturalWidth > 0")
+    await click_and_wait(page, "nav >> text=下载")
+    async with page.expect_download() as minutes_info:
+        await page.click("text=会议纪要（Word）")
+    with open(await (await minutes_info.value).path(), "rb") as file:
+        minutes = "\n".join(docx_text(file.read()))
+    assert COUNCIL in minutes and "社区活动室" in minutes and "楼道堆物清理" in minutes, minutes
+    async with page.expect_download() as ics_info:
+        await page.click("text=日历文件（ICS）")
+    with open(await (await ics_info.value).path(), encoding="utf-8") as file:
+        ics = file.read()
+    assert ics.startswith("BEGIN:VCALENDAR") and "社区活动室" in ics and "DTSTART:" in ics, ics
+    async with page.expect_download() as roll_info:
+        await page.click("text=导出名册（XLSX）")
+    with open(await (await roll_info.value).path(), "rb") as file:
+        exported = file.read()
+    assert any("王奶奶" in row for row in xlsx_rows(exported))
+    # The roll exported, sent back as it is: nothing to change.
+    await click_and_wait(page, "nav >> text=名册")
+    await page.set_input_files(
+        "input[type=file]",
+        files=[{"name": "roll.xlsx", "mimeType": "application/octet-stream", "buffer": exported}],
+    )
+    await click_and_wait(page, "text=上传并核对")
+    check = await page.inner_text("main")
+    assert "没有需要改动" in check, check
