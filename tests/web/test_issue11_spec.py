@@ -1436,3 +1436,58 @@ async def test_the_downloads_page_gives_the_meetings_papers_and_the_roll_comes_b
     await click_and_wait(page, "text=上传并核对")
     check = await page.inner_text("main")
     assert "没有需要改动" in check, check
+
+
+async def test_the_phones_tally_follows_votes_pressed_in_the_group_without_reloading(
+    web_local: LocalBot, browser: Any, pages: list[Any]
+) -> None:
+    council = await council_with_grandma(web_local)
+    emu = council.emu
+    await council.topic("楼道堆物清理")
+    ballot, ballot_id = await council.ballot()
+    chair = await chair_client(web_local, council.chair)
+    key = await issue_key_in_console(web_local, chair, "王奶奶")
+    await chair.aclose()
+    phone = await phone_page(browser, pages)
+    await sign_in_in_browser(phone, key)
+    await phone.goto(f"{web_local.web_url}/r/b/{ballot_id}")
+    loaded = await phone.evaluate("performance.timeOrigin")
+    assert "已参与 0/" in await phone.inner_text("main")
+    await press(emu, council.members[0], ballot, button(ballot, "赞成"))
+    await press(emu, council.members[1], ballot, button(ballot, "反对"))
+    deadline = time.monotonic() + 15
+    while "已参与 2/" not in await phone.inner_text("main"):  # the page's CSP allows no eval
+        assert time.monotonic() < deadline, await phone.inner_text("main")
+        await asyncio.sleep(0.25)
+    main = await phone.inner_text("main")
+    assert "张阿姨" in main and "李叔叔" in main, main  # an open ballot names its voters
+    assert await phone.evaluate("performance.timeOrigin") == loaded  # the same page, not reloaded
+
+
+async def test_mini_app_init_data_for_another_council_signs_nobody_in_there(
+    web_local: LocalBot,
+) -> None:
+    council = await make_council(web_local)
+    emu = council.emu
+    other_chair = emu.add_user("王主任", language_code="zh-hans")
+    group = emu.add_group("幸福里社区议事会", admins=[other_chair], members=[])
+    assert (await say(emu, other_chair, group, "/setup")).text.startswith("✅")  # type: ignore[union-attr]
+    card = await say(emu, other_chair, group, "/topic 活动室使用规则")
+    theirs = text_urls(emu, card)
+    (start,) = [u.split("startapp=", 1)[1] for u in theirs if "startapp=" in u]
+    token = emu.token
+    assert token is not None
+    aunt = council.members[0]  # on our roll, not on theirs
+    async with web_client(web_local) as client:
+        answer = await client.post(
+            "/app/session",
+            data={"init_data": init_data(token, aunt.id, auth_date=int(time.time()), start=start)},
+            headers=same_origin(web_local),
+        )
+        if answer.status_code == 200:  # signed in: then only as herself, in her council
+            home = await client.get("/r")
+            assert "活动室使用规则" not in home.text and "幸福里" not in home.text, home.text
+            topic = await client.get(answer.json()["go"])
+            assert "活动室使用规则" not in topic.text, topic.text
+        else:
+            assert answer.status_code == 403 and "set-cookie" not in answer.headers
