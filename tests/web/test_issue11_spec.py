@@ -1491,3 +1491,38 @@ async def test_mini_app_init_data_for_another_council_signs_nobody_in_there(
             assert "活动室使用规则" not in topic.text, topic.text
         else:
             assert answer.status_code == 403 and "set-cookie" not in answer.headers
+
+
+async def test_a_resident_proposes_and_seconds_on_the_phone_and_the_topic_card_follows(
+    web_local: LocalBot, browser: Any, pages: list[Any]
+) -> None:
+    """Older hands tap twice: a double tap on 提交建议 still makes one proposal."""
+    council = await council_with_grandma(web_local)
+    emu = council.emu
+    card, topic_id = await council.topic("拆除违建后空出的空地做什么？")
+    await council.say(council.members[0], "/propose 种花种草，做成口袋花园")
+    chair = await chair_client(web_local, council.chair)
+    key = await issue_key_in_console(web_local, chair, "王奶奶")
+    await chair.aclose()
+    phone = await phone_page(browser, pages)
+    await sign_in_in_browser(phone, key)
+    await click_and_wait(phone, "text=拆除违建后空出的空地做什么？")
+    await click_and_wait(phone, "button:has-text('我附议')")
+    assert "附议 1" in await phone.inner_text("main")
+    await phone.fill("textarea", "放几张长椅，老人可以歇脚")
+    async with phone.expect_navigation():
+        await phone.dblclick("button:has-text('提交建议')")
+    await phone.goto(f"{web_local.web_url}/r/t/{topic_id}")
+    main = await phone.inner_text("main")
+    assert main.count("放几张长椅，老人可以歇脚") == 1, main
+    await until(lambda: "长椅" in text_of(emu, card), timeout=12)
+    await settled(web_local)
+    shown_card = text_of(emu, card)
+    assert "放几张长椅，老人可以歇脚" in shown_card and "王奶奶" in shown_card, shown_card
+    assert "附议 1" in shown_card, shown_card
+    assert (await proposals_count(web_local, topic_id)) == 2
+
+
+async def proposals_count(local: LocalBot, topic_id: int) -> int:
+    async with local.database.uow() as uow:
+        return len(await uow.proposals.for_topic(topic_id))
