@@ -7,7 +7,7 @@ import functools
 import hashlib
 import hmac
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from bot.config import Settings
 from bot.i18n import ZH_CN, language_of, refusal_text, t
+from bot.web.tallies import Tallies
 from domain import errors
 from domain.ports import Clock
 from domain.services.web_access import Lifetimes, Visitor, visitor
@@ -43,6 +44,7 @@ class WebDeps:
     templates: Environment
     lifetimes: Lifetimes
     bot_username: str | None = None
+    tallies: Tallies = field(default_factory=Tallies)
 
     @property
     def base_url(self) -> str:

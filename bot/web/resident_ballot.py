@@ -37,6 +37,23 @@ from domain.services import VoteReceipt, VoteRequest, residents
 from domain.services.web_access import Visitor
 
 
+async def _council_ballot(
+    request: Request, visitor: Visitor, ballot_id: int, member_id: int | None
+) -> residents.MemberBallot:
+    """The ballot as the page shows it, its view reused while fresh (``bot.web.tallies``)."""
+    d = deps(request)
+    now = d.clock()
+    found = await residents.council_ballot(
+        d.database.uow(),
+        council_id=council_id_of(visitor),
+        ballot_id=ballot_id,
+        member_id=member_id,
+        reuse=d.tallies.reuse(now),
+    )
+    d.tallies.put(found.view, now)
+    return found
+
+
 async def _ballot_page(
     request: Request,
     visitor: Visitor,
@@ -47,12 +64,7 @@ async def _ballot_page(
 ) -> HTMLResponse:
     lang = language(request, visitor)
     member = member_of(visitor)
-    found = await residents.council_ballot(
-        deps(request).database.uow(),
-        council_id=council_id_of(visitor),
-        ballot_id=ballot_id,
-        member_id=member.id,
-    )
+    found = await _council_ballot(request, visitor, ballot_id, member.id)
     ballot = found.view.ballot
     choices = [(key, choice_label(lang, ballot, key)) for key in ballot.valid_choices()]
     tz = visitor.council.timezone
@@ -116,6 +128,7 @@ async def vote(request: Request, visitor: Visitor) -> Response:
             request, visitor, ballot_id, error=refusal_text(lang, result), status=400
         )
     assert isinstance(result, VoteReceipt)
+    d.tallies.forget(ballot_id)  # the voter sees their vote counted at once
     return see_other(f"/r/b/{ballot_id}?done=voted")
 
 
@@ -123,12 +136,7 @@ async def vote(request: Request, visitor: Visitor) -> Response:
 async def ballot_tally(request: Request, visitor: Visitor) -> Response:
     """The tally alone, for ``resident.js`` to refresh while the ballot is open."""
     lang = language(request, visitor)
-    found = await residents.council_ballot(
-        deps(request).database.uow(),
-        council_id=council_id_of(visitor),
-        ballot_id=request.path_params["ballot_id"],
-        member_id=None,
-    )
+    found = await _council_ballot(request, visitor, request.path_params["ballot_id"], None)
     return page(
         request, "resident/_tally.html", lang=lang, visitor=visitor, tally=tally(lang, found.view)
     )
@@ -148,12 +156,7 @@ async def chart(request: Request, visitor: Visitor) -> Response:
         raise errors.BallotNotFound()
     fmt, media_type = wanted
     lang = language(request, visitor)
-    found = await residents.council_ballot(
-        deps(request).database.uow(),
-        council_id=council_id_of(visitor),
-        ballot_id=request.path_params["ballot_id"],
-        member_id=None,
-    )
+    found = await _council_ballot(request, visitor, request.path_params["ballot_id"], None)
     if found.view.ballot.outcome is None:
         raise errors.BallotNotFound()
     image = await asyncio.to_thread(result_chart, lang, found.view, fmt)

@@ -9,6 +9,7 @@ the ``BallotBox`` with ``VoteRequest.member_id``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from domain import errors
@@ -69,13 +70,21 @@ class MemberBallot:
 
 
 async def council_ballot(
-    uow: UnitOfWork, *, council_id: int, ballot_id: int, member_id: int | None
+    uow: UnitOfWork,
+    *,
+    council_id: int,
+    ballot_id: int,
+    member_id: int | None,
+    reuse: Callable[[Ballot, int], BallotView | None] | None = None,
 ) -> MemberBallot:
+    """``reuse(ballot, seq)``: a view the caller kept of this ballot as it is now (its
+    latest vote event ``seq``), or None to count it here (``bot.web.tallies``)."""
     async with uow:
         ballot = await uow.ballots.get(ballot_id)
         if ballot is None or ballot.council_id != council_id:
             raise errors.BallotNotFound()
-        view = await _view(uow, ballot)
+        kept = reuse(ballot, await uow.votes.last_seq(ballot_id)) if reuse else None
+        view = kept if kept is not None else await _view(uow, ballot)
         choice = None
         if member_id is not None:
             choice = await uow.votes.choice_of(ballot_id, member_id)
