@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from bot.i18n import language_of, refusal_text
+from bot.i18n import language_of
 from bot.web.context import (
     HOME_COOKIE,
     LANG_COOKIE,
@@ -21,6 +21,7 @@ from bot.web.context import (
     deps,
     language,
     page,
+    refusal,
     see_other,
 )
 from bot.web.init_data import InitDataRefused, validate
@@ -117,7 +118,7 @@ def _signed_in(
             "refused.html",
             lang=lang,
             status=status,
-            message=refusal_text(lang, signed.refusal),
+            message=refusal(lang, signed.refusal),
         )
     response = see_other(to)
     _set_cookie(request, response, signed, staff=staff)
@@ -172,13 +173,13 @@ async def mini_app_session(request: Request) -> Response:
             d.database.uow(), client=client_of(request), now=now, why=refused.why
         )
         error = WebRefused(field=refused.why)
-        return JSONResponse({"error": str(refusal_text(lang, error))}, status_code=403)
+        return JSONResponse({"error": str(refusal(lang, error))}, status_code=403)
     lang = language_of(data.language, lang)
     wanted = data.start_param or (target if isinstance(target, str) else "") or ""
     council_id, go = await _target(request, wanted)
     if council_id is None:
         error = WebRefused(field="not_member")
-        return JSONResponse({"error": str(refusal_text(lang, error))}, status_code=404)
+        return JSONResponse({"error": str(refusal(lang, error))}, status_code=404)
     signed = await web_access.sign_in_by_telegram(
         d.database.uow(),
         user_id=data.user_id,
@@ -189,7 +190,7 @@ async def mini_app_session(request: Request) -> Response:
         lifetimes=d.lifetimes,
     )
     if signed.refusal is not None:
-        return JSONResponse({"error": str(refusal_text(lang, signed.refusal))}, status_code=403)
+        return JSONResponse({"error": str(refusal(lang, signed.refusal))}, status_code=403)
     response = JSONResponse({"go": go})
     _set_cookie(request, response, signed, staff=False)
     return response

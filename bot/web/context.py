@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from bot.config import Settings
-from bot.i18n import ZH_CN, language_of, refusal_text, t
+from bot.i18n import ZH_CN, Markup, language_of, refusal_text, t
 from bot.web.tallies import Tallies
 from domain import errors
 from domain.ports import Clock
@@ -113,6 +113,13 @@ def page(
     return HTMLResponse(html, status_code=status)
 
 
+def refusal(lang: str, error: errors.DomainError) -> Markup:
+    """A refusal in the chat's words, with a mark every font draws: the chat's ⛔ is an
+    emoji, an empty box in a browser without an emoji font (Debian's Chromium, older
+    phones)."""
+    return Markup(refusal_text(lang, error).replace("⛔", "✖", 1))
+
+
 def refused(
     request: Request, error: errors.DomainError, *, lang: str, visitor: Visitor | None = None
 ) -> HTMLResponse:
@@ -129,7 +136,7 @@ def refused(
         lang=lang,
         status=status,
         visitor=visitor,
-        message=refusal_text(lang, error),
+        message=refusal(lang, error),
     )
 
 

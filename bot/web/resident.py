@@ -20,10 +20,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.i18n import refusal_text
 from bot.reports import wording
 from bot.web import resident_ballot
-from bot.web.context import deps, language, page, resident_only, see_other
+from bot.web.context import deps, language, page, refusal, resident_only, see_other
 from bot.web.resident_forms import (
     act_key,
     council_id_of,
@@ -130,9 +129,9 @@ async def propose(request: Request, visitor: Visitor) -> Response:
         return see_other(f"/r/t/{topic_id}")
     except (errors.TopicNotFound, errors.NotMember):
         raise
-    except errors.DomainError as refusal:
+    except errors.DomainError as error:
         return await _topic_page(
-            request, visitor, topic_id, error=refusal_text(lang, refusal), text=text, status=400
+            request, visitor, topic_id, error=refusal(lang, error), text=text, status=400
         )
     return see_other(f"/r/t/{topic_id}?done=proposed")
 
@@ -164,9 +163,9 @@ async def second(request: Request, visitor: Visitor) -> Response:
         return see_other(f"/r/t/{topic_id}#p{proposal_id}")
     except (errors.ProposalNotFound, errors.NotMember):
         raise
-    except errors.DomainError as refusal:
+    except errors.DomainError as error:
         return await _topic_page(
-            request, visitor, topic_id, error=refusal_text(lang, refusal), status=400
+            request, visitor, topic_id, error=refusal(lang, error), status=400
         )
     done = "seconded" if seconded.added else "already"
     return see_other(f"/r/t/{topic_id}?done={done}#p{proposal_id}")

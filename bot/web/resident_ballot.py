@@ -17,10 +17,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.i18n import refusal_text
 from bot.reports import wording
 from bot.reports.charts import Format, result_chart
-from bot.web.context import deps, language, page, resident_only, see_other
+from bot.web.context import deps, language, page, refusal, resident_only, see_other
 from bot.web.resident_forms import (
     act_key,
     council_id_of,
@@ -125,7 +124,7 @@ async def vote(request: Request, visitor: Visitor) -> Response:
         return see_other(f"/r/b/{ballot_id}")
     if isinstance(result, errors.DomainError):
         return await _ballot_page(
-            request, visitor, ballot_id, error=refusal_text(lang, result), status=400
+            request, visitor, ballot_id, error=refusal(lang, result), status=400
         )
     assert isinstance(result, VoteReceipt)
     d.tallies.forget(ballot_id)  # the voter sees their vote counted at once

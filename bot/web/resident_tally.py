@@ -20,7 +20,9 @@ from domain.model import Ballot, BallotKind, VoteSource
 from domain.rules import Choice, ConditionCheck, Quantity, Result
 from domain.services import BallotView
 
-MARK = {Result.PASSED: "✅", Result.REJECTED: "❌", Result.NO_QUORUM: "⚠️", Result.TIED: "⚖️"}
+# Marks every font draws (the chat's ✅ ❌ ⚠️ ⚖️ are emoji, empty boxes without an emoji
+# font, as in Debian's Chromium and on older phones).
+MARK = {Result.PASSED: "✔", Result.REJECTED: "✖", Result.NO_QUORUM: "！", Result.TIED: "＝"}
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ class Tally:
     rows: list[Row]
     participation: str  # 已参与 3/6 人
     quorum: list[str]  # the quorum's checks, one line each
-    result: str = ""  # once closed: ✅ 通过
+    result: str = ""  # once closed: ✔ 通过
     result_kind: str = ""  # passed, rejected, no_quorum, tied (a CSS class)
     winner: str = ""
     passing: list[str] | None = None  # the passing conditions' checks

@@ -450,7 +450,7 @@ async def issue_keys_within(
         and members[i].status is not MemberStatus.REMOVED
     ]
     if not wanted:
-        raise NotFound(field="member")
+        raise NotFound(field="member", id=member_ids[0] if len(member_ids) == 1 else "")
     await uow.web.revoke_keys([m.id for m in wanted if m.id is not None], now)
     issued: list[IssuedKey] = []
     for member in wanted:
@@ -480,7 +480,7 @@ async def revoke_login_key(
             council.require_staff(user_id)
         member = await uow.members.get(member_id)
         if member is None or member.council_id != council_id:
-            raise NotFound(field="member")
+            raise NotFound(field="member", id=member_id)
         revoked = await uow.web.revoke_keys([member_id], now)
         await uow.web.record(
             AccessEvent(

@@ -268,12 +268,12 @@ async def test_a_chair_grants_staff_with_the_chats_refusals(web_local: LocalBot)
             client, web_local, "/console/roll/roles", "/console/roll/roles",
             who="3-2-303", role="staff", action="grant",
         )  # fmt: skip
-        assert again.status_code == 400 and "⛔" in again.text and "李叔叔" in again.text
+        assert again.status_code == 400 and "✖" in again.text and "李叔叔" in again.text
         last = await post(
             client, web_local, "/console/roll/roles", "/console/roll/roles",
             who="3-2-301", role="chair", action="revoke",
         )  # fmt: skip
-        assert last.status_code == 400 and "⛔" in last.text  # the last chair stays
+        assert last.status_code == 400 and "✖" in last.text  # the last chair stays
     # The new staff member signs in too, but may not name staff (a chair's to do).
     async with signed_in(web_local, council.members[1]) as staff:
         assert "张阿姨" in (await staff.get("/console/roll")).text
@@ -281,7 +281,7 @@ async def test_a_chair_grants_staff_with_the_chats_refusals(web_local: LocalBot)
             staff, web_local, "/console/roll/roles", "/console/roll/roles",
             who="3-2-302", role="staff", action="grant",
         )  # fmt: skip
-        assert refused.status_code == 400 and "⛔" in refused.text
+        assert refused.status_code == 400 and "✖" in refused.text
         made = await post(
             staff, web_local, "/console/roll/roles", "/console/roll/roles",
             who="3-2-302", role="participant", action="grant",
@@ -443,7 +443,7 @@ async def test_a_join_waiting_is_approved_and_the_roll_of_3000_is_paged(
             data={"csrf": csrf_of(page), "nonce": "another", "decision": "reject"},
             headers=same_origin(web_local),
         )
-        assert again.status_code == 400 and "⛔" in again.text  # in the chat's words
+        assert again.status_code == 400 and "✖" in again.text  # in the chat's words
         assert "路人甲" in text_of((await client.get("/console/roll", params={"q": "路人"})).text)
 
 

@@ -160,7 +160,7 @@ async def test_a_resident_proposes_seconds_votes_and_the_group_sees_the_tally(
     # chat's words.
     assert f'action="/r/p/{mine}/second"' not in shown.text
     own = await post(web_local, http, f"/r/p/{mine}/second", shown.text)
-    assert own.status_code == 400 and "⛔ 不能附议自己的提案。" in text_only(own.text)
+    assert own.status_code == 400 and "✖ 不能附议自己的提案。" in text_only(own.text)
     # Second 张阿姨's: counted, the button becomes "seconded".
     seconded = await post(web_local, http, f"/r/p/{aunts}/second", shown.text)
     assert seconded.status_code == 303
@@ -177,7 +177,7 @@ async def test_a_resident_proposes_seconds_votes_and_the_group_sees_the_tally(
     _message, ballot_id = await council.ballot()
     late = await post(web_local, http, f"/r/t/{topic_id}/propose", shown.text, text="再加一条")
     assert late.status_code == 400
-    assert "⛔ 议题「楼下空地做什么？」当前阶段不能这样做。" in text_only(late.text)
+    assert "✖ 议题「楼下空地做什么？」当前阶段不能这样做。" in text_only(late.text)
     assert "再加一条" in late.text  # what was typed is kept in the box
     home = await http.get("/r")
     assert f'href="/r/b/{ballot_id}"' in home.text and "去投票" in home.text
@@ -268,7 +268,7 @@ async def test_a_double_submitted_vote_counts_once(
     fresh = page.text.replace(field(page.text, "nonce"), "n" * 22)
     late = await post(web_local, http, f"/r/b/{ballot_id}/vote", fresh, choice="against")
     assert late.status_code == 400
-    assert "⛔ 表决「拆除违建后空出的空地做什么？」已结束，不能再投票。" in text_only(late.text)
+    assert "✖ 表决「拆除违建后空出的空地做什么？」已结束，不能再投票。" in text_only(late.text)
     assert await current_votes(web_local, ballot_id) == {member.id: "for"}
     assert "已作废（议题已撤销）" in text_only((await http.get("/r")).text)
 
@@ -308,7 +308,7 @@ async def test_another_councils_ballot_is_not_found_and_a_form_needs_its_csrf_to
         assert shown.status_code == 404, path
         assert "别的小区的议题" not in shown.text
     refused = await post(web_local, http, f"/r/b/{their_ballot}/vote", page.text, choice="for")
-    assert refused.status_code == 404 and "⛔" in refused.text
+    assert refused.status_code == 404 and "✖" in refused.text
     seconded = await post(web_local, http, f"/r/p/{their_proposal.id}/second", page.text)
     assert seconded.status_code == 404
     proposed = await post(
