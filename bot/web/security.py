@@ -70,8 +70,10 @@ class SecurityHeaders:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], *headers]
+                own = list(message.get("headers", []))
+                named = {name.lower() for name, _ in own}
+                # A response that says it itself (a download's cache-control) keeps its own.
+                message["headers"] = own + [h for h in headers if h[0] not in named]
             await send(message)
 
         await self.app(scope, receive, with_headers)

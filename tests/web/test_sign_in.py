@@ -163,3 +163,18 @@ async def test_a_household_key_signs_in_as_often_as_scanned_until_revoked(
     kinds = [event.kind.value for event in reversed(trail)]
     assert kinds[:1] == ["key_issued"] and kinds.count("key_used") == 3
     assert kinds[-2:] == ["key_revoked", "key_refused"]
+
+
+async def test_a_download_says_each_security_header_once(
+    web_local: LocalBot, http: httpx.AsyncClient
+) -> None:
+    council = await make_council(web_local)
+    path = (await console_link(web_local, council.chair)).removeprefix(web_local.web_url or "")
+    token = form_token((await http.get(path)).text)
+    await http.post(path, data={"form_token": token}, headers=same_origin(web_local))
+    for path in ("/console/roll.xlsx", "/console/turnout.xlsx", "/console/hours.xlsx"):
+        download = await http.get(path)
+        assert download.status_code == 200, path
+        for name in ("x-content-type-options", "cache-control", "content-security-policy"):
+            assert len(download.headers.get_list(name)) == 1, (path, name, download.headers)
+        assert "no-store" in download.headers["cache-control"]
