@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import quote
 
@@ -32,69 +34,61 @@ from domain.web_access import SessionKind, WebRefused, looks_like_token
 log = logging.getLogger(__name__)
 
 
-async def link_page(request: Request) -> Response:
-    """GET of a console link: a button that signs in. Opening the link does not use it,
-    so a link preview or a scanner fetching it does not spend it."""
-    token = request.path_params["token"]
-    lang = language(request)
-    if not looks_like_token(token):
-        return page(request, "sign_in.html", lang=lang, status=404, bad=True, staff=True)
-    return page(
-        request,
-        "sign_in.html",
-        lang=lang,
-        staff=True,
-        action=f"/login/{token}",
-        form_token=sign_in_token(request, "link", token),
-    )
+@dataclass(frozen=True)
+class _Way:
+    """A way in by a secret in the URL: a console link or a household's login key."""
+
+    purpose: str  # the sign-in form's token is made for it
+    prefix: str  # the URL's: /login/<token>, /k/<token>
+    staff: bool
+    to: str  # where the new session goes
+    use: Callable[..., Awaitable[web_access.SignedIn]]
 
 
-async def link_sign_in(request: Request) -> Response:
-    token = request.path_params["token"]
-    if not await _sign_in_form_ok(request, "link", token):
-        return forbidden()
-    d = deps(request)
-    signed = await web_access.sign_in_by_link(
-        d.database.uow(),
-        token=token,
-        client=client_of(request),
-        now=d.clock(),
-        key=d.key,
-        lifetimes=d.lifetimes,
-    )
-    return _signed_in(request, signed, staff=True, to="/console")
+LINK = _Way("link", "/login", True, "/console", web_access.sign_in_by_link)
+KEY = _Way("key", "/k", False, "/r", web_access.sign_in_by_key)
 
 
-async def key_page(request: Request) -> Response:
-    """GET of a household's login key (the card's second QR code): one big button."""
-    token = request.path_params["token"]
-    lang = language(request)
-    if not looks_like_token(token):
-        return page(request, "sign_in.html", lang=lang, status=404, bad=True, staff=False)
-    return page(
-        request,
-        "sign_in.html",
-        lang=lang,
-        staff=False,
-        action=f"/k/{token}",
-        form_token=sign_in_token(request, "key", token),
-    )
+def _shown(way: _Way) -> Callable[[Request], Awaitable[Response]]:
+    """GET: a page with one button that signs in. Opening the URL does not use it, so a
+    link preview or a scanner fetching it does not spend a console link."""
+
+    async def show(request: Request) -> Response:
+        token = request.path_params["token"]
+        lang = language(request)
+        if not looks_like_token(token):
+            return page(request, "sign_in.html", lang=lang, status=404, bad=True, staff=way.staff)
+        return page(
+            request,
+            "sign_in.html",
+            lang=lang,
+            staff=way.staff,
+            action=f"{way.prefix}/{token}",
+            form_token=sign_in_token(request, way.purpose, token),
+        )
+
+    return show
 
 
-async def key_sign_in(request: Request) -> Response:
-    token = request.path_params["token"]
-    if not await _sign_in_form_ok(request, "key", token):
-        return forbidden()
-    d = deps(request)
-    signed = await web_access.sign_in_by_key(
-        d.database.uow(),
-        token=token,
-        client=client_of(request),
-        now=d.clock(),
-        key=d.key,
-        lifetimes=d.lifetimes,
-    )
-    return _signed_in(request, signed, staff=False, to="/r")
+def _signs_in(way: _Way) -> Callable[[Request], Awaitable[Response]]:
+    """POST of the page's button: the use case, then the cookie or the refusal."""
+
+    async def sign_in(request: Request) -> Response:
+        token = request.path_params["token"]
+        if not await _sign_in_form_ok(request, way.purpose, token):
+            return forbidden()
+        d = deps(request)
+        signed = await way.use(
+            d.database.uow(),
+            token=token,
+            client=client_of(request),
+            now=d.clock(),
+            key=d.key,
+            lifetimes=d.lifetimes,
+        )
+        return _signed_in(request, signed, staff=way.staff, to=way.to)
+
+    return sign_in
 
 
 async def _sign_in_form_ok(request: Request, purpose: str, secret: str) -> bool:
@@ -265,10 +259,14 @@ async def health(_request: Request) -> Response:
 routes = [
     Route("/", front),
     Route("/healthz", health),
-    Route("/login/{token}", link_page, methods=["GET"]),
-    Route("/login/{token}", link_sign_in, methods=["POST"]),
-    Route("/k/{token}", key_page, methods=["GET"]),
-    Route("/k/{token}", key_sign_in, methods=["POST"]),
+    *(
+        route
+        for way in (LINK, KEY)
+        for route in (
+            Route(f"{way.prefix}/{{token}}", _shown(way), methods=["GET"]),
+            Route(f"{way.prefix}/{{token}}", _signs_in(way), methods=["POST"]),
+        )
+    ),
     Route("/app", mini_app, methods=["GET"]),
     Route("/app/session", mini_app_session, methods=["POST"]),
     Route("/logout", sign_out, methods=["POST"]),
