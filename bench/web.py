@@ -265,8 +265,11 @@ class Abandoned(logging.Filter):
         return True
 
 
-async def serve(app_name: str, url: str | None) -> None:
-    """Serve the app until SIGTERM; print {"port"} when listening, then {"cpu_s", …}."""
+async def serve(app_name: str, url: str | None, profile: str | None = None) -> None:
+    """Serve the app until SIGTERM; print {"port"} when listening, then {"cpu_s", …}.
+    ``profile``: a file for a cProfile of the whole serving (the web app only)."""
+    import cProfile
+
     from bot.web.server import serving
 
     stop = asyncio.Event()
@@ -285,10 +288,16 @@ async def serve(app_name: str, url: str | None) -> None:
         assert url is not None
         database = await Database.open(url, migrate=False)
         app = build_web(web_settings(), database, token=TOKEN)
+    profiler = cProfile.Profile() if profile and app_name == "web" else None
     try:
         async with serving(app, "127.0.0.1", 0) as port:
             print(json.dumps({"port": port}), flush=True)
+            if profiler is not None:
+                profiler.enable()
             await stop.wait()
+            if profiler is not None and profile:
+                profiler.disable()
+                profiler.dump_stats(profile)
         batches = 0
         if database is not None:
             box = app.state.deps.ballot_box
@@ -309,9 +318,10 @@ async def serve(app_name: str, url: str | None) -> None:
 class Server:
     """``python bench/web.py --phase serve`` as a process of its own."""
 
-    def __init__(self, app_name: str, url: str | None) -> None:
+    def __init__(self, app_name: str, url: str | None, profile: str | None = None) -> None:
         self.app_name = app_name
         self.url = url
+        self.profile = profile
         self.proc: subprocess.Popen[str] | None = None
         self.port = 0
         self.final: dict[str, Any] = {}
@@ -320,6 +330,8 @@ class Server:
         command = [sys.executable, str(Path(__file__)), "--phase", "serve", "--app", self.app_name]
         if self.url:
             command += ["--url", self.url]
+        if self.profile:
+            command += ["--profile", self.profile]
         path = [str(ROOT), str(HERE), os.environ.get("PYTHONPATH", "")]
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in path if p))
         self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
@@ -840,7 +852,7 @@ def measure(kind: str, postgres_url: str | None, args: argparse.Namespace) -> Re
         write_sessions(seeded, plan.files)
         posted: list[Load] = []
         g = 0
-        with Server("bare", None) as bare, Server("web", url) as web:
+        with Server("bare", None) as bare, Server("web", url, args.profile) as web:
             for run in range(args.runs):
                 loads: dict[str, Load] = {}
                 order = PHASES if run % 2 == 0 else tuple(reversed(PHASES))
@@ -1011,6 +1023,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="smoke check: 500 members")
     parser.add_argument("--json", action="store_true", help="figures as JSON on stdout")
     parser.add_argument(
+        "--profile", metavar="FILE", default=None, help="a cProfile of the web server's process"
+    )
+    parser.add_argument(
         "--phase", choices=["main", "serve"], default="main", help=argparse.SUPPRESS
     )
     parser.add_argument("--app", choices=["web", "bare"], default="web", help=argparse.SUPPRESS)
@@ -1036,7 +1051,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.phase == "serve":
-        asyncio.run(serve(args.app, args.url))
+        asyncio.run(serve(args.app, args.url, args.profile))
         return 0
     if args.client == "httpx":
         log("wrk is not installed (Debian: apt-get install wrk): the load comes from httpx")

@@ -266,6 +266,11 @@ class VoteRepository(Protocol):
     async def events(self, ballot_id: int) -> list[VoteEvent]: ...
     async def last_seq(self, ballot_id: int) -> int: ...
 
+    async def seq_and_choice(self, ballot_id: int, member_id: int | None) -> tuple[int, str | None]:
+        """``last_seq`` and ``choice_of`` (None without a member) in one read: what a
+        page view of a ballot asks every time."""
+        ...
+
     async def counts(
         self, ballot_id: int, council_id: int, quantities: Iterable[Quantity]
     ) -> Counts:

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Select,
     and_,
     case,
     cast,
@@ -84,6 +85,11 @@ def _ballot_values(ballot: Ballot) -> dict[str, Any]:
         "outcome": outcome_to_json(ballot.outcome),
         "message_ref": ballot.message_ref,
     }
+
+
+def _seq(ballot_id: int) -> Select[int]:
+    """A ballot's latest vote event's number (its events are numbered 1, 2, … in order)."""
+    return select(func.count()).select_from(VoteEventRow).where(VoteEventRow.ballot_id == ballot_id)
 
 
 class SqlBallotRepository(Repository):
@@ -437,12 +443,19 @@ class SqlVoteRepository(Repository):
         ]
 
     async def last_seq(self, ballot_id: int) -> int:
-        count = await self.session.scalar(
-            select(func.count())
-            .select_from(VoteEventRow)
-            .where(VoteEventRow.ballot_id == ballot_id)
-        )
+        count = await self.session.scalar(_seq(ballot_id))
         return int(count or 0)
+
+    async def seq_and_choice(self, ballot_id: int, member_id: int | None) -> tuple[int, str | None]:
+        if member_id is None:
+            return await self.last_seq(ballot_id), None
+        choice = (
+            select(VoteRow.choice)
+            .where(VoteRow.ballot_id == ballot_id, VoteRow.member_id == member_id)
+            .scalar_subquery()
+        )
+        row = (await self.session.execute(select(_seq(ballot_id).scalar_subquery(), choice))).one()
+        return int(row[0] or 0), row[1]
 
     @asynccontextmanager
     async def _hash_joins(self) -> AsyncIterator[None]:

@@ -6,7 +6,7 @@ import builtins
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import cast, delete, func, literal, null, select, union_all, update
 
 from domain import errors
 from domain.model import TELEGRAM, Account, Council, Flat, Member, MemberStatus
@@ -60,20 +60,26 @@ class SqlCouncilRepository(Repository):
         rows = list(
             await self.session.scalars(select(CouncilRow).where(CouncilRow.id.in_(council_ids)))
         )
-        chairs = await self._people(CouncilChairRow, [row.id for row in rows])
-        staff = await self._people(CouncilStaffRow, [row.id for row in rows])
+        chairs, staff = await self._people([row.id for row in rows])
         return {row.id: self._council(row, chairs[row.id], staff[row.id]) for row in rows}
 
     async def _people(
-        self, table: type[CouncilChairRow] | type[CouncilStaffRow], council_ids: Sequence[int]
-    ) -> dict[int, set[int]]:
-        people: dict[int, set[int]] = {council_id: set() for council_id in council_ids}
-        pairs = await self.session.execute(
-            select(table.council_id, table.user_id).where(table.council_id.in_(council_ids))
-        )
-        for council_id, user_id in pairs:
-            people[council_id].add(user_id)
-        return people
+        self, council_ids: Sequence[int]
+    ) -> tuple[dict[int, set[int]], dict[int, set[int]]]:
+        """The councils' chairs and staff, in one statement (a council is read on every
+        page view and command: each statement is a round trip)."""
+        chairs: dict[int, set[int]] = {council_id: set() for council_id in council_ids}
+        staff: dict[int, set[int]] = {council_id: set() for council_id in council_ids}
+        chair_row, staff_row = CouncilChairRow, CouncilStaffRow
+        both = union_all(
+            select(literal(True).label("chair"), chair_row.council_id, chair_row.user_id)
+            .where(chair_row.council_id.in_(council_ids)),
+            select(literal(False), staff_row.council_id, staff_row.user_id)
+            .where(staff_row.council_id.in_(council_ids)),
+        )  # fmt: skip
+        for chair, council_id, user_id in await self.session.execute(both):
+            (chairs if chair else staff)[council_id].add(user_id)
+        return chairs, staff
 
     async def in_chat(self, chat_id: int) -> list[Council]:
         ids = await self.session.scalars(
@@ -140,8 +146,7 @@ class SqlCouncilRepository(Repository):
         }
 
     async def _load(self, row: CouncilRow) -> Council:
-        chairs = await self._people(CouncilChairRow, [row.id])
-        staff = await self._people(CouncilStaffRow, [row.id])
+        chairs, staff = await self._people([row.id])
         return self._council(row, chairs[row.id], staff[row.id])
 
     @staticmethod
@@ -415,7 +420,7 @@ class SqlMemberRepository(Repository):
         return int(count or 0)
 
     async def _members(self, rows: Iterable[MemberRow]) -> builtins.list[Member]:
-        """The members of ``rows``, each with its accounts and flats (two queries per
+        """The members of ``rows``, each with its accounts and flats (one query per
         chunk)."""
         rows = list(rows)
         accounts: dict[int, list[Account]] = {row.id: [] for row in rows}
@@ -423,25 +428,28 @@ class SqlMemberRepository(Repository):
         ids = list(accounts)
         for start in range(0, len(ids), CHUNK):
             chunk = ids[start : start + CHUNK]
-            found = await self.session.execute(
-                select(
-                    MemberAccountRow.member_id,
-                    MemberAccountRow.messenger,
-                    MemberAccountRow.account_id,
-                ).where(MemberAccountRow.member_id.in_(chunk))
-            )
-            for member_id, messenger, account_id in found:
-                accounts[member_id].append(Account(messenger, account_id))
-            owned = await self.session.execute(
+            # One statement for both (flats first: their types name the columns).
+            both = union_all(
                 select(
                     MemberFlatRow.member_id,
                     MemberFlatRow.household,
                     MemberFlatRow.area,
                     MemberFlatRow.verified,
-                ).where(MemberFlatRow.member_id.in_(chunk))
+                    cast(null(), MemberAccountRow.account_id.type),
+                ).where(MemberFlatRow.member_id.in_(chunk)),
+                select(
+                    MemberAccountRow.member_id,
+                    MemberAccountRow.messenger,
+                    cast(null(), MemberFlatRow.area.type),
+                    cast(null(), MemberFlatRow.verified.type),
+                    MemberAccountRow.account_id,
+                ).where(MemberAccountRow.member_id.in_(chunk)),
             )
-            for member_id, household, area, verified in owned:
-                flats[member_id].append(Flat(household, area, verified))
+            for member_id, name, area, verified, account_id in await self.session.execute(both):
+                if account_id is None:
+                    flats[member_id].append(Flat(name, area, verified))
+                else:
+                    accounts[member_id].append(Account(name, account_id))
         return [_member(row, accounts[row.id], flats[row.id]) for row in rows]
 
     async def _put_flats(self, member: Member) -> None:

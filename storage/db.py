@@ -73,11 +73,14 @@ def is_sqlite(url: str | URL) -> bool:
     return _url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An async engine for ``url`` (normalized first); ``kwargs`` go to SQLAlchemy."""
+def create_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> AsyncEngine:
+    """An async engine for ``url`` (normalized first); ``kwargs`` go to SQLAlchemy.
+
+    ``read_only`` (SQLite files only, see ``read_only_engine``): an engine whose
+    transactions read a snapshot without taking the write lock."""
     parsed = make_url(normalize_url(url))
     if parsed.get_backend_name() == "sqlite":
-        engine = _sqlite_engine(parsed, **kwargs)
+        engine = _sqlite_engine(parsed, read_only=read_only, **kwargs)
     elif parsed.get_backend_name() == "postgresql":
         options: dict[str, Any] = {"pool_pre_ping": True}
         if "poolclass" not in kwargs:
@@ -115,11 +118,34 @@ def _scrubbed(value: Any) -> Any:
     return value
 
 
-def _sqlite_engine(url: URL, **kwargs: Any) -> AsyncEngine:
+def read_only_engine(url: str) -> bool:
+    """Whether ``url`` gets an engine of its own for reads: a SQLite file. In WAL mode
+    its readers see a snapshot while one writer writes, so a page view need not queue
+    for the write lock every writing transaction takes (``BEGIN IMMEDIATE``). An
+    in-memory database is one connection's; PostgreSQL's readers never block anyway."""
+    parsed = make_url(normalize_url(url))
+    return parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
+
+
+def _sqlite_engine(url: URL, *, read_only: bool = False, **kwargs: Any) -> AsyncEngine:
     connect_args: dict[str, Any] = {"timeout": SQLITE_BUSY_TIMEOUT}
     connect_args.update(kwargs.pop("connect_args", {}))
     if url.database in (None, "", ":memory:") or "poolclass" in kwargs:
         options: dict[str, Any] = {}
+    elif read_only:
+        from storage.sqlite_inline import inline_creator
+
+        # Reads run on the loop's thread (``storage.sqlite_inline``), one at a time.
+        options = {
+            "pool_size": 2,
+            "max_overflow": 0,
+            "pool_timeout": 120,
+            "async_creator": inline_creator(
+                str(url.database),
+                timeout=float(connect_args["timeout"]),
+                uri=str(url.query.get("uri", "")).lower() in ("true", "1"),
+            ),
+        }
     else:
         # Every transaction takes the write lock, so a few connections are all
         # that help; the rest of a burst waits in the pool, not in SQLite's
@@ -127,11 +153,11 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> AsyncEngine:
         options = {"pool_size": 2, "max_overflow": 0, "pool_timeout": 120}
     options.update(kwargs)
     engine = create_async_engine(url, connect_args=connect_args, **options)
-    _configure_sqlite(engine)
+    _configure_sqlite(engine, read_only=read_only)
     return engine
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, *, read_only: bool = False) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
         # busy_timeout comes from sqlite3's ``timeout`` connect argument.
@@ -142,6 +168,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            if read_only:
+                # A write by mistake fails at once instead of upgrading the lock.
+                cursor.execute("PRAGMA query_only=ON")
         finally:
             cursor.close()
 
@@ -149,7 +178,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(connection: Connection) -> None:
         # Take the write lock up front: transactions queue (busy_timeout) rather
         # than failing with SQLITE_BUSY when a read lock would need upgrading.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A reader's deferred BEGIN takes no lock and reads one snapshot.
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def libpq_url(url: str) -> str:

@@ -15,7 +15,7 @@ from storage.agenda import SqlMeetingRepository
 from storage.ballots import SqlBallotRepository, SqlResolutionRepository, SqlVoteRepository
 from storage.binding import SqlBindingCodeRepository
 from storage.council import SqlCouncilRepository, SqlMemberRepository
-from storage.db import create_engine
+from storage.db import create_engine, read_only_engine
 from storage.drafts import SqlDraftRepository
 from storage.outbox import SqlContactRepository, SqlNoticeRepository
 from storage.recorded import SqlPaperUploadRepository, SqlSignInRepository
@@ -171,11 +171,23 @@ class Database:
     ``db.uow`` is a ``domain.ports.UnitOfWorkFactory``.
     """
 
-    def __init__(self, engine: AsyncEngine, *, clock: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+        reads: AsyncEngine | None = None,
+    ) -> None:
         self.engine = engine
         self.sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
         self._clock = clock
         self._publish: Publish = _nowhere
+        self._reads = reads
+        self._read_sessions = (
+            self.sessions
+            if reads is None
+            else async_sessionmaker(reads, expire_on_commit=False, autoflush=False)
+        )
 
     def publish_to(self, publish: Publish) -> None:
         """From now on, units of work hand their committed events to ``publish``."""
@@ -195,7 +207,10 @@ class Database:
             from storage.migrate import upgrade
 
             await upgrade(url)
-        return cls(create_engine(url, **engine_options), clock=clock)
+        reads = None
+        if read_only_engine(url) and "poolclass" not in engine_options:
+            reads = create_engine(url, read_only=True, **engine_options)
+        return cls(create_engine(url, **engine_options), clock=clock, reads=reads)
 
     @property
     def url(self) -> str:
@@ -204,7 +219,15 @@ class Database:
     def uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.sessions, clock=self._clock, publish=self._publish)
 
+    def reader(self) -> SqlUnitOfWork:
+        """A unit of work that only reads (a page view): on a SQLite file it reads a
+        snapshot beside the writer instead of queueing for the write lock, and any
+        write in it fails. Elsewhere it is ``uow()``."""
+        return SqlUnitOfWork(self._read_sessions, clock=self._clock, publish=self._publish)
+
     async def dispose(self) -> None:
+        if self._reads is not None:
+            await self._reads.dispose()
         await self.engine.dispose()
 
     async def __aenter__(self) -> Self:

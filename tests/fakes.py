@@ -627,6 +627,10 @@ class FakeVoteRepository(_Repository):
     async def last_seq(self, ballot_id: int) -> int:
         return sum(1 for e in self._t.events if e.ballot_id == ballot_id)
 
+    async def seq_and_choice(self, ballot_id: int, member_id: int | None) -> tuple[int, str | None]:
+        choice = None if member_id is None else await self.choice_of(ballot_id, member_id)
+        return await self.last_seq(ballot_id), choice
+
     def _roll(self, council_id: int) -> list[Member]:
         return [
             m
@@ -1009,9 +1013,7 @@ class FakeTaskRepository(_Repository):
                 groups.setdefault(task.skill, []).append(task)
         found: dict[str | None, ports.RequestWaits] = {}
         for skill, tasks in groups.items():
-            waits = sorted(
-                t.accepted_at - t.created_at for t in tasks if t.accepted_at is not None
-            )
+            waits = sorted(t.accepted_at - t.created_at for t in tasks if t.accepted_at is not None)
             waiting = sum(
                 1
                 for t in tasks
@@ -1178,9 +1180,7 @@ class FakeWebAccessRepository(_Repository):
             session.revoked_at = _utc(now)
 
     async def record(self, event: AccessEvent) -> None:
-        stored = dataclasses.replace(
-            event, at=_utc(event.at), id=len(self._t.web_access) + 1
-        )
+        stored = dataclasses.replace(event, at=_utc(event.at), id=len(self._t.web_access) + 1)
         self._t.web_access.append(stored)
 
     async def failures_since(self, client: str, since: datetime) -> list[datetime]:
@@ -1256,9 +1256,7 @@ class FakeHoursLedger(_Repository):
             groups.setdefault(entry.team_id, []).append(entry)
         return {team_id: self._sum(entries) for team_id, entries in groups.items()}
 
-    async def per_period(
-        self, council_id: int, edges: Sequence[datetime]
-    ) -> list[ports.HoursSum]:
+    async def per_period(self, council_id: int, edges: Sequence[datetime]) -> list[ports.HoursSum]:
         return [
             self._sum(self._within(council_id, start, end))
             for start, end in itertools.pairwise(edges)
@@ -1298,9 +1296,7 @@ class FakeSignInRepository(_Repository):
             self._t.sign_ins[sign_in.meeting_id] = _stored(sign_in)
 
     async def open_of(self, council_id: int) -> SignIn | None:
-        found = [
-            s for s in self._t.sign_ins.values() if s.council_id == council_id and s.is_open
-        ]
+        found = [s for s in self._t.sign_ins.values() if s.council_id == council_id and s.is_open]
         found.sort(key=lambda s: (s.opened_at, s.meeting_id), reverse=True)
         return _clone(found[0]) if found else None
 

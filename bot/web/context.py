@@ -76,7 +76,7 @@ async def current(request: Request, *, staff: bool) -> Visitor | None:
     d = deps(request)
     found = None
     if token:
-        found = await visitor(d.database.uow(), token=token, now=d.clock(), key=d.key)
+        found = await visitor(d.database.reader(), token=token, now=d.clock(), key=d.key)
     if found is not None and found.is_staff != staff:
         found = None
     setattr(request.state, name, found or False)

@@ -45,7 +45,7 @@ from domain.services.web_access import Visitor
 async def home(request: Request, visitor: Visitor) -> Response:
     lang = language(request, visitor)
     board = await residents.noticeboard(
-        deps(request).database.uow(), council_id=council_id_of(visitor)
+        deps(request).database.reader(), council_id=council_id_of(visitor)
     )
     tz = visitor.council.timezone
     return page(
@@ -73,7 +73,7 @@ async def _topic_page(
     lang = language(request, visitor)
     member = member_of(visitor)
     view = await residents.council_topic(
-        deps(request).database.uow(), council_id=council_id_of(visitor), topic_id=topic_id
+        deps(request).database.reader(), council_id=council_id_of(visitor), topic_id=topic_id
     )
     tz = visitor.council.timezone
     return page(
@@ -146,7 +146,7 @@ async def second(request: Request, visitor: Visitor) -> Response:
     lang = language(request, visitor)
     d = deps(request)
     topic_id = await residents.topic_of_proposal(
-        d.database.uow(), council_id=council_id_of(visitor), proposal_id=proposal_id
+        d.database.reader(), council_id=council_id_of(visitor), proposal_id=proposal_id
     )
     key = act_key(visitor, form)
     if key is None:

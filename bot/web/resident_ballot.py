@@ -43,7 +43,7 @@ async def _council_ballot(
     d = deps(request)
     now = d.clock()
     found = await residents.council_ballot(
-        d.database.uow(),
+        d.database.reader(),
         council_id=council_id_of(visitor),
         ballot_id=ballot_id,
         member_id=member_id,
@@ -104,7 +104,7 @@ async def vote(request: Request, visitor: Visitor) -> Response:
     d = deps(request)
     # Another council's ballot is not found, before anything is written or claimed.
     await residents.require_ballot(
-        d.database.uow(), council_id=council_id_of(visitor), ballot_id=ballot_id
+        d.database.reader(), council_id=council_id_of(visitor), ballot_id=ballot_id
     )
     key = act_key(visitor, form)
     choice = form.get("choice")

@@ -83,11 +83,9 @@ async def council_ballot(
         ballot = await uow.ballots.get(ballot_id)
         if ballot is None or ballot.council_id != council_id:
             raise errors.BallotNotFound()
-        kept = reuse(ballot, await uow.votes.last_seq(ballot_id)) if reuse else None
+        seq, choice = await uow.votes.seq_and_choice(ballot_id, member_id)
+        kept = reuse(ballot, seq) if reuse else None
         view = kept if kept is not None else await _view(uow, ballot)
-        choice = None
-        if member_id is not None:
-            choice = await uow.votes.choice_of(ballot_id, member_id)
         return MemberBallot(view, choice)
 
 

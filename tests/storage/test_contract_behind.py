@@ -50,3 +50,25 @@ async def test_only_open_ballots_whose_message_shows_fewer_votes(
     await services.mark_rendered(uows(), ballot_id=shown, seq=2)
     await services.mark_rendered(uows(), ballot_id=quiet, seq=1)
     assert await services.ballots_behind(uows()) == []
+
+
+async def test_seq_and_choice_is_last_seq_and_choice_of_in_one_read(
+    uows: UnitOfWorkFactory,
+) -> None:
+    council_id = await make_council(uows)
+    a, b = await make_members(uows, council_id, 2)
+    topic_id = await make_topic(uows, council_id)
+    ballot_id = await make_ballot(uows, council_id, topic_id)
+    async with uows() as uow:
+        assert await uow.votes.seq_and_choice(ballot_id, a) == (0, None)
+        assert await uow.votes.seq_and_choice(ballot_id, None) == (0, None)
+        await uow.votes.put(Vote(ballot_id, a, "a", at(10)))
+        await uow.votes.put(Vote(ballot_id, b, "b", at(11)))
+        await uow.votes.put(Vote(ballot_id, a, "b", at(12)))
+        await uow.commit()
+    async with uows() as uow:
+        assert await uow.votes.seq_and_choice(ballot_id, a) == (3, "b")
+        assert await uow.votes.seq_and_choice(ballot_id, b) == (3, "b")
+        assert await uow.votes.seq_and_choice(ballot_id, None) == (3, None)
+        assert await uow.votes.last_seq(ballot_id) == 3
+        assert await uow.votes.choice_of(ballot_id, a) == "b"

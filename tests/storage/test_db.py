@@ -66,3 +66,58 @@ async def test_sqlite_transactions_take_the_write_lock(sqlite_url: str) -> None:
                 await second.execute(text("SELECT 1"))
     finally:
         await engine.dispose()
+
+
+async def test_a_sqlite_reader_reads_beside_a_writer_and_cannot_write(sqlite_url: str) -> None:
+    """``Database.reader()`` on a SQLite file: its own engine, run on the loop's thread
+    (``storage.sqlite_inline``), with the same pragmas, no write lock taken (a writer
+    holds it meanwhile), what the writer committed seen, and any write refused."""
+    from sqlalchemy.exc import OperationalError
+
+    from storage.uow import Database
+
+    db = await Database.open(sqlite_url, migrate=False)
+    try:
+        async with db.uow() as uow:
+            await uow.session.execute(text("CREATE TABLE t (x INTEGER)"))
+            await uow.session.execute(text("INSERT INTO t VALUES (1)"))
+            await uow.commit()
+        async with db.uow() as writer:
+            await writer.session.execute(text("INSERT INTO t VALUES (2)"))  # holds the lock
+            async with db.reader() as reader:
+                assert await reader.session.scalar(text("PRAGMA journal_mode")) == "wal"
+                assert await reader.session.scalar(text("PRAGMA foreign_keys")) == 1
+                assert await reader.session.scalar(text("PRAGMA busy_timeout")) == 30_000
+                assert await reader.session.scalar(text("PRAGMA query_only")) == 1
+                # The writer's row is not committed yet: the reader sees the snapshot.
+                assert list(await reader.session.scalars(text("SELECT x FROM t"))) == [1]
+            await writer.commit()
+        async with db.reader() as reader:
+            assert list(await reader.session.scalars(text("SELECT x FROM t ORDER BY x"))) == [1, 2]
+            with pytest.raises(OperationalError, match="readonly"):
+                await reader.session.execute(text("INSERT INTO t VALUES (3)"))
+        async with db.reader() as reader:  # the connection is still good after a refusal
+            assert await reader.session.scalar(text("SELECT count(*) FROM t")) == 2
+    finally:
+        await db.dispose()
+
+
+async def test_a_reader_is_the_same_database_where_reads_need_no_engine_of_their_own(
+    database_url: str,
+) -> None:
+    """PostgreSQL (readers never wait for writers) and in-memory SQLite (one
+    connection's) read through the writing engine."""
+    from storage.uow import Database
+
+    db = await Database.open(database_url, migrate=False)
+    try:
+        if not database_url.startswith("sqlite"):
+            assert db.reader()._sessions is db.uow()._sessions
+        async with db.uow() as uow:
+            await uow.session.execute(text("CREATE TABLE t (x INTEGER)"))
+            await uow.session.execute(text("INSERT INTO t VALUES (7)"))
+            await uow.commit()
+        async with db.reader() as reader:
+            assert await reader.session.scalar(text("SELECT x FROM t")) == 7
+    finally:
+        await db.dispose()
