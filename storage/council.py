@@ -145,6 +145,10 @@ class SqlCouncilRepository(Repository):
             "self_join": council.self_join,
         }
 
+    async def from_row(self, row: CouncilRow) -> Council:
+        """The council of a row another repository read in a join (its people read here)."""
+        return await self._load(row)
+
     async def _load(self, row: CouncilRow) -> Council:
         chairs, staff = await self._people([row.id])
         return self._council(row, chairs[row.id], staff[row.id])
@@ -418,6 +422,10 @@ class SqlMemberRepository(Repository):
             )
         )
         return int(count or 0)
+
+    async def from_rows(self, rows: Iterable[MemberRow]) -> builtins.list[Member]:
+        """The members of rows another repository read in a join."""
+        return await self._members(rows)
 
     async def _members(self, rows: Iterable[MemberRow]) -> builtins.list[Member]:
         """The members of ``rows``, each with its accounts and flats (one query per

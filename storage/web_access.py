@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.orm import aliased
 
+from domain.model import Council, Member
 from domain.web_access import (
     AccessEvent,
     AccessKind,
@@ -17,7 +19,8 @@ from domain.web_access import (
     WebSession,
 )
 from storage.base import CHUNK, Repository
-from storage.orm import LoginKeyRow, WebAccessRow, WebLinkRow, WebSessionRow
+from storage.council import SqlCouncilRepository, SqlMemberRepository
+from storage.orm import CouncilRow, LoginKeyRow, MemberRow, WebAccessRow, WebLinkRow, WebSessionRow
 
 
 class SqlWebAccessRepository(Repository):
@@ -131,24 +134,36 @@ class SqlWebAccessRepository(Repository):
         return session
 
     async def session_by_digest(self, digest: str) -> WebSession | None:
-        row = await self.session.scalar(
-            select(WebSessionRow).where(WebSessionRow.digest == digest)
-        )
-        if row is None:
+        row = await self.session.scalar(select(WebSessionRow).where(WebSessionRow.digest == digest))
+        return None if row is None else _session(row)
+
+    async def signed_in(self, digest: str) -> tuple[WebSession, Council, Member | None] | None:
+        resident, staff = _RESIDENT, _STAFF
+        found = (
+            await self.session.execute(
+                select(WebSessionRow, CouncilRow, resident, staff)
+                .join(CouncilRow, CouncilRow.id == WebSessionRow.council_id)
+                .outerjoin(resident, resident.id == WebSessionRow.member_id)
+                .outerjoin(
+                    staff,
+                    and_(
+                        WebSessionRow.kind == SessionKind.STAFF.value,
+                        staff.council_id == WebSessionRow.council_id,
+                        staff.user_id == WebSessionRow.user_id,
+                    ),
+                )
+                .where(WebSessionRow.digest == digest)
+            )
+        ).one_or_none()
+        if found is None:
             return None
-        return WebSession(
-            digest=row.digest,
-            council_id=row.council_id,
-            kind=SessionKind(row.kind),
-            via=Via(row.via),
-            created_at=row.created_at,
-            expires_at=row.expires_at,
-            user_id=row.user_id,
-            member_id=row.member_id,
-            key_id=row.key_id,
-            revoked_at=row.revoked_at,
-            id=row.id,
-        )
+        session_row, council_row, resident_row, staff_row = found
+        council = await SqlCouncilRepository(self.session).from_row(council_row)
+        member_row = resident_row if session_row.member_id is not None else staff_row
+        member = None
+        if member_row is not None:
+            member = (await SqlMemberRepository(self.session).from_rows([member_row]))[0]
+        return _session(session_row), council, member
 
     async def revoke_session(self, session_id: int, now: datetime) -> None:
         await self.session.execute(
@@ -211,3 +226,25 @@ def _key(row: LoginKeyRow) -> LoginKey:
         row.council_id, row.member_id, row.digest, row.created_at, row.created_by,
         row.revoked_at, row.id,
     )  # fmt: skip
+
+
+# A resident's member by id; a staff member's entry on the roll by user id. Made once:
+# a statement built with new aliases each time is compiled anew each time.
+_RESIDENT = aliased(MemberRow, name="resident")
+_STAFF = aliased(MemberRow, name="staff_entry")
+
+
+def _session(row: WebSessionRow) -> WebSession:
+    return WebSession(
+        digest=row.digest,
+        council_id=row.council_id,
+        kind=SessionKind(row.kind),
+        via=Via(row.via),
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        user_id=row.user_id,
+        member_id=row.member_id,
+        key_id=row.key_id,
+        revoked_at=row.revoked_at,
+        id=row.id,
+    )

@@ -69,7 +69,7 @@ from domain.task_rules import (
     Team,
     Volunteer,
 )
-from domain.web_access import AccessEvent, LoginKey, WebLink, WebSession
+from domain.web_access import AccessEvent, LoginKey, SessionKind, WebLink, WebSession
 from tests.schedule_moments import FakeScheduleReader
 
 _T = TypeVar("_T")
@@ -1173,6 +1173,25 @@ class FakeWebAccessRepository(_Repository):
     async def session_by_digest(self, digest: str) -> WebSession | None:
         found = [x for x in self._t.web_sessions.values() if x.digest == digest]
         return _clone(found[0]) if found else None
+
+    async def signed_in(self, digest: str) -> tuple[WebSession, Council, Member | None] | None:
+        session = await self.session_by_digest(digest)
+        council = None if session is None else self._t.councils.get(session.council_id)
+        if session is None or council is None:
+            return None
+        member = None
+        if session.member_id is not None:
+            member = self._t.members.get(session.member_id)
+        elif session.kind is SessionKind.STAFF and session.user_id is not None:
+            member = next(
+                (
+                    m
+                    for m in self._t.members.values()
+                    if m.council_id == council.id and m.user_id == session.user_id
+                ),
+                None,
+            )
+        return session, _clone(council), None if member is None else _clone(member)
 
     async def revoke_session(self, session_id: int, now: datetime) -> None:
         session = self._t.web_sessions.get(session_id)

@@ -359,21 +359,17 @@ async def visitor(uow: UnitOfWork, *, token: str, now: datetime, key: bytes) -> 
     if not looks_like_token(token):
         return None
     async with uow:
-        session = await uow.web.session_by_digest(digest(token, key))
-        if session is None or not session.valid(now):
+        found = await uow.web.signed_in(digest(token, key))
+        if found is None:
             return None
-        council = await uow.councils.get(session.council_id)
-        if council is None:
+        session, council, member = found
+        if not session.valid(now):
             return None
-        member: Member | None = None
         if session.kind is SessionKind.STAFF:
             if session.user_id is None or not council.is_staff(session.user_id):
                 return None
-            member = await uow.members.by_user(session.council_id, session.user_id)
-        else:
-            member = await uow.members.get(session.member_id) if session.member_id else None
-            if member is None or member.status is MemberStatus.REMOVED:
-                return None
+        elif member is None or member.status is MemberStatus.REMOVED:
+            return None
         return Visitor(session, council, member)
 
 
